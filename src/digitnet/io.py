@@ -1,0 +1,152 @@
+"""Model files: one ``.npz`` archive holding the arrays and a JSON document, never pickle.
+
+Layout of ``model.npz``:
+
+- ``layers.<i>.<name>``: each parameter and buffer, float32;
+- ``__digitnet__``: uint8 bytes of a UTF-8 JSON document with ``format``,
+  ``format_version``, ``digitnet_version``, ``architecture`` (``Sequential.get_config()``),
+  and free-form metadata (``meta``: preset, training config and history, data checksums,
+  test accuracy...).
+
+Files are written atomically (temporary file in the same folder, fsync, rename), so a crash
+never leaves a half-written file under the final name. Loading uses ``allow_pickle=False`` and
+turns every kind of bad file into one :class:`ModelFileError` line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitnet import __version__
+from digitnet.errors import ModelFileError
+from digitnet.nn import Sequential
+
+FORMAT = "digitnet-model"
+FORMAT_VERSION = 1
+META_KEY = "__digitnet__"
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place.
+
+    On any error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_model(path: str | os.PathLike, model: Sequential,
+               meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (architecture, weights, buffers) and ``meta`` to ``path`` atomically.
+
+    ``meta`` defaults to ``model.meta``; it must be JSON-serialisable.
+    """
+    path = Path(path)
+    if not path.parent.exists():
+        raise ModelFileError(f"cannot write {path}: folder {path.parent} does not exist")
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
+           "digitnet_version": __version__, "architecture": model.get_config(),
+           "num_parameters": model.num_parameters(),
+           "meta": model.meta if meta is None else meta}
+    payload = json.dumps(doc, allow_nan=False, default=_json_default).encode("utf-8")
+    arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
+    arrays[META_KEY] = np.frombuffer(payload, dtype=np.uint8)
+    try:
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    except OSError as exc:
+        raise ModelFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot store {type(o).__name__} in model metadata")
+
+
+def load_model(path: str | os.PathLike) -> Sequential:
+    """Read a model written by :func:`save_model`; its metadata is in ``model.meta``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, corrupted, foreign or newer-format file (one line, with the fix).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} not found: check the path, or train one with "
+                             "`digitnet train --out MODEL.npz`")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if META_KEY not in npz.files:
+                raise ModelFileError(f"{path} is an .npz archive but not a digitnet model "
+                                     "(no digitnet metadata)")
+            doc = _read_doc(path, npz[META_KEY])
+            arrays = {k: npz[k] for k in npz.files if k != META_KEY}
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ModelFileError(f"{path} is not a readable digitnet model (truncated, corrupted "
+                             f"or another kind of file: {_short(exc)}); re-create or "
+                             "re-download it") from None
+    return _build(path, doc, arrays)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: the model metadata is corrupted ({_short(exc)}); "
+                             "re-create or re-download the file") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a digitnet model file (format "
+                             f"{doc.get('format') if isinstance(doc, dict) else None!r})")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: invalid model format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} uses model format {version}, newer than this digitnet "
+            f"({__version__}) reads (format {FORMAT_VERSION}): upgrade digitnet")
+    return doc
+
+
+def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential:
+    try:
+        model = Sequential.from_config(doc["architecture"])
+        model.load_state_dict(arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the architecture and weights do not fit together "
+                             f"({_short(exc)}); the file is corrupted or was edited") from None
+    model.meta = doc.get("meta") or {}
+    model.saved_with = doc.get("digitnet_version")
+    return model

@@ -1,0 +1,258 @@
+"""The layer contract and the Sequential container.
+
+Every layer is a :class:`Module`:
+
+- ``params``: learnable arrays, updated in place by optimizers;
+- ``grads``: same keys and shapes, *overwritten* (never accumulated) by each ``backward``;
+- ``buffers``: non-learned state saved with the model (BatchNorm running statistics);
+- ``forward(x, *, training)`` caches what ``backward`` needs and returns the output;
+- ``backward(dy)`` fills ``grads`` and returns ``dx``. It may overwrite ``dy`` (it owns the
+  upstream gradient), which saves a copy per layer in the hot loop.
+
+Layers are built lazily: ``build(input_shape, rng, dtype)`` receives the per-example input
+shape (no batch axis), creates parameters and returns the output shape. This lets a user write
+``Dense(128)`` without repeating the input size, as in Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+LAYER_TYPES: dict[str, type[Module]] = {}
+
+
+def register(cls: type[Module]) -> type[Module]:
+    """Class decorator: make a layer type loadable from its JSON config by name."""
+    LAYER_TYPES[cls.__name__] = cls
+    return cls
+
+
+class Module:
+    """Base class of every layer (see the module docstring for the contract)."""
+
+    #: parameter names that receive L2 weight decay (weights, not biases or BN affine terms)
+    decay_keys: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        #: False when nothing upstream needs dx (the first layers of a network): backward
+        #: may then skip computing it and return None.
+        self.needs_input_grad = True
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+
+    def build(self, input_shape: Shape, rng: np.random.Generator,
+              dtype: np.dtype = np.float32) -> Shape:
+        """Create parameters for per-example ``input_shape``; return the output shape."""
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    def forward(self, x: np.ndarray, *, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments as JSON-compatible values (``type`` is added by the caller)."""
+        return {}
+
+    def _alloc_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Sequential(Module):
+    """A stack of layers applied in order.
+
+    Parameters
+    ----------
+    layers : sequence of Module
+        The layers, first to last. The last layer produces logits (N, classes).
+    input_shape : tuple of int, optional
+        Per-example input shape such as ``(1, 28, 28)``; when given together with ``rng`` the
+        network is built immediately.
+    rng : np.random.Generator, optional
+        Source of randomness for initialisation and dropout.
+    dtype : numpy dtype
+        float32 by default; gradient checks use float64.
+    """
+
+    def __init__(self, layers: Sequence[Module], input_shape: Shape | None = None,
+                 rng: np.random.Generator | None = None, dtype: np.dtype = np.float32) -> None:
+        super().__init__()
+        if not layers:
+            raise ValueError("a Sequential model needs at least one layer, got none")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"layer {i} is not a Module, got {type(layer).__name__}")
+        self.layers = list(layers)
+        self.dtype = np.dtype(dtype)
+        self.built = False
+        #: free-form JSON-compatible metadata saved with the model (see digitnet.io)
+        self.meta: dict[str, Any] = {}
+        if input_shape is not None:
+            self.build(input_shape, rng if rng is not None else np.random.default_rng(0),
+                       dtype)
+
+    def build(self, input_shape: Shape, rng: np.random.Generator,
+              dtype: np.dtype = np.float32) -> Shape:
+        self.dtype = np.dtype(dtype)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.build(shape, rng, self.dtype)
+        self.output_shape = shape
+        self._mark_input_grads()
+        self.built = True
+        return shape
+
+    def _mark_input_grads(self) -> None:
+        # Layers up to and including the first one with parameters never need dx: nothing
+        # upstream of them learns. Skipping it saves the largest matmul of an MLP's backward.
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = first is not None and i > first
+        self._first_param_layer = first
+
+    def forward(self, x: np.ndarray, *, training: bool) -> np.ndarray:
+        """(N, *input_shape) -> (N, *output_shape)."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """(N, *output_shape) -> None; fills every layer's ``grads``.
+
+        Back-propagation stops at the first layer with parameters, so no input gradient is
+        returned (use the layers directly to get one).
+        """
+        if self._first_param_layer is None:
+            return None
+        for layer in reversed(self.layers[self._first_param_layer:]):
+            dy = layer.backward(dy)
+        return dy
+
+    # -- parameters -------------------------------------------------------------------------
+
+    def named_parameters(self) -> Iterator[tuple[str, np.ndarray, np.ndarray, bool]]:
+        """Yield ``(name, param, grad, decays)`` in a fixed order; ``decays`` marks weights."""
+        for i, layer in enumerate(self.layers):
+            for key, p in layer.params.items():
+                yield f"layers.{i}.{key}", p, layer.grads[key], key in layer.decay_keys
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for i, layer in enumerate(self.layers):
+            for key, b in layer.buffers.items():
+                yield f"layers.{i}.{key}", b
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for _, p, _, _ in self.named_parameters()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """All parameters and buffers by name (the arrays themselves, not copies)."""
+        state = {name: p for name, p, _, _ in self.named_parameters()}
+        state.update(self.named_buffers())
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the built model; names and shapes must match exactly."""
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise ValueError(f"state does not match the model: missing {missing}, "
+                             f"unexpected {extra}")
+        for name, arr in own.items():
+            src = state[name]
+            if src.shape != arr.shape:
+                raise ValueError(f"{name}: shape {src.shape} does not match the model's "
+                                 f"{arr.shape}")
+            arr[...] = src
+
+    def copy_state(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.state_dict().items()}
+
+    # -- inference ---------------------------------------------------------------------------
+
+    def predict_logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Network outputs in inference mode, in batches. (N, ...) -> (N, classes)."""
+        x = np.asarray(x)
+        if x.shape[0] == 0:
+            return np.zeros((0,) + tuple(self.output_shape or ()), dtype=self.dtype)
+        outs = [self.forward(x[i:i + batch_size].astype(self.dtype, copy=False),
+                             training=False)
+                for i in range(0, x.shape[0], batch_size)]
+        return np.concatenate(outs) if len(outs) > 1 else outs[0].copy()
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities, (N, ...) -> (N, classes), rows summing to 1."""
+        from digitnet.nn.losses import softmax
+
+        out = self.predict_logits(x, batch_size)
+        kind = getattr(self.layers[-1], "output_kind", "logits")
+        if kind == "probabilities":
+            return out
+        if kind == "sigmoid":  # independent sigmoid outputs (MSE-trained): normalise
+            return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+        return softmax(out)
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Predicted class indices, (N, ...) -> (N,) int64."""
+        return self.predict_logits(x, batch_size).argmax(axis=1)
+
+    # -- description -------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape or ()),
+                "layers": [layer_to_config(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], rng: np.random.Generator | None = None,
+                    dtype: np.dtype = np.float32) -> Sequential:
+        layers = [layer_from_config(c) for c in config["layers"]]
+        return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0),
+                   dtype)
+
+    def summary(self) -> str:
+        """A table of layers, output shapes and parameter counts."""
+        rows = [f"{'layer':<34}{'output shape':<20}{'params':>10}"]
+        for i, layer in enumerate(self.layers):
+            n = sum(p.size for p in layer.params.values())
+            rows.append(f"{i:>2} {layer!r:<31.31}{str(layer.output_shape):<20}{n:>10,}")
+        rows.append(f"{'total':<54}{self.num_parameters():>10,}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        return "Sequential(\n" + "".join(f"  {layer!r},\n" for layer in self.layers) + ")"
+
+
+def layer_to_config(layer: Module) -> dict[str, Any]:
+    return {"type": type(layer).__name__, **layer.get_config()}
+
+
+def layer_from_config(config: dict[str, Any]) -> Module:
+    """Rebuild a layer from ``{"type": name, **constructor_args}``."""
+    if not isinstance(config, dict) or "type" not in config:
+        raise ValueError(f"a layer config must be a mapping with a 'type', got {config!r}")
+    args = dict(config)
+    name = args.pop("type")
+    try:
+        cls = LAYER_TYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown layer type {name!r}") from None
+    return cls(**args)

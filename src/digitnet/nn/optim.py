@@ -1,0 +1,248 @@
+"""Optimizers and learning-rate schedules.
+
+An optimizer holds a list of ``(param, grad, decays)`` triples (for example from
+``Sequential.named_parameters()``) and, in ``step()``, updates each ``param`` in place from the
+``grad`` that the last backward pass wrote. Its state (velocities, moment estimates) lives in
+lists aligned with the parameter list, as in tinygrad.
+
+L2 weight decay adds ``weight_decay * param`` to the gradient of the parameters marked
+``decays`` (weights, not biases or normalisation terms). Adam can instead decay weights
+directly (``decoupled=True``, i.e. AdamW).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+ParamTriple = tuple[np.ndarray, np.ndarray, bool]
+
+
+def _triples(params: Iterable) -> list[ParamTriple]:
+    out = []
+    for item in params:
+        if len(item) == 4:          # (name, param, grad, decays) from named_parameters()
+            item = item[1:]
+        p, g, d = item
+        out.append((p, g, bool(d)))
+    return out
+
+
+class Optimizer:
+    """Base class: validates arguments and applies L2 weight decay to the gradients."""
+
+    def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0) -> None:
+        self.params = _triples(params)
+        if not self.params:
+            raise ValueError("the optimizer received no parameters")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"learning rate must be a positive number, got {lr!r}")
+        if not (weight_decay >= 0 and math.isfinite(weight_decay)):
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.steps = 0
+
+    def _grad(self, p: np.ndarray, g: np.ndarray, decays: bool) -> np.ndarray:
+        if self.weight_decay and decays:
+            g += p.dtype.type(self.weight_decay) * p   # the grad buffer is overwritten anyway
+        return g
+
+    def step(self) -> None:
+        self.steps += 1
+        for i, (p, g, d) in enumerate(self.params):
+            self._update(i, p, self._grad(p, g, d))
+
+    def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Plain gradient descent: p -= lr * g."""
+
+    def _update(self, i, p, g):
+        g *= p.dtype.type(self.lr)
+        p -= g
+
+
+class Momentum(Optimizer):
+    """Heavy-ball momentum: v = mu v - lr g; p += v. ``nesterov=True`` uses the look-ahead
+    form p += mu v - lr g (Sutskever et al. 2013)."""
+
+    def __init__(self, params, lr, momentum: float = 0.9, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.v = [np.zeros_like(p) for p, _, _ in self.params]
+
+    def _update(self, i, p, g):
+        v, mu = self.v[i], p.dtype.type(self.momentum)
+        g *= p.dtype.type(self.lr)                       # g now holds lr * g
+        v *= mu
+        v -= g
+        if self.nesterov:
+            p += mu * v
+            p -= g
+        else:
+            p += v
+
+
+def Nesterov(params, lr, momentum: float = 0.9, weight_decay: float = 0.0) -> Momentum:
+    """Nesterov accelerated gradient (momentum with look-ahead)."""
+    return Momentum(params, lr, momentum, nesterov=True, weight_decay=weight_decay)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction; ``decoupled=True`` gives AdamW.
+
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False) -> None:
+        super().__init__(params, lr, weight_decay)
+        for name, b in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {b!r}")
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.decoupled = bool(decoupled)
+        self.m = [np.zeros_like(p) for p, _, _ in self.params]
+        self.v = [np.zeros_like(p) for p, _, _ in self.params]
+
+    def _grad(self, p, g, decays):
+        if self.decoupled:
+            if self.weight_decay and decays:
+                p *= p.dtype.type(1.0 - self.lr * self.weight_decay)
+            return g
+        return super()._grad(p, g, decays)
+
+    def _update(self, i, p, g):
+        t = self.steps
+        m, v, f = self.m[i], self.v[i], p.dtype.type
+        m *= f(self.beta1)
+        m += f(1 - self.beta1) * g
+        v *= f(self.beta2)
+        g *= g
+        g *= f(1 - self.beta2)
+        v += g
+        step = f(self.lr / (1 - self.beta1 ** t))
+        denom = np.sqrt(v)
+        denom *= f(1.0 / math.sqrt(1 - self.beta2 ** t))
+        denom += f(self.eps)
+        np.divide(m, denom, out=denom)
+        denom *= step
+        p -= denom
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton): s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)."""
+
+    def __init__(self, params, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"rho must be in [0, 1), got {rho!r}")
+        self.rho, self.eps = float(rho), float(eps)
+        self.s = [np.zeros_like(p) for p, _, _ in self.params]
+
+    def _update(self, i, p, g):
+        s, f = self.s[i], p.dtype.type
+        s *= f(self.rho)
+        s += f(1 - self.rho) * g * g
+        denom = np.sqrt(s)
+        denom += f(self.eps)
+        p -= f(self.lr) * g / denom
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad (Duchi et al. 2011): s += g^2; p -= lr g / (sqrt(s) + eps)."""
+
+    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.eps = float(eps)
+        self.s = [np.zeros_like(p) for p, _, _ in self.params]
+
+    def _update(self, i, p, g):
+        s, f = self.s[i], p.dtype.type
+        s += g * g
+        denom = np.sqrt(s)
+        denom += f(self.eps)
+        p -= f(self.lr) * g / denom
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
+              "adamw": Adam, "rmsprop": RMSprop, "adagrad": AdaGrad}
+
+
+def make_optimizer(name: str, params: Iterable, lr: float, *, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> Optimizer:
+    """Build an optimizer by name: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    if name == "sgd":
+        return SGD(params, lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return Momentum(params, lr, momentum, nesterov=name == "nesterov",
+                        weight_decay=weight_decay)
+    if name in ("adam", "adamw"):
+        return Adam(params, lr, weight_decay=weight_decay, decoupled=name == "adamw")
+    return OPTIMIZERS[name](params, lr, weight_decay=weight_decay)
+
+
+# -- learning-rate schedules ---------------------------------------------------------------
+
+Schedule = Callable[[float], float]
+
+
+def make_schedule(name: str, base_lr: float, epochs: int, *, warmup: float = 0.0,
+                  step_size: int = 10, gamma: float = 0.1, min_lr: float = 0.0) -> Schedule:
+    """A function from the (fractional) epoch, starting at 0, to the learning rate.
+
+    - ``constant``: base_lr;
+    - ``step``: base_lr * gamma ** floor(t / step_size);
+    - ``exponential``: base_lr * gamma ** t;
+    - ``cosine``: from base_lr down to min_lr over the epochs after warm-up
+      (Loshchilov & Hutter 2017, without restarts).
+    ``warmup`` epochs ramp the rate linearly from base_lr / (warm-up steps) up to base_lr.
+    """
+    if not base_lr > 0:
+        raise ValueError(f"learning rate must be positive, got {base_lr!r}")
+    if warmup < 0 or warmup >= max(epochs, 1):
+        raise ValueError(f"warmup must be in [0, epochs), got {warmup!r} for {epochs} epochs")
+    if name == "step" and step_size <= 0:
+        raise ValueError(f"step_size must be positive, got {step_size!r}")
+    if name in ("step", "exponential") and not 0 < gamma <= 1:
+        raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+
+    def after_warmup(t: float) -> float:
+        if name == "constant":
+            return base_lr
+        if name == "step":
+            return base_lr * gamma ** math.floor(t / step_size)
+        if name == "exponential":
+            return base_lr * gamma ** t
+        if name == "cosine":
+            span = max(epochs - warmup, 1e-12)
+            frac = min(max((t - warmup) / span, 0.0), 1.0)
+            return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * frac))
+        raise ValueError(f"unknown schedule {name!r}; choose one of: constant, step, "
+                         "exponential, cosine")
+
+    after_warmup(0.0)  # validates the name now, not mid-training
+
+    def schedule(t: float) -> float:
+        lr = after_warmup(t)
+        if warmup and t < warmup:
+            lr *= max(t / warmup, 1e-3)
+        return lr
+
+    return schedule
