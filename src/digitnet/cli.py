@@ -76,7 +76,6 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from digitnet import presets
-    from digitnet.data import load_mnist
     from digitnet.io import save_model
     from digitnet.workflows import train_preset
 
@@ -89,7 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
                                    ("batch_size", args.batch_size),
                                    ("patience", args.patience)) if v is not None}
-    data = load_mnist(args.data_dir, val_size=args.val_size, progress=not args.quiet)
+    data = load_data(args.data_dir, quiet=args.quiet or args.json, val_size=args.val_size)
     emit = _printer(args)
     if not args.json and not args.quiet:
         print(f"Training preset {name!r} on {len(data.train.labels):,} images "
@@ -108,6 +107,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Test accuracy: {test['accuracy']:.2%} ({test['correct']} / {test['total']})")
         print(f"Saved {out}")
     return 0
+
+
+def load_data(data_dir: str | None, *, quiet: bool, **kwargs: Any):
+    """MNIST from --data-dir / $DIGITNET_DATA_DIR / the cache, downloading with a progress
+    bar when the files are absent."""
+    from digitnet.data import DownloadProgress, load_mnist
+
+    with DownloadProgress(enabled=False if quiet else None) as bar:
+        return load_mnist(data_dir, progress=bar, **kwargs)
 
 
 def _printer(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
@@ -129,13 +137,12 @@ def format_epoch(r: dict[str, Any]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from digitnet.data import load_mnist
     from digitnet.evaluate import evaluate
     from digitnet.io import load_model
     from digitnet.metrics import format_report
 
     model = load_model(resolve_model_path(args.model))
-    data = load_mnist(args.data_dir, progress=not args.json)
+    data = load_data(args.data_dir, quiet=args.json)
     split = getattr(data, args.split)
     report = evaluate(model, split.images, split.labels)
     if args.json:
@@ -172,13 +179,14 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from digitnet.data import download_mnist, format_info, mnist_info
+    from digitnet.data import DownloadProgress, download_mnist, format_info, mnist_info
 
     if args.action == "download":
-        download_mnist(args.data_dir, progress=True)
+        with DownloadProgress() as bar:
+            download_mnist(args.data_dir, progress=bar)
     info = mnist_info(args.data_dir)
     print(json.dumps(info, default=str, indent=2) if args.json else format_info(info))
-    return 0
+    return 0 if info["ok"] else EXIT_ERROR
 
 
 # -- parser --------------------------------------------------------------------------------

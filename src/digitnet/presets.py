@@ -53,18 +53,19 @@ _add(Preset(
     _mlp([256, 128, 64], Sigmoid, init="xavier"),
     TrainConfig(epochs=30, batch_size=32, optimizer="sgd", lr=0.5)))
 _add(Preset(
-    "relu-128-64", "784-128-64-10 ReLU, He init, softmax, SGD with momentum", "95.24%", 0.975,
+    "relu-128-64", "784-128-64-10 ReLU, He init, softmax, momentum, L2, cosine", "95.24%",
+    0.975,
     _mlp([128, 64]),
-    TrainConfig(epochs=20, batch_size=128, optimizer="momentum", lr=0.05, momentum=0.9)))
+    TrainConfig(epochs=20, batch_size=128, optimizer="momentum", lr=0.1, momentum=0.9,
+                weight_decay=5e-4, schedule="cosine")))
 _add(Preset(
     "relu-10", "784-10-10 ReLU, softmax, mini-batch gradient descent", "88%", 0.91,
     _mlp([10]),
     TrainConfig(epochs=20, batch_size=64, optimizer="sgd", lr=0.1)))
 _add(Preset(
-    "relu-128-64-32", "784-128-64-32-10 ReLU, softmax, mini-batch SGD with momentum",
-    "97.10%", 0.978,
+    "relu-128-64-32", "784-128-64-32-10 ReLU, softmax, momentum, L2, cosine", "97.10%", 0.978,
     _mlp([128, 64, 32]),
-    TrainConfig(epochs=30, batch_size=128, optimizer="momentum", lr=0.05,
+    TrainConfig(epochs=30, batch_size=128, optimizer="momentum", lr=0.1, weight_decay=5e-4,
                 schedule="cosine")))
 _add(Preset(
     "mlp", "784-1024-1024-10 ReLU, dropout 0.3, Nesterov momentum, cosine schedule", "—",

@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.data.preprocess import PIXEL_MAX
 from digitnet.errors import ConfigError, DivergenceError
 from digitnet.nn import Sequential, make_optimizer, make_schedule
 from digitnet.nn.losses import get_loss, softmax_cross_entropy
 from digitnet.nn.optim import OPTIMIZERS
 from digitnet.progress import ProgressBar
-
-PIXEL_SCALE = np.float32(1.0 / 255.0)
 
 
 @dataclass
@@ -136,7 +135,7 @@ def batch_to_input(images: np.ndarray, input_shape: tuple[int, ...],
     if images.dtype == np.uint8:
         if out is None:
             out = np.empty((b,) + tuple(input_shape), dtype=np.float32)
-        np.multiply(images.reshape(out.shape), PIXEL_SCALE, out=out)
+        np.divide(images.reshape(out.shape), PIXEL_MAX, out=out)
         return out
     return np.asarray(images, dtype=np.float32).reshape((b,) + tuple(input_shape))
 

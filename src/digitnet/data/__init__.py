@@ -15,9 +15,11 @@ from __future__ import annotations
 from digitnet.data.digits import load_digits_28
 from digitnet.data.download import (
     MIRRORS,
+    MIRRORS_ENV_VAR,
     DownloadError,
     DownloadProgress,
     DownloadResult,
+    default_mirrors,
     download_mnist,
 )
 from digitnet.data.files import (
@@ -37,6 +39,7 @@ __all__ = [
     "ENV_VAR",
     "FILES",
     "MIRRORS",
+    "MIRRORS_ENV_VAR",
     "MNIST",
     "DownloadError",
     "DownloadProgress",
@@ -45,6 +48,7 @@ __all__ = [
     "MnistFile",
     "Split",
     "default_cache_dir",
+    "default_mirrors",
     "download_mnist",
     "find_file",
     "format_info",

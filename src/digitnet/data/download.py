@@ -38,6 +38,19 @@ MIRRORS: tuple[str, ...] = (
 )
 """Public mirrors, tried in order; the original site comes last (it often refuses bots)."""
 
+MIRRORS_ENV_VAR = "DIGITNET_MIRRORS"
+"""Comma-separated base URLs that replace :data:`MIRRORS` (a local or company mirror, or a
+``file:///`` folder)."""
+
+
+def default_mirrors() -> tuple[str, ...]:
+    """``$DIGITNET_MIRRORS`` split on commas when set, else the public :data:`MIRRORS`."""
+    env = os.environ.get(MIRRORS_ENV_VAR, "").strip()
+    if env:
+        return tuple(m.strip() if m.strip().endswith("/") else m.strip() + "/"
+                     for m in env.split(",") if m.strip())
+    return MIRRORS
+
 OFFLINE_HINT = ("to install without a network, copy the four MNIST IDX files (.gz or "
                 "decompressed) into that folder, or point --data-dir or DIGITNET_DATA_DIR at a "
                 "folder that holds them")
@@ -101,7 +114,8 @@ class DownloadResult:
 
 
 def download_mnist(data_dir: str | os.PathLike[str] | None = None, *,
-                   mirrors: Sequence[str] = MIRRORS, files: Mapping[str, MnistFile] = FILES,
+                   mirrors: Sequence[str] | None = None,
+                   files: Mapping[str, MnistFile] = FILES,
                    progress: ProgressCallback | None = None,
                    timeout: float = 30) -> DownloadResult:
     """Download the MNIST files missing from the data folder.
@@ -111,8 +125,9 @@ def download_mnist(data_dir: str | os.PathLike[str] | None = None, *,
     data_dir : path, optional
         Target folder; by default resolved like :func:`~digitnet.data.resolve_data_dir`.
         Created if needed.
-    mirrors : sequence of str
-        Base URLs tried in order; a file's URL is ``mirror + name + ".gz"``.
+    mirrors : sequence of str, optional
+        Base URLs tried in order; a file's URL is ``mirror + name + ".gz"``. Default:
+        :func:`default_mirrors` (``$DIGITNET_MIRRORS``, else the public mirrors).
     files : mapping of str to MnistFile
         The files to get, with their checksums (tests pass small synthetic tables).
     progress : callable, optional
@@ -132,6 +147,8 @@ def download_mnist(data_dir: str | os.PathLike[str] | None = None, *,
     DataError
         The folder cannot be created or written.
     """
+    if mirrors is None:
+        mirrors = default_mirrors()
     _check_download_args(mirrors, timeout, progress)
     folder, source = resolve_data_dir(data_dir)
     present: list[Path] = []

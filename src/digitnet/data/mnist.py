@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.data.download import MIRRORS, DownloadError, ProgressCallback, download_mnist
+from digitnet.data.download import DownloadError, ProgressCallback, download_mnist
 from digitnet.data.files import (
     ENV_VAR,
     FILES,
@@ -83,7 +83,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, val_size: int 
                val_split: str = "last", seed: int | np.random.Generator = 0,
                download: bool = True, progress: ProgressCallback | None = None,
                files: Mapping[str, MnistFile] = FILES,
-               mirrors: Sequence[str] = MIRRORS) -> MNIST:
+               mirrors: Sequence[str] | None = None) -> MNIST:
     """Load MNIST, downloading the files first if they are absent.
 
     Parameters
