@@ -1,6 +1,7 @@
 """The digitnet engine: layers, losses, optimizers. NumPy only; nothing else from the package
 is imported here."""
 
+from digitnet.nn.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
 from digitnet.nn.layers import (
     ACTIVATIONS,
     Dense,
@@ -15,6 +16,7 @@ from digitnet.nn.layers import (
 )
 from digitnet.nn.losses import log_softmax, mse, softmax, softmax_cross_entropy
 from digitnet.nn.module import LAYER_TYPES, Module, Sequential, layer_from_config
+from digitnet.nn.norm import BatchNorm
 from digitnet.nn.optim import (
     SGD,
     AdaGrad,
@@ -28,8 +30,9 @@ from digitnet.nn.optim import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "AdaGrad", "Adam", "Dense", "Dropout", "Flatten", "LAYER_TYPES",
-    "LeakyReLU", "Module", "Momentum", "Nesterov", "Optimizer", "ReLU", "RMSprop", "SGD",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "layer_from_config", "log_softmax",
-    "make_optimizer", "make_schedule", "mse", "sigmoid", "softmax", "softmax_cross_entropy",
+    "ACTIVATIONS", "AdaGrad", "Adam", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "Dropout",
+    "Flatten", "GlobalAvgPool2D", "LAYER_TYPES", "LeakyReLU", "MaxPool2D", "Module", "Momentum",
+    "Nesterov", "Optimizer", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "layer_from_config", "log_softmax", "make_optimizer", "make_schedule", "mse",
+    "sigmoid", "softmax", "softmax_cross_entropy",
 ]

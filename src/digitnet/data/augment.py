@@ -1,0 +1,152 @@
+"""On-the-fly data augmentation: random affine transforms (rotation, scaling, shear, shift)
+and elastic distortions (Simard, Steinkraus & Platt 2003), applied to a whole mini-batch at
+once with bilinear resampling.
+
+Every image gets its own random transform; all of them are computed together as array
+operations (no loop over images or pixels), drawing from the generator the trainer passes in,
+so a seed reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+IMAGE_SHAPE = (28, 28)
+
+
+def gaussian_matrix(n: int, sigma: float) -> np.ndarray:
+    """(n, n) matrix G with G @ v = v convolved with a normalised Gaussian of std ``sigma``
+    (zero padding, kernel truncated at 4 sigma), so G @ F @ G.T smooths a 2-D field F."""
+    idx = np.arange(n)
+    d = idx[:, None] - idx[None, :]
+    radius = max(1, int(math.ceil(4 * sigma)))
+    k = np.exp(-0.5 * (d / sigma) ** 2) * (np.abs(d) <= radius)
+    full = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).sum()
+    return (k / full).astype(np.float32)
+
+
+class Augmenter:
+    """Random distortions of a batch of images.
+
+    Parameters
+    ----------
+    rotate : float
+        Maximum rotation in degrees (uniform in [-rotate, rotate]).
+    shift : float
+        Maximum translation in pixels along each axis.
+    scale : float
+        Maximum relative zoom: the factor is uniform in [1 - scale, 1 + scale].
+    shear : float
+        Maximum shear angle in degrees.
+    elastic_alpha : float
+        Strength of the elastic distortion in pixels (Simard et al. use 34 with sigma 4);
+        0 turns it off.
+    elastic_sigma : float
+        Smoothness (std in pixels) of the random displacement field.
+    rng : np.random.Generator
+        The source of randomness (the trainer's augmentation stream).
+    image_shape : (int, int)
+        Height and width of the images inside each example.
+    """
+
+    def __init__(self, *, rotate: float = 0.0, shift: float = 0.0, scale: float = 0.0,
+                 shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
+                 rng: np.random.Generator | None = None,
+                 image_shape: tuple[int, int] = IMAGE_SHAPE) -> None:
+        for name, v, hi in (("rotate", rotate, 180), ("shift", shift, 28), ("scale", scale, 0.9),
+                            ("shear", shear, 60), ("elastic_alpha", elastic_alpha, 1000)):
+            if not (isinstance(v, (int, float)) and 0 <= v <= hi):
+                raise ValueError(f"{name} must be a number in [0, {hi}], got {v!r}")
+        if not (isinstance(elastic_sigma, (int, float)) and elastic_sigma > 0):
+            raise ValueError(f"elastic_sigma must be positive, got {elastic_sigma!r}")
+        self.rotate, self.shift, self.scale, self.shear = rotate, shift, scale, shear
+        self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.image_shape = tuple(image_shape)
+        h, w = self.image_shape
+        self._gh = gaussian_matrix(h, elastic_sigma)
+        self._gw = gaussian_matrix(w, elastic_sigma)
+        ys, xs = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32),
+                             indexing="ij")
+        self._centre = np.array([(h - 1) / 2, (w - 1) / 2], dtype=np.float32)
+        self._grid = np.stack([ys.ravel(), xs.ravel()], axis=1) - self._centre   # (H*W, 2)
+
+    def config(self) -> dict[str, float]:
+        return {"rotate": self.rotate, "shift": self.shift, "scale": self.scale,
+                "shear": self.shear, "elastic_alpha": self.elastic_alpha,
+                "elastic_sigma": self.elastic_sigma}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Distort a batch: (B, ...) with H*W values per example -> a new array, same shape."""
+        b = x.shape[0]
+        h, w = self.image_shape
+        if b == 0:
+            return x.copy()
+        coords = self.sample_coordinates(b)                      # (B, H*W, 2) source (y, x)
+        out = bilinear_sample(x.reshape(b, h, w), coords)        # (B, H*W)
+        return out.reshape(x.shape)
+
+    def sample_coordinates(self, b: int) -> np.ndarray:
+        """Where each output pixel reads from: (B, H*W, 2) as (row, column)."""
+        rng = self.rng
+        u = rng.uniform(-1.0, 1.0, size=(b, 5)).astype(np.float32)
+        theta = np.deg2rad(self.rotate) * u[:, 0]
+        shear = np.deg2rad(self.shear) * u[:, 1]
+        zoom = 1.0 + self.scale * u[:, 2]
+        cos, sin = np.cos(theta), np.sin(theta)
+        # inverse map (output -> input): rotate by theta, shear, then divide by the zoom
+        inv = np.empty((b, 2, 2), dtype=np.float32)
+        inv[:, 0, 0] = cos
+        inv[:, 0, 1] = -sin + np.tan(shear) * cos
+        inv[:, 1, 0] = sin
+        inv[:, 1, 1] = cos + np.tan(shear) * sin
+        inv /= zoom[:, None, None]
+        shift = self.shift * u[:, 3:5]                           # (B, 2)
+        coords = np.matmul(self._grid, inv.transpose(0, 2, 1))   # (B, H*W, 2)
+        coords += self._centre - shift[:, None, :]
+        if self.elastic_alpha:
+            coords += self._elastic_field(b).reshape(b, -1, 2)
+        return coords
+
+    def _elastic_field(self, b: int) -> np.ndarray:
+        """Smoothed random displacements (B, H, W, 2), Simard et al.: uniform in [-1, 1],
+        convolved with a Gaussian of std sigma, times alpha."""
+        h, w = self.image_shape
+        field = self.rng.uniform(-1.0, 1.0, size=(b, 2, h, w)).astype(np.float32)
+        smooth = np.matmul(np.matmul(self._gh, field), self._gw.T)   # G_h F G_w^T, per map
+        smooth *= np.float32(self.elastic_alpha)
+        return smooth.transpose(0, 2, 3, 1)
+
+
+def bilinear_sample(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """Sample images at fractional positions, zero outside.
+
+    images : (B, H, W) float; coords : (B, P, 2) (row, column) -> (B, P) float32.
+    """
+    b, h, w = images.shape
+    padded = np.zeros((b, h + 2, w + 2), dtype=np.float32)     # 1-pixel zero frame
+    padded[:, 1:-1, 1:-1] = images
+    flat = padded.ravel()
+    r, c = coords[..., 0], coords[..., 1]
+    r0f, c0f = np.floor(r), np.floor(c)
+    fr, fc = r - r0f, c - c0f                                   # (B, P) weights
+    # padded-image indices; anything beyond the frame is clipped onto the zero frame
+    r0 = r0f.astype(np.int64) + 1
+    c0 = c0f.astype(np.int64) + 1
+    r1 = np.clip(r0 + 1, 0, h + 1)
+    c1 = np.clip(c0 + 1, 0, w + 1)
+    np.clip(r0, 0, h + 1, out=r0)
+    np.clip(c0, 0, w + 1, out=c0)
+    stride = w + 2
+    base = (np.arange(b, dtype=np.int64) * ((h + 2) * stride))[:, None]   # (B, 1)
+    r0 = r0 * stride + base
+    r1 = r1 * stride + base
+    gr = 1 - fr
+    gc = 1 - fc
+    out = flat.take(r0 + c0) * (gr * gc)
+    out += flat.take(r0 + c1) * (gr * fc)
+    out += flat.take(r1 + c0) * (fr * gc)
+    out += flat.take(r1 + c1) * (fr * fc)
+    return out

@@ -1,0 +1,344 @@
+"""Convolution and pooling on channels-last images.
+
+Layout: activations are (N, H, W, C) ("NHWC") and convolution weights (kH, kW, C_in, C_out).
+Channels-last is what an im2col + matrix-multiply convolution wants: the patch matrix
+(N*Ho*Wo, kH*kW*C_in) times the weights (kH*kW*C_in, C_out) gives (N*Ho*Wo, C_out), which *is*
+the NHWC output, so no transpose is ever copied, forward or backward. For one-channel MNIST
+input, (N, 28, 28, 1) is the same memory as (N, 1, 28, 28).
+
+The only Python loops are over the kH*kW kernel offsets (9 or 25 iterations): each moves a
+whole (N, Ho, Wo, C) slab at once, never one image, pixel or channel at a time. Slow, obvious
+loop versions of every layer live in :mod:`digitnet.nn.reference` for the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from digitnet.nn.init import get_initializer
+from digitnet.nn.module import Module, Shape, register
+
+# inference is done in chunks whose patch matrix stays below this many bytes
+_INFERENCE_COLS_BYTES = 64 << 20
+
+
+def _pair(name: str, value: Any) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+                       for v in value)):
+        raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def _padding(value: Any, kernel: tuple[int, int]) -> tuple[int, int]:
+    if value == "valid":
+        return 0, 0
+    if value == "same":
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise ValueError(f"padding='same' needs an odd kernel size, got {kernel}")
+        return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
+        return int(value), int(value)
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, (int, np.integer)) and v >= 0 for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"padding must be 'valid', 'same', an integer >= 0 or a pair, got "
+                     f"{value!r}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output length of a convolution or pooling along one axis."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
+    """Yield ``(i, j, view)`` for each kernel offset: view = x[:, i::sh, j::sw, :] cut to
+    (N, Ho, Wo, C). ``x`` is (N, H, W, C), already padded."""
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
+
+
+class _Buffers:
+    """Arrays reused from one training step to the next while their shape stays the same:
+    a fresh 100 MB allocation every batch costs page faults, a reused one does not.
+
+    A buffer's content is only valid until the next call that asks for it: layers use them
+    for what lives between a forward and the following backward.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
+            ) -> np.ndarray:
+        """``zeros``: "never" (uninitialised), "new" (zeroed when allocated), "always"."""
+        arr = self._arrays.get(name)
+        if arr is None or arr.shape != shape or arr.dtype != dtype:
+            arr = np.zeros(shape, dtype) if zeros != "never" else np.empty(shape, dtype)
+            self._arrays[name] = arr
+        elif zeros == "always":
+            arr.fill(0)
+        return arr
+
+
+@register
+class Conv2D(Module):
+    """2-D convolution (cross-correlation, as in every deep-learning library).
+
+    Forward: x (N, H, W, C_in) -> y (N, Ho, Wo, C_out), with
+    Ho = (H + 2 pad_h - kH) // stride_h + 1 and
+    y[n, p, q, f] = b[f] + sum_{i, j, c} W[i, j, c, f] x_pad[n, p*sh + i, q*sw + j, c].
+
+    Computed as one matrix product: patches (N*Ho*Wo, kH*kW*C_in) @ W (kH*kW*C_in, C_out).
+    Backward: dW = patches.T @ dy, db = sum dy, and dx by scattering dy @ W.T back onto the
+    padded input, one kernel offset at a time (col2im).
+
+    Parameters
+    ----------
+    filters : int
+        Output channels C_out.
+    kernel_size : int or (int, int)
+    stride : int or (int, int)
+    padding : 'valid', 'same', int or (int, int)
+        Zero padding on each side; 'same' keeps H and W for stride 1 and odd kernels.
+    init : str
+        Weight initialiser (fan_in = kH*kW*C_in).
+    bias : bool
+    """
+
+    decay_keys = ("W",)
+
+    def __init__(self, filters: int, kernel_size: Any = 3, stride: Any = 1,
+                 padding: Any = "valid", init: str = "he", bias: bool = True) -> None:
+        super().__init__()
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) \
+                or filters <= 0:
+            raise ValueError(f"filters must be a positive integer, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair("kernel_size", kernel_size)
+        self.stride = _pair("stride", stride)
+        self.padding = padding if isinstance(padding, str) else padding
+        self.pad = _padding(padding, self.kernel_size)
+        get_initializer(init)
+        self.init = init
+        self.bias = bool(bias)
+        self._buf = _Buffers()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D expects images (N, H, W, C); got per-example shape "
+                             f"{input_shape}")
+        h, w, _ = input_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
+        ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+        if ho <= 0 or wo <= 0:
+            raise ValueError(f"kernel {self.kernel_size} does not fit input {h}x{w} with "
+                             f"padding {self.pad}")
+        return ho, wo, self.filters
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        out = super().build(input_shape, rng, dtype)
+        (kh, kw), c = self.kernel_size, self.input_shape[2]
+        fan_in, fan_out = kh * kw * c, kh * kw * self.filters
+        self.params = {"W": get_initializer(self.init)((kh, kw, c, self.filters), fan_in,
+                                                       fan_out, rng, dtype)}
+        if self.bias:
+            self.params["b"] = np.zeros(self.filters, dtype=dtype)
+        self._alloc_grads()
+        return out
+
+    def _pad(self, x: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) -> (N, H + 2ph, W + 2pw, C); the border of the reused buffer stays 0."""
+        ph, pw = self.pad
+        if not ph and not pw:
+            return x
+        n, h, w, c = x.shape
+        # only the interior is ever written, so the zero border survives reuse
+        xp = self._buf.get("xpad", (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
+        xp[:, ph:ph + h, pw:pw + w, :] = x
+        return xp
+
+    def _im2col(self, xp: np.ndarray, ho: int, wo: int, cols: np.ndarray) -> np.ndarray:
+        """Padded (N, Hp, Wp, C) -> patches (N*Ho*Wo, kH*kW*C), filled into ``cols``."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        n, c = xp.shape[0], xp.shape[3]
+        view = cols.reshape(n, ho, wo, kh, kw, c)           # (N*Ho*Wo, kh*kw*C) as 6-D
+        for i, j, win in _windows(xp, kh, kw, sh, sw, ho, wo):
+            view[:, :, :, i, j, :] = win
+        return cols
+
+    def forward(self, x, *, training):
+        """x (N, H, W, C_in) -> (N, Ho, Wo, C_out)."""
+        ho, wo, f = self.output_shape
+        n = x.shape[0]
+        k = self.kernel_size[0] * self.kernel_size[1] * x.shape[3]
+        w2 = self.params["W"].reshape(k, f)                  # (kh*kw*C, F)
+        if not training:
+            return self._forward_chunked(x, w2, ho, wo, k)
+        self._x_shape = x.shape
+        cols = self._im2col(self._pad(x), ho, wo, self._buf.get("cols", (n * ho * wo, k),
+                                                                  x.dtype))
+        self._cols = cols
+        y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
+        if self.bias:
+            y += self.params["b"]
+        return y.reshape(n, ho, wo, f)
+
+    def _forward_chunked(self, x, w2, ho, wo, k):
+        n, f = x.shape[0], self.filters
+        y = np.empty((n, ho, wo, f), dtype=x.dtype)
+        step = max(1, _INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1))
+        for s in range(0, n, step):
+            xs = x[s:s + step]
+            m = xs.shape[0]
+            cols = self._im2col(self._pad_inference(xs), ho, wo,
+                                np.empty((m * ho * wo, k), dtype=x.dtype))
+            ys = y[s:s + m].reshape(m * ho * wo, f)
+            np.matmul(cols, w2, out=ys)
+            if self.bias:
+                ys += self.params["b"]
+        return y
+
+    def _pad_inference(self, x):
+        ph, pw = self.pad
+        if not ph and not pw:
+            return x
+        return np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+
+    def backward(self, dy):
+        """dy (N, Ho, Wo, C_out) -> dx (N, H, W, C_in)."""
+        n, ho, wo, f = dy.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
+        dy2 = dy.reshape(n * ho * wo, f)
+        cols = self._cols
+        gW = self.grads["W"]
+        np.matmul(cols.T, dy2, out=gW.reshape(-1, f))        # (kh*kw*C, N*Ho*Wo) @ (.., F)
+        if self.bias:
+            np.sum(dy2, axis=0, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        _, h, w, c = self._x_shape
+        dcols = np.matmul(dy2, self.params["W"].reshape(-1, f).T,
+                          out=self._buf.get("dcols", cols.shape, dy.dtype))
+        dcols = dcols.reshape(n, ho, wo, kh, kw, c)
+        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy.dtype,
+                            zeros="always")
+        for i, j, win in _windows(dxp, kh, kw, sh, sw, ho, wo):
+            win += dcols[:, :, :, i, j, :]                   # col2im: scatter-add patches
+        if ph or pw:
+            return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
+        return dxp
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel_size": list(self.kernel_size),
+                "stride": list(self.stride),
+                "padding": self.padding if isinstance(self.padding, str) else list(self.pad),
+                "init": self.init, "bias": self.bias}
+
+
+class _Pool2D(Module):
+    """Shared shape logic of the windowed pooling layers (no padding)."""
+
+    def __init__(self, pool_size: Any = 2, stride: Any = None) -> None:
+        super().__init__()
+        self.pool_size = _pair("pool_size", pool_size)
+        self.stride = self.pool_size if stride is None else _pair("stride", stride)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{type(self).__name__} expects images (N, H, W, C); got "
+                             f"per-example shape {input_shape}")
+        h, w, c = input_shape
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        ho, wo = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
+        if ho <= 0 or wo <= 0:
+            raise ValueError(f"pool {self.pool_size} does not fit input {h}x{w}")
+        return ho, wo, c
+
+    def _windows(self, x):
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        ho, wo, _ = self.output_shape
+        return _windows(x, kh, kw, sh, sw, ho, wo)
+
+    def get_config(self):
+        return {"pool_size": list(self.pool_size), "stride": list(self.stride)}
+
+
+@register
+class MaxPool2D(_Pool2D):
+    """Max over each window: (N, H, W, C) -> (N, Ho, Wo, C).
+
+    Backward sends dy to the first maximum of each window in row-major order (PyTorch's
+    rule), so ties never double a gradient.
+    """
+
+    def forward(self, x, *, training):
+        y = None
+        for _, _, win in self._windows(x):
+            if y is None:
+                y = win.copy()
+            else:
+                np.maximum(y, win, out=y)
+        if training:
+            self._x, self._y = x, y
+        return y
+
+    def backward(self, dy):
+        x, y = self._x, self._y
+        dx = np.zeros_like(x)
+        taken = np.zeros(y.shape, dtype=bool)
+        hit = np.empty(y.shape, dtype=bool)
+        for (_, _, xw), (_, _, dw) in zip(self._windows(x), self._windows(dx), strict=True):
+            np.equal(xw, y, out=hit)
+            hit &= ~taken
+            taken |= hit
+            dw += np.where(hit, dy, 0)   # += so overlapping windows (stride < size) add up
+        return dx
+
+
+@register
+class AvgPool2D(_Pool2D):
+    """Mean over each window: (N, H, W, C) -> (N, Ho, Wo, C)."""
+
+    def forward(self, x, *, training):
+        y = None
+        for _, _, win in self._windows(x):
+            if y is None:
+                y = win.astype(x.dtype, copy=True)
+            else:
+                y += win
+        y *= x.dtype.type(1.0 / (self.pool_size[0] * self.pool_size[1]))
+        if training:
+            self._x_shape = x.shape
+        return y
+
+    def backward(self, dy):
+        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        share = dy * dy.dtype.type(1.0 / (self.pool_size[0] * self.pool_size[1]))
+        for _, _, win in self._windows(dx):
+            win += share
+        return dx
+
+
+@register
+class GlobalAvgPool2D(Module):
+    """Mean over all positions: (N, H, W, C) -> (N, C)."""
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"GlobalAvgPool2D expects images (N, H, W, C); got "
+                             f"per-example shape {input_shape}")
+        return (input_shape[2],)
+
+    def forward(self, x, *, training):
+        return x.mean(axis=(1, 2))
+
+    def backward(self, dy):
+        h, w, c = self.input_shape
+        share = dy * dy.dtype.type(1.0 / (h * w))               # (N, C)
+        return np.broadcast_to(share[:, None, None, :], (dy.shape[0], h, w, c)).copy()

@@ -1,0 +1,89 @@
+"""Augmentation: exact known transforms, seeding, value range and shape handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitnet.data.augment import Augmenter, bilinear_sample, gaussian_matrix
+
+
+def digit_like(b=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.zeros((b, 28, 28), np.float32)
+    x[:, 6:22, 10:18] = rng.random((b, 16, 8), dtype=np.float32)
+    return x
+
+
+def test_no_distortion_is_identity():
+    x = digit_like()
+    assert np.array_equal(Augmenter(rng=np.random.default_rng(0))(x), x)
+
+
+def test_integer_shift_moves_pixels_exactly():
+    x = digit_like(1)
+    aug = Augmenter(shift=3, rng=np.random.default_rng(0))
+    coords = aug._grid + aug._centre - np.array([2.0, -1.0], np.float32)   # shift (2, -1)
+    out = bilinear_sample(x, coords[None]).reshape(1, 28, 28)
+    assert np.array_equal(out[0, 2:, :27], x[0, :-2, 1:])      # moved down 2, left 1
+    assert np.all(out[0, :2] == 0) and np.all(out[0, :, 27] == 0)
+
+
+def test_rotation_by_90_degrees_is_exact():
+    x = digit_like(2)
+    aug = Augmenter(rotate=90, rng=np.random.default_rng(0))
+    aug.rng = _FixedUniform([1.0, 0.0, 0.0, 0.0, 0.0])           # theta = +90 degrees
+    out = aug(x)
+    # rows point down, so a positive angle turns the picture clockwise on screen
+    expected = np.stack([np.rot90(img, k=-1) for img in x])
+    assert np.allclose(out, expected, atol=1e-5)
+
+
+class _FixedUniform:
+    """A stand-in generator whose uniform draws are fixed (to test one exact transform)."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values, np.float32)
+
+    def uniform(self, low, high, size):
+        return np.broadcast_to(self.values, size).copy()
+
+
+def test_seeded_and_random_per_image():
+    x = np.repeat(digit_like(1), 6, axis=0)
+    kw = dict(rotate=15, shift=2, scale=0.1, shear=10, elastic_alpha=30, elastic_sigma=4)
+    a = Augmenter(**kw, rng=np.random.default_rng(3))(x)
+    b = Augmenter(**kw, rng=np.random.default_rng(3))(x)
+    c = Augmenter(**kw, rng=np.random.default_rng(4))(x)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert len({a[i].tobytes() for i in range(6)}) == 6           # each image its own draw
+    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6                 # a convex combination
+    assert a.dtype == np.float32
+
+
+def test_keeps_layout_of_model_inputs():
+    x = digit_like(3)
+    aug = Augmenter(rotate=10, rng=np.random.default_rng(0))
+    assert aug(x.reshape(3, 1, 28, 28)).shape == (3, 1, 28, 28)
+    assert aug(x.reshape(3, 28, 28, 1)).shape == (3, 28, 28, 1)
+
+
+def test_elastic_field_is_smooth_and_scaled():
+    aug = Augmenter(elastic_alpha=34, elastic_sigma=4, rng=np.random.default_rng(0))
+    field = aug._elastic_field(64)                                 # (B, H, W, 2)
+    assert field.shape == (64, 28, 28, 2)
+    neighbour = np.abs(np.diff(field, axis=1)).mean()
+    assert neighbour < 0.2 * np.abs(field).mean()                  # smooth, not white noise
+    assert 0.3 < np.abs(field[:, 8:20, 8:20]).mean() < 3.0         # pixels, not 0 nor 34
+
+
+def test_gaussian_matrix_rows_sum_to_one_inside():
+    g = gaussian_matrix(28, 2.0)
+    assert np.allclose(g[10:18].sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [dict(rotate=-1), dict(shift="2"), dict(scale=1.5),
+                                 dict(elastic_sigma=0)])
+def test_rejects_bad_strengths(bad):
+    with pytest.raises(ValueError, match="got"):
+        Augmenter(**bad)

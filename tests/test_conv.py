@@ -1,0 +1,200 @@
+"""Convolution, pooling and batch norm: float64 gradient checks, and every fast path against
+the slow loop references in digitnet.nn.reference on random shapes, strides and paddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitnet.nn import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Flatten,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+)
+from digitnet.nn import reference as ref
+from digitnet.nn.gradcheck import check_layer
+
+TOL = 1e-6
+
+
+def built(layer, shape, seed=0):
+    layer.build(shape, np.random.default_rng(seed), np.float64)
+    layer.needs_input_grad = True
+    return layer
+
+
+CONV_CASES = [  # (H, W, C_in, filters, kernel, stride, padding)
+    (5, 5, 1, 2, 3, 1, "valid"),
+    (6, 7, 3, 4, 3, 1, "same"),
+    (7, 6, 2, 3, (3, 2), (2, 1), 1),
+    (8, 8, 2, 2, 5, 2, 2),
+    (9, 5, 3, 2, (2, 3), (3, 2), (1, 0)),
+    (4, 4, 2, 3, 1, 1, 0),
+]
+
+
+@pytest.mark.parametrize("h,w,c,f,k,s,p", CONV_CASES)
+def test_conv_gradients(h, w, c, f, k, s, p):
+    rng = np.random.default_rng(1)
+    layer = built(Conv2D(f, k, s, p), (h, w, c))
+    layer.params["b"][...] = rng.standard_normal(f)
+    errors = check_layer(layer, rng.standard_normal((2, h, w, c)))
+    assert set(errors) == {"x", "W", "b"} and max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv_matches_loop_reference_on_random_configs(seed):
+    rng = np.random.default_rng(100 + seed)
+    kh, kw = rng.integers(1, 6, 2)
+    sh, sw = rng.integers(1, 4, 2)
+    ph, pw = rng.integers(0, 3, 2)
+    h, w = kh + rng.integers(0, 8), kw + rng.integers(0, 8)
+    c, f, n = rng.integers(1, 5), rng.integers(1, 5), rng.integers(1, 4)
+    layer = built(Conv2D(int(f), (int(kh), int(kw)), (int(sh), int(sw)), (int(ph), int(pw))),
+                  (int(h), int(w), int(c)))
+    layer.params["b"][...] = rng.standard_normal(f)
+    x = rng.standard_normal((n, h, w, c))
+    y = layer.forward(x, training=True).copy()
+    W, b = layer.params["W"], layer.params["b"]
+    assert np.allclose(y, ref.conv2d_forward(x, W, b, (sh, sw), (ph, pw)), atol=1e-10)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy.copy())
+    rdx, rdW, rdb = ref.conv2d_backward(x, W, dy, (sh, sw), (ph, pw))
+    assert np.allclose(dx, rdx, atol=1e-10)
+    assert np.allclose(layer.grads["W"], rdW, atol=1e-10)
+    assert np.allclose(layer.grads["b"], rdb, atol=1e-10)
+    # inference takes the chunked path: same numbers
+    assert np.allclose(layer.forward(x, training=False), y, atol=1e-12)
+
+
+def test_conv_hand_worked_example():
+    layer = Conv2D(1, 2, bias=True)
+    layer.build((3, 3, 1), np.random.default_rng(0), np.float64)
+    layer.params["W"][..., 0, 0] = [[1.0, 0.0], [0.0, -1.0]]
+    layer.params["b"][...] = 0.5
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    y = layer.forward(x, training=True)[0, :, :, 0]
+    # x[p, q] - x[p+1, q+1] = -4 everywhere, plus the bias
+    assert np.array_equal(y, [[-3.5, -3.5], [-3.5, -3.5]])
+
+
+def test_conv_same_padding_keeps_size_and_rejects_even_kernels():
+    assert built(Conv2D(4, 5, padding="same"), (28, 28, 1)).output_shape == (28, 28, 4)
+    with pytest.raises(ValueError, match="odd kernel"):
+        Conv2D(4, 4, padding="same")
+
+
+@pytest.mark.parametrize("bad", [dict(filters=0), dict(filters=4, kernel_size=0),
+                                 dict(filters=4, stride=(1, 0)), dict(filters=4, padding=-1),
+                                 dict(filters=4, padding="full")])
+def test_conv_rejects_bad_arguments(bad):
+    with pytest.raises(ValueError, match="got"):
+        Conv2D(**bad)
+
+
+def test_conv_kernel_larger_than_input():
+    with pytest.raises(ValueError, match="does not fit"):
+        built(Conv2D(2, 5), (3, 3, 1))
+
+
+POOL_CASES = [((2, 2), (2, 2), (6, 6)), ((3, 3), (2, 2), (7, 7)), ((2, 3), (1, 2), (5, 7)),
+              ((3, 3), (3, 3), (7, 8))]
+
+
+@pytest.mark.parametrize("size,stride,hw", POOL_CASES)
+def test_maxpool_matches_reference_and_gradcheck(size, stride, hw):
+    rng = np.random.default_rng(2)
+    layer = built(MaxPool2D(size, stride), hw + (3,))
+    x = rng.standard_normal((2,) + hw + (3,))
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    ry, rdx = ref.maxpool_forward_backward(x, dy, size, stride)
+    assert np.array_equal(y, ry)
+    assert np.allclose(layer.backward(dy.copy()), rdx, atol=1e-12)
+    assert check_layer(layer, x)["x"] < TOL
+
+
+def test_maxpool_ties_send_gradient_to_one_place():
+    layer = built(MaxPool2D(2), (2, 2, 1))
+    x = np.ones((1, 2, 2, 1))
+    layer.forward(x, training=True)
+    dx = layer.backward(np.array([[[[1.0]]]]))
+    assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
+
+
+@pytest.mark.parametrize("size,stride,hw", POOL_CASES)
+def test_avgpool_matches_reference_and_gradcheck(size, stride, hw):
+    rng = np.random.default_rng(3)
+    layer = built(AvgPool2D(size, stride), hw + (2,))
+    x = rng.standard_normal((2,) + hw + (2,))
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    ry, rdx = ref.avgpool_forward_backward(x, dy, size, stride)
+    assert np.allclose(y, ry, atol=1e-12)
+    assert np.allclose(layer.backward(dy.copy()), rdx, atol=1e-12)
+    assert check_layer(layer, x)["x"] < TOL
+
+
+def test_global_avg_pool():
+    rng = np.random.default_rng(4)
+    layer = built(GlobalAvgPool2D(), (3, 4, 5))
+    x = rng.standard_normal((2, 3, 4, 5))
+    assert np.allclose(layer.forward(x, training=True), x.mean(axis=(1, 2)))
+    assert check_layer(layer, x)["x"] < TOL
+
+
+@pytest.mark.parametrize("shape", [(7,), (4, 5, 3)])
+def test_batchnorm_gradients_and_reference(shape):
+    rng = np.random.default_rng(5)
+    layer = built(BatchNorm(), shape)
+    layer.params["gamma"][...] = rng.standard_normal(shape[-1])
+    layer.params["beta"][...] = rng.standard_normal(shape[-1])
+    x = rng.standard_normal((6,) + shape) * 3 + 1
+    y = layer.forward(x, training=True)
+    assert np.allclose(y, ref.batchnorm_forward(x, layer.params["gamma"], layer.params["beta"],
+                                                layer.eps), atol=1e-10)
+    # step 1e-4: each BN output depends on the whole batch, so the objective sums hundreds of
+    # O(10) terms and a 1e-6 step drowns small entries of dx in round-off
+    errors = check_layer(layer, x, eps=1e-4)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm_running_statistics_and_inference():
+    rng = np.random.default_rng(6)
+    layer = built(BatchNorm(momentum=0.5), (3,))
+    x = rng.standard_normal((50, 3)) * [1.0, 2.0, 3.0] + [0.0, 5.0, -5.0]
+    layer.forward(x, training=True)
+    assert np.allclose(layer.buffers["running_mean"], 0.5 * x.mean(axis=0))
+    assert np.allclose(layer.buffers["running_var"], 0.5 + 0.5 * x.var(axis=0, ddof=1))
+    for _ in range(40):
+        layer.forward(x, training=True)
+    y = layer.forward(x, training=False)               # running stats ~ batch stats now
+    assert np.allclose(y.mean(axis=0), 0, atol=1e-6)
+    assert np.allclose(y.std(axis=0), np.sqrt(49 / 50), atol=1e-3)
+
+
+def test_small_cnn_trains_end_to_end_gradients():
+    """A whole CNN stack against finite differences of the loss, in float64."""
+    from digitnet.nn import softmax_cross_entropy
+    from digitnet.nn.gradcheck import numerical_gradient, rel_error
+
+    rng = np.random.default_rng(7)
+    model = Sequential([Conv2D(3, 3, padding="same", bias=False), BatchNorm(), ReLU(), MaxPool2D(2),
+                        Conv2D(4, 3), ReLU(), Flatten(), Dense(3)], (6, 6, 2), rng,
+                       dtype=np.float64)
+    x = rng.standard_normal((4, 6, 6, 2))
+    y = rng.integers(0, 3, 4)
+
+    def loss():
+        return softmax_cross_entropy(model.forward(x, training=True), y)[0]
+
+    _, d = softmax_cross_entropy(model.forward(x, training=True), y)
+    model.backward(d)
+    for name, p, g, _ in model.named_parameters():
+        assert rel_error(g, numerical_gradient(loss, p)) < 1e-5, name
