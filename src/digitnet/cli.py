@@ -141,23 +141,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.metrics import format_report
 
-    model = load_model(resolve_model_path(args.model))
+    path = resolve_model_path(args.model)
+    model = load_model(path)
     data = load_data(args.data_dir, quiet=args.json)
     split = getattr(data, args.split)
     report = evaluate(model, split.images, split.labels)
     if args.json:
-        print(json.dumps({"model": str(args.model), "split": args.split, **report}))
+        print(json.dumps({"model": str(path), "split": args.split, **report}))
     else:
-        print(f"Model {args.model} on the {args.split} split "
+        print(f"Model {path} on the {args.split} split "
               f"({len(split.labels):,} images)\n")
         print(format_report(report))
     return 0
 
 
 def resolve_model_path(model: str | None) -> Path:
+    """The model file a command should use: the one given, else the shipped model."""
     if model is None:
-        raise DigitnetError("no model given: pass MODEL.npz (train one with "
-                            "`digitnet train --out MODEL.npz`)")
+        from digitnet.models import shipped_model_path
+
+        return shipped_model_path()
     return Path(model)
 
 
@@ -221,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
                        description="Evaluate a model on the MNIST test set.")
-    p.add_argument("model", nargs="?", metavar="MODEL.npz", help="the model file")
+    p.add_argument("model", nargs="?", metavar="MODEL.npz",
+                   help="the model file (default: the model shipped with digitnet)")
     _add_data_dir(p)
     p.add_argument("--split", choices=("test", "val", "train"), default="test",
                    help="which split to evaluate on (default: test)")

@@ -1,0 +1,30 @@
+"""The model shipped inside the package, so `digitnet evaluate` and `digitnet predict` work on a
+fresh install without training.
+
+How it was trained (the exact command and seed) is in its metadata (``model.meta``) and in the
+README.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digitnet.errors import ModelFileError
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "digitnet-cnn.npz"
+
+
+def shipped_model_path() -> Path:
+    """Path of the shipped model file; ModelFileError when this install has none."""
+    if not SHIPPED_MODEL.is_file():
+        raise ModelFileError(f"no model given and no shipped model in this install "
+                             f"({SHIPPED_MODEL} is missing): pass MODEL.npz, or train one with "
+                             "`digitnet train --out MODEL.npz`")
+    return SHIPPED_MODEL
+
+
+def load_shipped_model():
+    """The shipped model, loaded (see :func:`digitnet.io.load_model`)."""
+    from digitnet.io import load_model
+
+    return load_model(shipped_model_path())
