@@ -36,6 +36,7 @@ CONV_CASES = [  # (H, W, C_in, filters, kernel, stride, padding)
     (8, 8, 2, 2, 5, 2, 2),
     (9, 5, 3, 2, (2, 3), (3, 2), (1, 0)),
     (4, 4, 2, 3, 1, 1, 0),
+    (5, 5, 2, 2, 2, 1, 2),          # stride 1 with padding >= kernel: the col2im path
 ]
 
 
@@ -103,8 +104,8 @@ def test_conv_kernel_larger_than_input():
         built(Conv2D(2, 5), (3, 3, 1))
 
 
-POOL_CASES = [((2, 2), (2, 2), (6, 6)), ((3, 3), (2, 2), (7, 7)), ((2, 3), (1, 2), (5, 7)),
-              ((3, 3), (3, 3), (7, 8))]
+POOL_CASES = [((2, 2), (2, 2), (6, 6)), ((2, 2), (2, 2), (7, 5)), ((3, 3), (2, 2), (7, 7)),
+              ((2, 3), (1, 2), (5, 7)), ((3, 3), (3, 3), (7, 8))]
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
@@ -120,12 +121,17 @@ def test_maxpool_matches_reference_and_gradcheck(size, stride, hw):
     assert check_layer(layer, x)["x"] < TOL
 
 
-def test_maxpool_ties_send_gradient_to_one_place():
-    layer = built(MaxPool2D(2), (2, 2, 1))
-    x = np.ones((1, 2, 2, 1))
-    layer.forward(x, training=True)
-    dx = layer.backward(np.array([[[[1.0]]]]))
-    assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
+@pytest.mark.parametrize("size", [2, 3])
+def test_maxpool_ties_go_to_the_first_maximum(size):
+    """Ties (common after ReLU) send the gradient to one place: the first maximum in
+    row-major order, as the reference and PyTorch do; 2x2 takes the fast path."""
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 2, (3, 2 * size, 2 * size, 2)).astype(np.float64)   # many ties
+    layer = built(MaxPool2D(size), x.shape[1:])
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    ry, rdx = ref.maxpool_forward_backward(x, dy, (size, size), (size, size))
+    assert np.array_equal(y, ry) and np.array_equal(layer.backward(dy.copy()), rdx)
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
@@ -198,3 +204,17 @@ def test_small_cnn_trains_end_to_end_gradients():
     model.backward(d)
     for name, p, g, _ in model.named_parameters():
         assert rel_error(g, numerical_gradient(loss, p)) < 1e-5, name
+
+
+@pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (2, 1)])
+def test_both_input_gradient_paths_match_reference(k, p):
+    """backward() picks one of two dx algorithms by cost; check both on the same input."""
+    rng = np.random.default_rng(8)
+    layer = built(Conv2D(3, k, 1, p), (6, 7, 2))
+    x = rng.standard_normal((2, 6, 7, 2))
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape)
+    rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, (1, 1), (p, p))
+    a = layer._input_grad_as_conv(dy.copy()).copy()
+    b = layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()
+    assert np.allclose(a, rdx, atol=1e-10) and np.allclose(b, rdx, atol=1e-10)

@@ -152,24 +152,39 @@ class Conv2D(Module):
         self._alloc_grads()
         return out
 
-    def _pad(self, x: np.ndarray) -> np.ndarray:
-        """(N, H, W, C) -> (N, H + 2ph, W + 2pw, C); the border of the reused buffer stays 0."""
-        ph, pw = self.pad
+    def _pad(self, x: np.ndarray, pad: tuple[int, int], name: str) -> np.ndarray:
+        """(N, H, W, C) -> (N, H + 2ph, W + 2pw, C) in a reused buffer whose zero border is
+        written once (only the interior changes between calls)."""
+        ph, pw = pad
         if not ph and not pw:
-            return x
+            return np.ascontiguousarray(x)
         n, h, w, c = x.shape
-        # only the interior is ever written, so the zero border survives reuse
-        xp = self._buf.get("xpad", (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
+        xp = self._buf.get(name, (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
         xp[:, ph:ph + h, pw:pw + w, :] = x
         return xp
 
+    @staticmethod
+    def _patches(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                 ho: int, wo: int) -> np.ndarray:
+        """A read-only strided view of all patches, no copy: (N, Ho, Wo, kH, kW*C).
+
+        In a contiguous NHWC array the kW*C values of one kernel row of a patch are
+        contiguous, so one view covers every patch and a single ``copyto`` turns it into the
+        patch matrix (far faster than one copy per kernel offset).
+        """
+        (kh, kw), (sh, sw) = kernel, stride
+        n, _, _, c = xp.shape
+        s_n, s_h, s_w, s_c = xp.strides
+        return np.lib.stride_tricks.as_strided(
+            xp, shape=(n, ho, wo, kh, kw * c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
+            writeable=False)
+
     def _im2col(self, xp: np.ndarray, ho: int, wo: int, cols: np.ndarray) -> np.ndarray:
-        """Padded (N, Hp, Wp, C) -> patches (N*Ho*Wo, kH*kW*C), filled into ``cols``."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C), written into ``cols``."""
         n, c = xp.shape[0], xp.shape[3]
-        view = cols.reshape(n, ho, wo, kh, kw, c)           # (N*Ho*Wo, kh*kw*C) as 6-D
-        for i, j, win in _windows(xp, kh, kw, sh, sw, ho, wo):
-            view[:, :, :, i, j, :] = win
+        kh, kw = self.kernel_size
+        np.copyto(cols.reshape(n, ho, wo, kh, kw * c),
+                  self._patches(xp, self.kernel_size, self.stride, ho, wo))
         return cols
 
     def forward(self, x, *, training):
@@ -181,8 +196,8 @@ class Conv2D(Module):
         if not training:
             return self._forward_chunked(x, w2, ho, wo, k)
         self._x_shape = x.shape
-        cols = self._im2col(self._pad(x), ho, wo, self._buf.get("cols", (n * ho * wo, k),
-                                                                  x.dtype))
+        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo,
+                            self._buf.get("cols", (n * ho * wo, k), x.dtype))
         self._cols = cols
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
@@ -190,46 +205,70 @@ class Conv2D(Module):
         return y.reshape(n, ho, wo, f)
 
     def _forward_chunked(self, x, w2, ho, wo, k):
+        """Inference in slices of the batch, so the patch matrix stays small."""
         n, f = x.shape[0], self.filters
         y = np.empty((n, ho, wo, f), dtype=x.dtype)
         step = max(1, _INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1))
+        ph, pw = self.pad
         for s in range(0, n, step):
             xs = x[s:s + step]
             m = xs.shape[0]
-            cols = self._im2col(self._pad_inference(xs), ho, wo,
-                                np.empty((m * ho * wo, k), dtype=x.dtype))
+            xp = np.pad(xs, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw \
+                else np.ascontiguousarray(xs)
+            cols = self._im2col(xp, ho, wo, np.empty((m * ho * wo, k), dtype=x.dtype))
             ys = y[s:s + m].reshape(m * ho * wo, f)
             np.matmul(cols, w2, out=ys)
             if self.bias:
                 ys += self.params["b"]
         return y
 
-    def _pad_inference(self, x):
-        ph, pw = self.pad
-        if not ph and not pw:
-            return x
-        return np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-
     def backward(self, dy):
         """dy (N, Ho, Wo, C_out) -> dx (N, H, W, C_in)."""
         n, ho, wo, f = dy.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
         dy2 = dy.reshape(n * ho * wo, f)
-        cols = self._cols
-        gW = self.grads["W"]
-        np.matmul(cols.T, dy2, out=gW.reshape(-1, f))        # (kh*kw*C, N*Ho*Wo) @ (.., F)
+        np.matmul(self._cols.T, dy2, out=self.grads["W"].reshape(-1, f))   # (kkC, F)
         if self.bias:
             np.sum(dy2, axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
         _, h, w, c = self._x_shape
-        dcols = np.matmul(dy2, self.params["W"].reshape(-1, f).T,
-                          out=self._buf.get("dcols", cols.shape, dy.dtype))
-        dcols = dcols.reshape(n, ho, wo, kh, kw, c)
-        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy.dtype,
+        # Two ways to get dx; the conv form wins when dx is not much larger than dy's
+        # patches (same padding), the per-offset form otherwise (valid padding, big kernels).
+        if self.stride == (1, 1) and ph < kh and pw < kw and h * w * f <= 1.5 * ho * wo * c:
+            return self._input_grad_as_conv(dy)
+        return self._input_grad_per_offset(dy2)
+
+    def _input_grad_as_conv(self, dy):
+        """dx for stride 1 as one more convolution: dy padded by k-1-pad, correlated with the
+        kernel rotated by 180 degrees and its channel axes swapped. One patch copy and one
+        matrix product, instead of a scatter-add per kernel offset."""
+        _, h, w, c = self._x_shape
+        (kh, kw), (ph, pw), f = self.kernel_size, self.pad, self.filters
+        n = dy.shape[0]
+        dyp = self._pad(dy, (kh - 1 - ph, kw - 1 - pw), "dypad")     # (N, H+kh-1, W+kw-1, F)
+        cols = self._buf.get("dcols", (n * h * w, kh * kw * f), dy.dtype)
+        np.copyto(cols.reshape(n, h, w, kh, kw * f),
+                  self._patches(dyp, self.kernel_size, (1, 1), h, w))
+        # W (kh, kw, C, F) -> rotated, swapped (kh*kw*F, C)
+        w_rot = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
+        dx = cols @ w_rot                                    # (N*H*W, C)
+        return dx.reshape(n, h, w, c)
+
+    def _input_grad_per_offset(self, dy2):
+        """dx for any stride: for each kernel offset (i, j), dy @ W[i, j].T is the gradient
+        reaching the input pixels that offset touched; add it onto those pixels (col2im, but
+        with contiguous operands and a buffer 1/(kh*kw) the size of the patch matrix)."""
+        n, h, w, c = self._x_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
+        ho, wo, f = self.output_shape
+        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy2.dtype,
                             zeros="always")
+        part = self._buf.get("dpart", (n * ho * wo, c), dy2.dtype)
+        W = self.params["W"]
         for i, j, win in _windows(dxp, kh, kw, sh, sw, ho, wo):
-            win += dcols[:, :, :, i, j, :]                   # col2im: scatter-add patches
+            np.matmul(dy2, W[i, j].T, out=part)              # (N*Ho*Wo, F) @ (F, C)
+            win += part.reshape(n, ho, wo, c)
         if ph or pw:
             return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
         return dxp
@@ -278,26 +317,75 @@ class MaxPool2D(_Pool2D):
     """
 
     def forward(self, x, *, training):
-        y = None
-        for _, _, win in self._windows(x):
+        """(N, H, W, C) -> (N, Ho, Wo, C); in training also records which offset won."""
+        if self.pool_size == self.stride == (2, 2):
+            return self._forward_2x2(x, training)
+        y = idx = gt = None
+        for o, (_, _, win) in enumerate(self._windows(x)):
             if y is None:
                 y = win.copy()
-            else:
-                np.maximum(y, win, out=y)
+                if training:
+                    idx = np.zeros(y.shape, dtype=np.uint8)
+                    gt = np.empty(y.shape, dtype=bool)
+                continue
+            if training:                       # strictly greater: the first maximum wins ties
+                np.greater(win, y, out=gt)
+                np.copyto(idx, o, where=gt)
+            np.maximum(y, win, out=y)
         if training:
-            self._x, self._y = x, y
+            self._idx, self._x_shape = idx, x.shape
+        return y
+
+    def _forward_2x2(self, x, training):
+        """The common 2x2/stride-2 case in four whole-array operations: the max of each row
+        pair of a window, then of the two rows. Ties go to the first maximum in row-major
+        order, as in the general path (row 0 unless row 1 is strictly larger; within the
+        row, column 0 unless column 1 is strictly larger)."""
+        n, h, w, c = x.shape
+        ho, wo = h // 2, w // 2
+        xr = x[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c)
+        left, right = xr[:, :, :, :, 0], xr[:, :, :, :, 1]       # (N, Ho, 2, Wo, C)
+        rows = np.maximum(left, right)                           # max within each row
+        y = np.maximum(rows[:, :, 0], rows[:, :, 1])             # (N, Ho, Wo, C)
+        if training:
+            self._col1 = right > left                            # column 1 won, per row
+            self._row1 = rows[:, :, 1] > rows[:, :, 0]           # row 1 won
+            self._x_shape = x.shape
         return y
 
     def backward(self, dy):
-        x, y = self._x, self._y
-        dx = np.zeros_like(x)
-        taken = np.zeros(y.shape, dtype=bool)
-        hit = np.empty(y.shape, dtype=bool)
-        for (_, _, xw), (_, _, dw) in zip(self._windows(x), self._windows(dx), strict=True):
-            np.equal(xw, y, out=hit)
-            hit &= ~taken
-            taken |= hit
-            dw += np.where(hit, dy, 0)   # += so overlapping windows (stride < size) add up
+        """dy (N, Ho, Wo, C) -> dx (N, H, W, C), non-zero only at each window's maximum."""
+        if self.pool_size == self.stride == (2, 2):
+            return self._backward_2x2(dy)
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        h, w, _ = self.input_shape
+        ho, wo, _ = self.output_shape
+        tiles = (sh, sw) == (kh, kw) and h == ho * kh and w == wo * kw
+        # non-overlapping windows that tile the input write each dx element exactly once
+        dx = np.empty(self._x_shape, dy.dtype) if tiles else np.zeros(self._x_shape, dy.dtype)
+        hit = np.empty(dy.shape, dtype=bool)
+        for o, (_, _, dw) in enumerate(self._windows(dx)):
+            np.equal(self._idx, o, out=hit)
+            if tiles:
+                np.multiply(dy, hit, out=dw)
+            else:
+                dw += np.where(hit, dy, 0)     # overlapping windows add up
+        return dx
+
+    def _backward_2x2(self, dy):
+        n, h, w, c = self._x_shape
+        ho, wo = h // 2, w // 2
+        exact = h == 2 * ho and w == 2 * wo
+        dx = np.empty(self._x_shape, dy.dtype) if exact else np.zeros(self._x_shape, dy.dtype)
+        dxr = dx[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c) if exact else None
+        hit = np.empty(dy.shape, dtype=bool)
+        for i in (0, 1):
+            row = self._row1 if i else ~self._row1
+            for j in (0, 1):
+                col = self._col1[:, :, i] if j else ~self._col1[:, :, i]
+                np.logical_and(row, col, out=hit)
+                target = dxr[:, :, i, :, j] if exact else dx[:, i:2 * ho:2, j:2 * wo:2]
+                np.multiply(dy, hit, out=target)
         return dx
 
 
