@@ -149,3 +149,25 @@ def test_evaluate_prints_tables_for_a_saved_model(tmp_path, mnist_dir):
                    "--json")
     assert proc.returncode == 0
     assert 0.0 <= json.loads(proc.stdout)["accuracy"] <= 0.3     # an untrained model
+
+
+@pytest.mark.mnist
+def test_train_ensemble_averages_members(mnist_dir, tmp_path):
+    """--ensemble 2 trains two seeds and saves one model whose accuracy is that of the
+    averaged probabilities; each member's own accuracy is recorded too."""
+    from digitnet.io import load_model
+    from digitnet.nn import Ensemble
+
+    out = tmp_path / "ens.npz"
+    proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--ensemble", "2",
+                   "--data-dir", str(mnist_dir), "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(x["member"], x["epoch"]) for x in lines if x["event"] == "epoch"] == [(1, 1),
+                                                                                  (2, 1)]
+    model = load_model(out)
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    assert [m["seed"] for m in model.meta["members"]] == [0, 1]
+    members = [m["member_test_accuracy"] for m in model.meta["members"]]
+    assert members[0] != members[1]
+    assert lines[-1]["test_accuracy"] == model.meta["test"]["accuracy"] > 0.85

@@ -140,3 +140,20 @@ def test_pickled_array_refused(tmp_path, model):
         load_model(path)
     _one_line(e)
     assert zipfile.is_zipfile(path)
+
+
+def test_ensemble_round_trip_and_average(tmp_path):
+    from digitnet.nn import Ensemble
+
+    members = [Sequential([Flatten(), Dense(6), ReLU(), Dense(10)], (1, 28, 28),
+                          np.random.default_rng(s)) for s in range(3)]
+    ens = Ensemble(members)
+    ens.meta = {"preset": "tiny", "ensemble": 3}
+    x = np.random.default_rng(9).random((5, 1, 28, 28), dtype=np.float32)
+    expected = np.mean([m.predict_proba(x) for m in members], axis=0)
+    assert np.allclose(ens.predict_proba(x), expected, atol=1e-7)
+    assert np.allclose(ens.predict_proba(x).sum(axis=1), 1.0, atol=1e-6)
+    loaded = load_model(save_model(tmp_path / "e.npz", ens))
+    assert isinstance(loaded, Ensemble) and len(loaded.members) == 3
+    assert np.array_equal(loaded.predict_proba(x), ens.predict_proba(x))
+    assert loaded.meta == ens.meta and loaded.num_parameters() == ens.num_parameters()

@@ -91,15 +91,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_data(args.data_dir, quiet=args.quiet or args.json, val_size=args.val_size)
     emit = _printer(args)
     if not args.json and not args.quiet:
-        print(f"Training preset {name!r} on {len(data.train.labels):,} images "
+        what = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
+        print(f"Training {what}preset {name!r} on {len(data.train.labels):,} images "
               f"(validation {len(data.val.labels):,}, test {len(data.test.labels):,})",
               flush=True)
-    model = train_preset(name, data, seed=args.seed, log=emit,
+    model = train_preset(name, data, seed=args.seed, ensemble=args.ensemble, log=emit,
                          progress=False if (args.quiet or args.json) else None, **overrides)
     save_model(out, model)
     test = model.meta["test"]
     if args.json:
         print(json.dumps({"event": "result", "preset": name, "model": str(out),
+                          "ensemble": args.ensemble,
                           "test_accuracy": test["accuracy"], "test_correct": test["correct"],
                           "test_total": test["total"],
                           "train_seconds": model.meta["history"]["train_seconds"]}), flush=True)
@@ -129,9 +131,10 @@ def _printer(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
 
 def format_epoch(r: dict[str, Any]) -> str:
     """``Epoch 3: 9712 / 10000  train loss 0.0951  val loss 0.0987  val acc 97.12%  1.3s``."""
+    who = f"[net {r['member']}/{r['members']}] " if "member" in r else ""
     if "val_correct" not in r:
-        return f"Epoch {r['epoch']}: train loss {r['train_loss']:.4f}  {r['seconds']:.1f}s"
-    return (f"Epoch {r['epoch']}: {r['val_correct']} / {r['val_total']}  "
+        return f"{who}Epoch {r['epoch']}: train loss {r['train_loss']:.4f}  {r['seconds']:.1f}s"
+    return (f"{who}Epoch {r['epoch']}: {r['val_correct']} / {r['val_total']}  "
             f"train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
             f"val acc {r['val_accuracy']:.2%}  {r['seconds']:.1f}s")
 
@@ -212,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, metavar="B", help="mini-batch size")
     p.add_argument("--patience", type=positive_int, metavar="N",
                    help="stop after N epochs without validation improvement")
+    p.add_argument("--ensemble", type=positive_int, default=1, metavar="N",
+                   help="train N networks (seeds S, S+1, ...) and average their "
+                        "probabilities (default 1)")
     p.add_argument("--val-size", type=non_negative_int, default=10000, metavar="N",
                    help="validation images taken from the end of the training file "
                         "(default 10000)")

@@ -27,7 +27,7 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import ModelFileError
-from digitnet.nn import Sequential
+from digitnet.nn import Ensemble, Sequential
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         raise
 
 
-def save_model(path: str | os.PathLike, model: Sequential,
+def save_model(path: str | os.PathLike, model: Sequential | Ensemble,
                meta: dict[str, Any] | None = None) -> Path:
     """Write ``model`` (architecture, weights, buffers) and ``meta`` to ``path`` atomically.
 
@@ -88,7 +88,7 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"cannot store {type(o).__name__} in model metadata")
 
 
-def load_model(path: str | os.PathLike) -> Sequential:
+def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
     """Read a model written by :func:`save_model`; its metadata is in ``model.meta``.
 
     Raises
@@ -140,11 +140,16 @@ def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
     return doc
 
 
-def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential:
+def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]
+           ) -> Sequential | Ensemble:
     try:
-        model = Sequential.from_config(doc["architecture"])
+        arch = doc["architecture"]
+        if arch.get("type") == "Ensemble":
+            model = Ensemble.from_config(arch)
+        else:
+            model = Sequential.from_config(arch)
         model.load_state_dict(arrays)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(f"{path}: the architecture and weights do not fit together "
                              f"({_short(exc)}); the file is corrupted or was edited") from None
     model.meta = doc.get("meta") or {}

@@ -1,5 +1,5 @@
-"""End-to-end jobs that the CLI runs, callable from Python: train a preset and record
-everything a model file should carry."""
+"""End-to-end jobs that the CLI runs, callable from Python: train a preset (or an ensemble of
+it) and record everything a model file should carry."""
 
 from __future__ import annotations
 
@@ -9,36 +9,78 @@ from collections.abc import Callable
 from typing import Any
 
 from digitnet import __version__, presets
+from digitnet.errors import ConfigError
 from digitnet.evaluate import evaluate
-from digitnet.nn import Sequential
+from digitnet.nn import Ensemble, Sequential
 from digitnet.train import fit
 
+Log = Callable[[dict[str, Any]], None]
 
-def train_preset(name: str, data: Any, *, seed: int | None = None,
-                 log: Callable[[dict[str, Any]], None] | None = None,
-                 progress: bool | None = None, **overrides: Any) -> Sequential:
+
+def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int = 1,
+                 log: Log | None = None, progress: bool | None = None,
+                 **overrides: Any) -> Sequential | Ensemble:
     """Train preset ``name`` on ``data`` (a :class:`digitnet.data.MNIST`) and evaluate it on
     the test split.
 
-    Returns the trained model, whose ``meta`` holds the preset, training settings, history,
-    data checksums and the test metrics; save it with :func:`digitnet.io.save_model`.
+    With ``ensemble=N`` it trains N networks with seeds ``seed, seed + 1, ...`` and returns
+    an :class:`Ensemble` averaging their probabilities. The returned model's ``meta`` holds
+    the preset, training settings, history, data checksums and test metrics; save it with
+    :func:`digitnet.io.save_model`.
     """
-    model, config = presets.build(name, seed, **overrides)
+    if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
+        raise ConfigError(f"ensemble must be a positive number of networks, got {ensemble!r}")
+    base_seed = presets.get(name).config.seed if seed is None else seed
     start = time.perf_counter()
-    history = fit(model, data.train, data.val, config, log=log, progress=progress)
+    members, member_meta = [], []
+    for i in range(ensemble):
+        member_log = log if ensemble == 1 or log is None else _tagged(log, i + 1, ensemble)
+        model, info = _train_one(name, data, base_seed + i, member_log, progress, overrides,
+                                 score=ensemble > 1)
+        members.append(model)
+        member_meta.append(info)
     wall = time.perf_counter() - start
+    model = members[0] if ensemble == 1 else Ensemble(members)
     test = evaluate(model, data.test.images, data.test.labels)
-    model.meta = {
+    meta = _common_meta(name, data, wall)
+    meta["test"] = {k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")}
+    if ensemble == 1:
+        meta.update(member_meta[0])
+    else:
+        meta["ensemble"] = ensemble
+        meta["members"] = member_meta
+        meta["train_config"] = member_meta[0]["train_config"]
+        meta["history"] = {"train_seconds": sum(m["history"]["train_seconds"]
+                                                for m in member_meta)}
+    model.meta = meta
+    return model
+
+
+def _tagged(log: Log, member: int, total: int) -> Log:
+    def tagged(record: dict[str, Any]) -> None:
+        log({"member": member, "members": total, **record})
+    return tagged
+
+
+def _train_one(name, data, seed, log, progress, overrides, score) -> tuple[Sequential, dict]:
+    model, config = presets.build(name, seed, **overrides)
+    history = fit(model, data.train, data.val, config, log=log, progress=progress)
+    info: dict[str, Any] = {"seed": seed, "train_config": config.to_dict(),
+                            "history": history.to_dict()}
+    if score:                      # each member's own test accuracy, next to the ensemble's
+        info["member_test_accuracy"] = evaluate(model, data.test.images,
+                                                data.test.labels)["accuracy"]
+    return model, info
+
+
+def _common_meta(name: str, data: Any, wall: float) -> dict[str, Any]:
+    return {
         "preset": name,
         "digitnet_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "train_config": config.to_dict(),
-        "history": history.to_dict(),
         "wall_seconds": wall,
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "processor": platform.machine()},
         "data": {"checksums": dict(data.checksums), "train_size": len(data.train.labels),
                  "val_size": len(data.val.labels), "test_size": len(data.test.labels)},
-        "test": {k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")},
     }
-    return model
