@@ -12,10 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from digitnet.errors import ConfigError
-from digitnet.nn import Dense, Dropout, Flatten, Module, ReLU, Sequential, Sigmoid
+from digitnet.nn import (
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+)
 from digitnet.train import TrainConfig, seed_streams
 
-INPUT_SHAPE = (1, 28, 28)
+MLP_INPUT = (1, 28, 28)       # (C, H, W): MLPs flatten it anyway
+CNN_INPUT = (28, 28, 1)       # channels-last (H, W, C), the layout of digitnet.nn.conv
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,7 @@ class Preset:
     target: float                     # test accuracy this preset must reach
     layers: Callable[[], list[Module]]
     config: TrainConfig
+    input_shape: tuple[int, ...] = MLP_INPUT
 
 
 def _mlp(hidden: list[int], act: Callable[[], Module] = ReLU, init: str = "he",
@@ -74,6 +87,38 @@ _add(Preset(
     TrainConfig(epochs=40, batch_size=128, optimizer="nesterov", lr=0.05, momentum=0.9,
                 schedule="cosine", warmup=1)))
 
+def _conv_bn_relu(filters: int, kernel: int, padding: str = "valid") -> list[Module]:
+    # no conv bias: the batch norm that follows would cancel it
+    return [Conv2D(filters, kernel, padding=padding, bias=False), BatchNorm(), ReLU()]
+
+
+def _lenet5() -> list[Module]:
+    return [Conv2D(6, 5, padding="same"), ReLU(), MaxPool2D(2),
+            Conv2D(16, 5), ReLU(), MaxPool2D(2), Flatten(),
+            Dense(120), ReLU(), Dense(84), ReLU(), Dense(10)]
+
+
+def _cnn() -> list[Module]:
+    return [*_conv_bn_relu(32, 5), MaxPool2D(2), *_conv_bn_relu(64, 5), MaxPool2D(2),
+            Flatten(), Dense(256, bias=False), BatchNorm(), ReLU(), Dropout(0.4), Dense(10)]
+
+
+AUGMENT = {"rotate": 10.0, "shift": 2.0, "scale": 0.1, "shear": 5.0, "elastic_alpha": 30.0,
+           "elastic_sigma": 5.0}
+
+_add(Preset(
+    "lenet5", "LeNet-5: conv 6@5x5, pool, conv 16@5x5, pool, 120, 84, 10 (ReLU, max-pool)",
+    "—", 0.990, _lenet5,
+    TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
+                weight_decay=5e-4, schedule="cosine", warmup=1),
+    CNN_INPUT))
+_add(Preset(
+    "cnn", "conv 32@5x5-BN-pool, conv 64@5x5-BN-pool, 256-BN-dropout, 10; augmentation",
+    "—", 0.996, _cnn,
+    TrainConfig(epochs=20, batch_size=128, optimizer="nesterov", lr=0.05,
+                weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT)),
+    CNN_INPUT))
+
 DEFAULT_PRESET = "mlp"
 
 
@@ -97,7 +142,8 @@ def build(name: str, seed: int | None = None, **overrides) -> tuple[Sequential, 
         config.seed = seed
     config.validate()
     try:
-        model = Sequential(preset.layers(), INPUT_SHAPE, seed_streams(config.seed)["init"])
+        model = Sequential(preset.layers(), preset.input_shape,
+                           seed_streams(config.seed)["init"])
     except ValueError as exc:
         raise ConfigError(f"preset {name!r}: {exc}") from None
     return model, config
