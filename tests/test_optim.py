@@ -102,3 +102,31 @@ def test_schedules():
         make_schedule("linear-ish", 1.0, 5)
     with pytest.raises(ValueError, match="warmup"):
         make_schedule("cosine", 1.0, 5, warmup=5)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
+                                  "adagrad"])
+def test_flat_buffer_update_equals_per_array_update(name):
+    """Sequential keeps all parameters in one flat buffer and the optimizer updates it in a
+    few whole-buffer calls; the result must equal updating each array on its own."""
+    from digitnet.nn import BatchNorm, Dense, Flatten, ReLU, Sequential
+
+    model = Sequential([Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(3)], (2, 3),
+                       np.random.default_rng(0), dtype=np.float64)
+    triples = [(p, g, d) for _, p, g, d in model.named_parameters()]
+    assert all(p.base is model.flat_params for p, _, _ in triples)
+    copies = [(p.copy(), g, d) for p, g, d in triples]      # separate arrays, same grads
+    fast = make_optimizer(name, model.named_parameters(), 0.1, weight_decay=0.01)
+    slow = make_optimizer(name, copies, 0.1, weight_decay=0.01)
+    assert len(fast.groups) == 1 and len(slow.groups) == len(triples)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        for _, _, g, _ in model.named_parameters():
+            g[...] = rng.standard_normal(g.shape)
+        saved = [g.copy() for _, g, _ in copies]
+        fast.step()
+        for (_, g, _), s in zip(copies, saved, strict=True):   # fast.step used the grads
+            g[...] = s
+        slow.step()
+    for (p, _, _), (q, _, _) in zip(triples, copies, strict=True):
+        assert np.allclose(p, q, rtol=1e-12, atol=1e-14)

@@ -118,8 +118,34 @@ class Sequential(Module):
             shape = layer.build(shape, rng, self.dtype)
         self.output_shape = shape
         self._mark_input_grads()
+        self._flatten_parameters()
         self.built = True
         return shape
+
+    def _flatten_parameters(self) -> None:
+        """Move every parameter (and gradient) into one contiguous buffer, leaving each
+        layer's ``params[key]`` (``grads[key]``) a view of its slice.
+
+        Layers do not notice; optimizers do: an update over all parameters becomes a handful
+        of whole-buffer operations instead of a few per array (tens of small NumPy calls per
+        step for a CNN with batch norm). Slices start on 64-byte boundaries for BLAS.
+        """
+        entries = [(layer, key, p) for layer in self.layers for key, p in layer.params.items()]
+        if not entries:
+            return
+        align = 64 // self.dtype.itemsize
+        offsets, total = [], 0
+        for _, _, p in entries:
+            offsets.append(total)
+            total += -(-p.size // align) * align
+        flat_p = np.zeros(total, dtype=self.dtype)
+        flat_g = np.zeros(total, dtype=self.dtype)
+        for (layer, key, p), off in zip(entries, offsets, strict=True):
+            view = flat_p[off:off + p.size].reshape(p.shape)
+            view[...] = p
+            layer.params[key] = view
+            layer.grads[key] = flat_g[off:off + p.size].reshape(p.shape)
+        self.flat_params, self.flat_grads = flat_p, flat_g
 
     def _mark_input_grads(self) -> None:
         # Layers up to and including the first one with parameters never need dx: nothing

@@ -30,13 +30,31 @@ def _triples(params: Iterable) -> list[ParamTriple]:
     return out
 
 
+def _coalesce(params: list[ParamTriple]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The arrays the update runs over: when every parameter is a view of one flat buffer
+    (as :class:`Sequential` arranges) and every gradient a view of another, those two
+    buffers; otherwise each (param, grad) pair."""
+    p_base = params[0][0].base
+    g_base = params[0][1].base
+    if (p_base is not None and g_base is not None and p_base.ndim == 1
+            and p_base.shape == g_base.shape and p_base.dtype == g_base.dtype
+            and all(p.base is p_base and g.base is g_base for p, g, _ in params)):
+        return [(p_base, g_base)]
+    return [(p, g) for p, g, _ in params]
+
+
 class Optimizer:
-    """Base class: validates arguments and applies L2 weight decay to the gradients."""
+    """Base class: validates arguments and applies L2 weight decay to the gradients.
+
+    The update itself runs over ``self.groups``: the model's flat parameter and gradient
+    buffers when it has them (one set of NumPy calls per step), else each pair.
+    """
 
     def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0) -> None:
         self.params = _triples(params)
         if not self.params:
             raise ValueError("the optimizer received no parameters")
+        self.groups = _coalesce(self.params)
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         if not (weight_decay >= 0 and math.isfinite(weight_decay)):
@@ -45,15 +63,19 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.steps = 0
 
-    def _grad(self, p: np.ndarray, g: np.ndarray, decays: bool) -> np.ndarray:
-        if self.weight_decay and decays:
-            g += p.dtype.type(self.weight_decay) * p   # the grad buffer is overwritten anyway
-        return g
+    def _decay(self) -> None:
+        """L2 weight decay folded into the gradients of the decayed parameters."""
+        wd = self.weight_decay
+        for p, g, d in self.params:
+            if d:
+                g += p.dtype.type(wd) * p      # the grad buffer is overwritten anyway
 
     def step(self) -> None:
         self.steps += 1
-        for i, (p, g, d) in enumerate(self.params):
-            self._update(i, p, self._grad(p, g, d))
+        if self.weight_decay:
+            self._decay()
+        for i, (p, g) in enumerate(self.groups):
+            self._update(i, p, g)
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
@@ -78,7 +100,7 @@ class Momentum(Optimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.v = [np.zeros_like(p) for p, _, _ in self.params]
+        self.v = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
         v, mu = self.v[i], p.dtype.type(self.momentum)
@@ -114,15 +136,16 @@ class Adam(Optimizer):
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
-        self.m = [np.zeros_like(p) for p, _, _ in self.params]
-        self.v = [np.zeros_like(p) for p, _, _ in self.params]
+        self.m = [np.zeros_like(p) for p, _ in self.groups]
+        self.v = [np.zeros_like(p) for p, _ in self.groups]
 
-    def _grad(self, p, g, decays):
-        if self.decoupled:
-            if self.weight_decay and decays:
-                p *= p.dtype.type(1.0 - self.lr * self.weight_decay)
-            return g
-        return super()._grad(p, g, decays)
+    def _decay(self) -> None:
+        if not self.decoupled:
+            return super()._decay()
+        shrink = 1.0 - self.lr * self.weight_decay     # AdamW: decay the weights directly
+        for p, _, d in self.params:
+            if d:
+                p *= p.dtype.type(shrink)
 
     def _update(self, i, p, g):
         t = self.steps
@@ -151,7 +174,7 @@ class RMSprop(Optimizer):
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must be in [0, 1), got {rho!r}")
         self.rho, self.eps = float(rho), float(eps)
-        self.s = [np.zeros_like(p) for p, _, _ in self.params]
+        self.s = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
         s, f = self.s[i], p.dtype.type
@@ -169,7 +192,7 @@ class AdaGrad(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         self.eps = float(eps)
-        self.s = [np.zeros_like(p) for p, _, _ in self.params]
+        self.s = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
         s, f = self.s[i], p.dtype.type
