@@ -169,3 +169,33 @@ def test_config_round_trip():
         "Dense(units=7, init='he', bias=True)"
     with pytest.raises(ValueError, match="unknown layer type"):
         layer_from_config({"type": "Bogus"})
+
+
+def test_inplace_only_where_nobody_reads_the_input_again():
+    model = Sequential([Flatten(), ReLU(), Dense(4), ReLU(), Dropout(0.5), Dense(3), Sigmoid(),
+                        Flatten(), ReLU()], (2, 2), np.random.default_rng(0))
+    flags = [layer.inplace for layer in model.layers]
+    # ReLU right after Flatten of the caller's input: no. ReLU or Sigmoid after Dense: yes.
+    # Dropout after ReLU (which keeps its output): no. ReLU after Sigmoid via a view: no.
+    assert flags == [False, False, False, True, False, True, True, False, False]
+
+
+def test_forward_never_modifies_the_callers_input_and_inplace_gradients_hold():
+    from digitnet.nn import softmax_cross_entropy
+
+    rng = np.random.default_rng(3)
+    model = Sequential([Flatten(), Dense(6), ReLU(), Dense(5), ReLU(), Dense(3)], (2, 4), rng,
+                       dtype=np.float64)
+    assert model.layers[2].inplace and model.layers[4].inplace
+    x = rng.standard_normal((7, 2, 4))
+    before = x.copy()
+    y = rng.integers(0, 3, 7)
+
+    def loss():
+        return softmax_cross_entropy(model.forward(x, training=True), y)[0]
+
+    _, d = softmax_cross_entropy(model.forward(x, training=True), y)
+    model.backward(d)
+    assert np.array_equal(x, before)
+    for name, p, g, _ in model.named_parameters():
+        assert rel_error(g, numerical_gradient(loss, p)) < TOL, name

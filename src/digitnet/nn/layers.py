@@ -89,6 +89,8 @@ class Dense(Module):
 class Flatten(Module):
     """(N, d1, d2, ...) -> (N, d1*d2*...), a view when the input is contiguous."""
 
+    aliases_input = True
+
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
@@ -129,6 +131,9 @@ class Dropout(Module):
         # mask holds 0 or 1/keep, in the model dtype, so forward and backward are one multiply
         mask = self.rng.random(x.shape, dtype=np.float32) < keep
         self._mask = mask.astype(x.dtype) * x.dtype.type(1.0 / keep)
+        if self.inplace:
+            x *= self._mask
+            return x
         return x * self._mask
 
     def backward(self, dy):
@@ -148,8 +153,10 @@ class Dropout(Module):
 class ReLU(Module):
     """max(0, x); backward passes dy where the input was positive."""
 
+    keeps_output = True
+
     def forward(self, x, *, training):
-        y = np.maximum(x, 0)
+        y = np.maximum(x, 0, out=x if self.inplace else None)
         if training:
             self._y = y
         return y
@@ -197,6 +204,8 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 class Sigmoid(Module):
     """Logistic sigmoid; backward uses dy * y * (1 - y)."""
 
+    keeps_output = True
+
     output_kind = "sigmoid"
 
     def forward(self, x, *, training):
@@ -215,6 +224,8 @@ class Sigmoid(Module):
 @register
 class Tanh(Module):
     """tanh(x); backward uses dy * (1 - y^2)."""
+
+    keeps_output = True
 
     def forward(self, x, *, training):
         y = np.tanh(x)
@@ -237,6 +248,7 @@ class Softmax(Module):
     """
 
     output_kind = "probabilities"
+    keeps_output = True
 
     def forward(self, x, *, training):
         from digitnet.nn.losses import softmax

@@ -9,6 +9,14 @@ Every layer is a :class:`Module`:
 - ``backward(dy)`` fills ``grads`` and returns ``dx``. It may overwrite ``dy`` (it owns the
   upstream gradient), which saves a copy per layer in the hot loop.
 
+Two flags, set by :class:`Sequential` when it builds the network, let layers skip work:
+``needs_input_grad`` (False for the first layers: nothing upstream learns, so no ``dx``) and
+``inplace`` (True when the layer may overwrite its input because nothing else will read it:
+the input is not the caller's array and the layer that produced it does not keep it).
+A layer says what it keeps with ``keeps_output``; a layer whose output is a view of its input
+(Flatten) has ``aliases_input``. In training mode a layer's output may be a buffer reused by
+its next training forward pass.
+
 Layers are built lazily: ``build(input_shape, rng, dtype)`` receives the per-example input
 shape (no batch axis), creates parameters and returns the output shape. This lets a user write
 ``Dense(128)`` without repeating the input size, as in Keras.
@@ -37,6 +45,10 @@ class Module:
 
     #: parameter names that receive L2 weight decay (weights, not biases or BN affine terms)
     decay_keys: tuple[str, ...] = ()
+    #: the layer reads its own output again in backward (so nobody may overwrite it)
+    keeps_output = False
+    #: the layer's output is a view of its input (writes to one are writes to the other)
+    aliases_input = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -45,6 +57,8 @@ class Module:
         #: False when nothing upstream needs dx (the first layers of a network): backward
         #: may then skip computing it and return None.
         self.needs_input_grad = True
+        #: True when forward may overwrite its input (decided by Sequential.build)
+        self.inplace = False
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
 
@@ -118,9 +132,19 @@ class Sequential(Module):
             shape = layer.build(shape, rng, self.dtype)
         self.output_shape = shape
         self._mark_input_grads()
+        self._mark_inplace()
         self._flatten_parameters()
         self.built = True
         return shape
+
+    def _mark_inplace(self) -> None:
+        # The network's input belongs to the caller; after that, a layer's input may be
+        # overwritten unless the layer that made it (looking through views) reads it again.
+        owner_keeps = True
+        for layer in self.layers:
+            layer.inplace = not owner_keeps
+            if not layer.aliases_input:
+                owner_keeps = layer.keeps_output
 
     def _flatten_parameters(self) -> None:
         """Move every parameter (and gradient) into one contiguous buffer, leaving each
