@@ -187,6 +187,8 @@ def test_forward_never_modifies_the_callers_input_and_inplace_gradients_hold():
     model = Sequential([Flatten(), Dense(6), ReLU(), Dense(5), ReLU(), Dense(3)], (2, 4), rng,
                        dtype=np.float64)
     assert model.layers[2].inplace and model.layers[4].inplace
+    for layer in (model.layers[1], model.layers[3]):   # no pre-activation exactly at the kink
+        layer.params["b"][...] = rng.uniform(0.1, 0.5, layer.params["b"].shape)
     x = rng.standard_normal((7, 2, 4))
     before = x.copy()
     y = rng.integers(0, 3, 7)
