@@ -148,13 +148,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(path)
     data = load_data(args.data_dir, quiet=args.json)
     split = getattr(data, args.split)
-    report = evaluate(model, split.images, split.labels)
+    report = evaluate(model, split.images, split.labels, reject_below=args.reject_below)
     if args.json:
         print(json.dumps({"model": str(path), "split": args.split, **report}))
     else:
         print(f"Model {path} on the {args.split} split "
               f"({len(split.labels):,} images)\n")
         print(format_report(report))
+        if "reject_option" in report:
+            from digitnet.confidence import format_selective
+
+            print("\n" + format_selective(report["reject_option"]))
     return 0
 
 
@@ -236,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("test", "val", "train"), default="test",
                    help="which split to evaluate on (default: test)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--reject-below", type=fraction, metavar="P",
+                   help="answer \"not sure\" when the top class probability is below P, and "
+                        "report the coverage and the accuracy on the answered images")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("presets", help="list the named architectures",

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.confidence import confidence_and_correct, selective
 from digitnet.metrics import classification_report
 from digitnet.nn import Sequential
 from digitnet.train import batch_to_input
@@ -22,8 +23,23 @@ def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000)
 
 
 def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
-             batch_size: int = 1000) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix."""
+             batch_size: int = 1000, *, reject_below: float | None = None) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix.
+
+    images : (N, 28, 28); labels : (N,). With ``reject_below`` (a probability in [0, 1]) the
+    result also holds ``reject_option``: coverage and accuracy when the model answers "not
+    sure" below that confidence (see :func:`digitnet.confidence.selective`).
+    """
+    return evaluate_proba(predict_proba(model, images, batch_size), labels,
+                          reject_below=reject_below)
+
+
+def evaluate_proba(proba: np.ndarray, labels: np.ndarray, *,
+                   reject_below: float | None = None) -> dict[str, Any]:
+    """:func:`evaluate` from already computed probabilities ``proba`` (N, 10)."""
     labels = np.asarray(labels)
-    pred = predict_proba(model, images, batch_size).argmax(axis=1)
-    return classification_report(labels, pred, num_classes=10)
+    report = classification_report(labels, proba.argmax(axis=1), num_classes=10)
+    if reject_below is not None:
+        confidence, correct = confidence_and_correct(proba, labels)
+        report["reject_option"] = selective(confidence, correct, reject_below)
+    return report
