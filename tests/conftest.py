@@ -39,3 +39,39 @@ def mnist(mnist_dir: Path) -> MNIST:
     Its arrays are read-only, so tests cannot alter what the others see.
     """
     return load_mnist(mnist_dir, download=False)
+
+
+# -- small trained models and a report on real handwriting, without the MNIST files --------
+
+@pytest.fixture(scope="session")
+def digits_data() -> MNIST:
+    """scikit-learn's 1,797 handwritten digits as 28x28 MNIST-style splits (1,200 train /
+    297 validation / 300 test); skipped without scikit-learn."""
+    pytest.importorskip("sklearn")
+    from digitnet.data import Split, load_digits_28
+
+    images, labels = load_digits_28()
+    images.flags.writeable = False
+    parts = [Split(images[a:b], labels[a:b]) for a, b in ((0, 1200), (1200, 1497),
+                                                          (1497, 1797))]
+    return MNIST(*parts, data_dir=Path("sklearn-digits"), checksums={"digits": "0" * 64})
+
+
+@pytest.fixture(scope="session")
+def digits_mlp(digits_data):
+    """relu-128-64 trained for 3 epochs on the digits (about 90% on their test split), with
+    the metadata `digitnet train` records."""
+    from digitnet.workflows import train_preset
+
+    return train_preset("relu-128-64", digits_data, seed=0, epochs=3, progress=False)
+
+
+@pytest.fixture(scope="session")
+def digits_report(digits_mlp, digits_data, tmp_path_factory) -> Path:
+    """The report folder of :func:`digits_mlp` (written once per session)."""
+    from digitnet.report import ReportConfig, write_report
+
+    out = tmp_path_factory.mktemp("reports") / "mlp"
+    write_report(digits_mlp, digits_data, out, model_path="digits-mlp.npz",
+                 config=ReportConfig(robustness_images=150, gallery=12), progress=False)
+    return out

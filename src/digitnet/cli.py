@@ -59,6 +59,17 @@ def fraction(text: str) -> float:
     return value
 
 
+def count_or_all(text: str) -> int | None:
+    """A positive integer, or ``all`` (None)."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got "
+                                         f"{text!r}") from None
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``digitnet train: error: ...`` and exit status 2."""
 
@@ -85,6 +96,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise DigitnetError(f"--out {out}: folder {out.parent} does not exist; create it or "
                             "choose another path")
+    if args.report is not None:
+        from digitnet.report import check_output_folder
+
+        check_output_folder(args.report)                # fail before training, not after
     overrides = {k: v for k, v in (("epochs", args.epochs), ("lr", args.lr),
                                    ("batch_size", args.batch_size),
                                    ("patience", args.patience)) if v is not None}
@@ -99,16 +114,31 @@ def cmd_train(args: argparse.Namespace) -> int:
                          progress=False if (args.quiet or args.json) else None, **overrides)
     save_model(out, model)
     test = model.meta["test"]
+    if not args.json:
+        print(f"Test accuracy: {test['accuracy']:.2%} ({test['correct']} / {test['total']})")
+        print(f"Saved {out}", flush=True)
+    page = _train_report(args, model, data, out)
     if args.json:
         print(json.dumps({"event": "result", "preset": name, "model": str(out),
                           "ensemble": args.ensemble,
                           "test_accuracy": test["accuracy"], "test_correct": test["correct"],
                           "test_total": test["total"],
-                          "train_seconds": model.meta["history"]["train_seconds"]}), flush=True)
-    else:
-        print(f"Test accuracy: {test['accuracy']:.2%} ({test['correct']} / {test['total']})")
-        print(f"Saved {out}")
+                          "train_seconds": model.meta["history"]["train_seconds"],
+                          "report": None if page is None else str(page)}), flush=True)
     return 0
+
+
+def _train_report(args: argparse.Namespace, model: Any, data: Any, out: Path) -> Path | None:
+    """``train --report DIR``: the report of the model just trained, or None."""
+    if args.report is None:
+        return None
+    from digitnet.report import write_report
+
+    page = write_report(model, data, args.report, model_path=out,
+                        progress=False if (args.quiet or args.json) else None)
+    if not args.json:
+        print(f"Report: {page}")
+    return page
 
 
 def load_data(data_dir: str | None, *, quiet: bool, **kwargs: Any):
@@ -162,6 +192,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from digitnet.io import load_model
+    from digitnet.report import ReportConfig, check_output_folder, write_report
+
+    out = check_output_folder(args.out)
+    config = ReportConfig(seed=args.seed, gallery=args.gallery,
+                          robustness_images=args.robustness_images)
+    path = resolve_model_path(args.model)
+    model = load_model(path)
+    data = load_data(args.data_dir, quiet=args.quiet)
+    page = write_report(model, data, out, config=config, model_path=path,
+                        progress=False if args.quiet else None)
+    print(f"Report on {path} written to {out}: open {page} in a browser")
+    return 0
+
+
 def resolve_model_path(model: str | None) -> Path:
     """The model file a command should use: the one given, else the shipped model."""
     if model is None:
@@ -201,6 +247,29 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 # -- parser --------------------------------------------------------------------------------
 
+def _add_report_parser(sub: Any) -> None:
+    """The `report` command's arguments."""
+    p = sub.add_parser("report", help="write an HTML report with figures and metrics.json",
+                       description="Evaluate a model on the MNIST test set and write a "
+                       "self-contained report folder: index.html (opens from disk), one PNG "
+                       "per figure and metrics.json.")
+    p.add_argument("model", nargs="?", metavar="MODEL.npz",
+                   help="the model file (default: the model shipped with digitnet)")
+    p.add_argument("--out", default="report", metavar="DIR",
+                   help="the report folder: new, empty, or a previous report, which is "
+                        "replaced (default: report)")
+    _add_data_dir(p)
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
+                   help="seed of the robustness distortions (default 0)")
+    p.add_argument("--robustness-images", type=count_or_all, default=2000, metavar="N",
+                   help="test images distorted for the robustness curves, or 'all' "
+                        "(default 2000)")
+    p.add_argument("--gallery", type=non_negative_int, default=40, metavar="N",
+                   help="misclassified images shown (default 40)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="digitnet", description="Handwritten digit recognition with a "
                     "neural network written from scratch in NumPy.")
@@ -230,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch, then one with the result")
+    p.add_argument("--report", metavar="DIR",
+                   help="also write an evaluation report folder there (see `digitnet report`)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
@@ -244,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="answer \"not sure\" when the top class probability is below P, and "
                         "report the coverage and the accuracy on the answered images")
     p.set_defaults(func=cmd_evaluate)
+
+    _add_report_parser(sub)
 
     p = sub.add_parser("presets", help="list the named architectures",
                        description="List the presets with their target accuracy.")
