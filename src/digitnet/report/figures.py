@@ -56,8 +56,10 @@ def plot_learning_curves(history: dict[str, Any]) -> Figure:
     if has_val:
         loss_ax.plot(epochs, [r["val_loss"] for r in records], "o-", color=VAL_COLOUR,
                      label="validation loss", ms=3)
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log",
-                title="Loss per epoch (log scale)")
+    loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (log scale)")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    loss_ax.yaxis.set_major_formatter(plain)
+    loss_ax.yaxis.set_minor_formatter(plain)
     loss_ax.legend()
     best = history.get("best_epoch")
     if has_val:
@@ -295,7 +297,7 @@ def plot_first_layer(first: FirstLayer, limit: int = 64) -> Figure:
     tiles = weights / np.where(scale > 0, scale, 1.0)                      # each in [-1, 1]
     cols = min(16 if first.kind == "dense" else 8, k)
     rows = math.ceil(k / cols)
-    cell = 0.75 if first.kind == "dense" else 0.6
+    cell = 0.75 if first.kind == "dense" else 1.0
     fig = new_figure(cell * cols + 0.4, cell * rows + 0.7)
     ax = fig.subplots()
     gap = max(1, h // 8)
