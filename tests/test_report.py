@@ -121,7 +121,21 @@ def test_model_without_history_or_pixel_weights(tmp_path, digits_data):
     assert "no training history" in page.read_text()
     m = json.loads((page.parent / "metrics.json").read_text())
     assert set(m["figures"]) == set(FIGURES) - {"learning_curves"}
-    assert m["model"]["epochs_trained"] == 0
+    assert m["model"]["epochs_trained"] == [] and m["model"]["ensemble"] is None
+
+
+def test_ensemble_report(tmp_path, digits_data):
+    from digitnet.workflows import train_preset
+
+    model = train_preset("relu-10", digits_data, seed=0, ensemble=2, epochs=2, progress=False)
+    page = write_report(model, digits_data, tmp_path / "r", config=SMALL, progress=False)
+    m = json.loads((page.parent / "metrics.json").read_text())
+    assert m["test"] == evaluate(model, digits_data.test.images, digits_data.test.labels)
+    info = m["model"]
+    assert info["ensemble"] == 2 and info["epochs_trained"] == [2, 2]
+    assert info["num_parameters"] == 2 * sum(r["parameters"] for r in info["layers"])
+    assert set(m["figures"]) == set(FIGURES)                  # both members' curves drawn
+    assert "an ensemble of 2" in page.read_text()
 
 
 # -- the look inside -------------------------------------------------------------------------
@@ -264,7 +278,7 @@ def test_train_report_and_report_command_on_mnist(mnist_dir, tmp_path):
     for folder in (first, second):
         m = json.loads((folder / "metrics.json").read_text())
         assert m["test"] == cli and cli["accuracy"] == result["test_accuracy"] > 0.9
-        assert m["model"]["epochs_trained"] == 1 and m["model"]["num_parameters"] == 109386
+        assert m["model"]["epochs_trained"] == [1] and m["model"]["num_parameters"] == 109386
         assert m["data"]["checksums"] == m["model"]["data_checksums"]
         assert reject in m["confidence"]["reject_option"]
         for file in FIGURES.values():

@@ -23,7 +23,7 @@ from digitnet import __version__
 from digitnet.confidence import confidence_and_correct, confidence_summary, coverage_curve
 from digitnet.errors import ConfigError
 from digitnet.evaluate import evaluate_proba, predict_proba
-from digitnet.nn import Sequential
+from digitnet.nn import Ensemble, Sequential
 from digitnet.progress import ProgressBar
 from digitnet.report import figures
 from digitnet.report.inside import describe, first_layer_weights, layer_activations
@@ -214,11 +214,22 @@ def compute_report(model: Sequential, data: Any, config: ReportConfig, *,
     return Report(metrics, proba, images, labels, model)
 
 
-def model_info(model: Sequential, path: str | os.PathLike | None) -> dict[str, Any]:
-    """What the report says about the model: architecture, size, training, provenance."""
+def model_info(model: Sequential | Ensemble, path: str | os.PathLike | None
+               ) -> dict[str, Any]:
+    """What the report says about the model: architecture, size, training, provenance.
+
+    For an :class:`~digitnet.nn.Ensemble` the layers are those of each member (the first
+    one's), ``ensemble`` is the number of members and ``histories`` holds one training
+    history per member.
+    """
     meta = model.meta or {}
-    history = meta.get("history") or {}
+    members = getattr(model, "members", None)
+    histories = [m.get("history") or {} for m in meta.get("members", [])] if members \
+        else [meta.get("history") or {}]
+    histories = [h for h in histories if h.get("epochs")]
+    first = histories[0] if len(histories) == 1 else {}
     return {"path": None if path is None else str(path), "preset": meta.get("preset"),
+            "ensemble": len(members) if members else None,
             "layers": [{"index": i, "layer": describe(layer),
                         "output_shape": list(layer.output_shape or ()),
                         "parameters": int(sum(p.size for p in layer.params.values()))}
@@ -226,17 +237,19 @@ def model_info(model: Sequential, path: str | os.PathLike | None) -> dict[str, A
             "input_shape": list(model.input_shape or ()),
             "architecture": model.get_config(),
             "num_parameters": model.num_parameters(),
-            "epochs_trained": len(history.get("epochs") or []),
-            "best_epoch": history.get("best_epoch"),
-            "stopped_early": history.get("stopped_early"),
-            "train_seconds": history.get("train_seconds"),
+            "epochs_trained": [len(h["epochs"]) for h in histories],
+            "best_epoch": first.get("best_epoch"),
+            "stopped_early": first.get("stopped_early"),
+            "train_seconds": (meta.get("history") or {}).get("train_seconds"),
             "wall_seconds": meta.get("wall_seconds"),
             "train_config": meta.get("train_config"),
             "data_checksums": (meta.get("data") or {}).get("checksums"),
+            "train_size": (meta.get("data") or {}).get("train_size"),
+            "val_size": (meta.get("data") or {}).get("val_size"),
             "recorded_test": meta.get("test"),
             "created": meta.get("created"),
             "digitnet_version": meta.get("digitnet_version"),
-            "history": history or None}
+            "histories": histories}
 
 
 def mistakes(proba: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -287,9 +300,8 @@ def draw_figures(report: Report) -> dict[str, Any]:
     (no training history, first layer not drawable) are left out."""
     m = report.metrics
     out = {}
-    history = m["model"]["history"]
-    if history and history.get("epochs"):
-        out["learning_curves"] = figures.plot_learning_curves(history)
+    if m["model"]["histories"]:
+        out["learning_curves"] = figures.plot_learning_curves(m["model"]["histories"])
     cm = np.array(m["test"]["confusion_matrix"])
     out["confusion_counts"] = figures.plot_confusion(cm, normalize=False)
     out["confusion_normalized"] = figures.plot_confusion(cm, normalize=True)

@@ -39,39 +39,44 @@ def save_png(fig: Figure, path: str | os.PathLike) -> None:
 
 # -- learning curves -------------------------------------------------------------------------
 
-def plot_learning_curves(history: dict[str, Any]) -> Figure:
+def plot_learning_curves(histories: list[dict[str, Any]]) -> Figure:
     """Train/validation loss and validation accuracy per epoch.
 
-    ``history`` is ``model.meta["history"]``: ``epochs`` (records with ``epoch``,
-    ``train_loss`` and, with a validation set, ``val_loss``, ``val_accuracy``,
-    ``val_correct``, ``val_total``) and ``best_epoch``.
+    ``histories`` holds one training history per network (``model.meta["history"]``; one per
+    member for an ensemble), each with ``epochs`` (records with ``epoch``, ``train_loss``
+    and, with a validation set, ``val_loss``, ``val_accuracy``, ``val_correct``,
+    ``val_total``) and ``best_epoch``.
     """
-    records = history["epochs"]
-    epochs = [r["epoch"] for r in records]
-    has_val = all("val_accuracy" in r for r in records)
     fig = new_figure(11, 4.2)
     loss_ax, acc_ax = fig.subplots(1, 2)
-    loss_ax.plot(epochs, [r["train_loss"] for r in records], "o-", color=TRAIN_COLOUR,
-                 label="training loss", ms=3)
-    if has_val:
-        loss_ax.plot(epochs, [r["val_loss"] for r in records], "o-", color=VAL_COLOUR,
-                     label="validation loss", ms=3)
-    loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (log scale)")
+    single = len(histories) == 1
+    has_val = all("val_accuracy" in r for h in histories for r in h["epochs"])
+    for n, h in enumerate(histories):
+        epochs = [r["epoch"] for r in h["epochs"]]
+        tag = "" if single else ", one line per network"
+        alpha = 1.0 if single else 0.75
+        loss_ax.plot(epochs, [r["train_loss"] for r in h["epochs"]], "o-", ms=3, alpha=alpha,
+                     color=TRAIN_COLOUR, label=f"training loss{tag}" if n < 1 else None)
+        if has_val:
+            loss_ax.plot(epochs, [r["val_loss"] for r in h["epochs"]], "o-",
+                         ms=3, alpha=alpha, color=VAL_COLOUR,
+                         label=f"validation loss{tag}" if n < 1 else None)
+            _plot_val_accuracy(acc_ax, h["epochs"], h.get("best_epoch") if single else None)
+    loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="Loss per epoch (log scale)"
+                + ("" if single else f", {len(histories)} networks"))
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     loss_ax.yaxis.set_major_formatter(plain)
     loss_ax.yaxis.set_minor_formatter(plain)
     loss_ax.legend()
-    best = history.get("best_epoch")
-    if has_val:
-        _plot_val_accuracy(acc_ax, records, best)
-    else:
+    if not has_val:
         acc_ax.text(0.5, 0.5, "no validation set in this run", ha="center",
                     transform=acc_ax.transAxes)
         acc_ax.set_axis_off()
+    best = histories[0].get("best_epoch") if single and has_val else None
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if best is not None and has_val:
+        if best is not None:
             ax.axvline(best, color="grey", ls=":", lw=1)
     return fig
 
@@ -80,12 +85,13 @@ def _plot_val_accuracy(ax, records: list[dict[str, Any]], best: int | None) -> N
     """Validation accuracy in percent, with the seeds' "correct out of N" on a second axis."""
     epochs = [r["epoch"] for r in records]
     acc = [100 * r["val_accuracy"] for r in records]
-    ax.plot(epochs, acc, "o-", color=ACC_COLOUR, ms=3)
+    ax.plot(epochs, acc, "o-", color=ACC_COLOUR, ms=3, alpha=0.75 if ax.lines else 1.0)
     total = records[0]["val_total"]
-    right = ax.secondary_yaxis("right", functions=(lambda p: p * total / 100,
-                                                   lambda c: c * 100 / total))
-    right.set_ylabel(f"correctly classified (out of {total:,})")
-    ax.set(xlabel="epoch", ylabel="validation accuracy (%)")
+    if not ax.child_axes:                       # the seeds' count axis, added once
+        right = ax.secondary_yaxis("right", functions=(lambda p: p * total / 100,
+                                                       lambda c: c * 100 / total))
+        right.set_ylabel(f"correctly classified (out of {total:,})")
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="Validation accuracy")
     if best is not None:
         r = records[epochs.index(best)]
         ax.set_title(f"Validation accuracy: best {r['val_accuracy']:.2%} "

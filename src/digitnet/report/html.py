@@ -106,8 +106,12 @@ def _model_section(m: dict[str, Any]) -> str:
     info = m["model"]
     cfg = info["train_config"] or {}
     rows = [("file", info["path"] or "(not saved)"), ("preset", info["preset"] or "—"),
+            ("networks", f"an ensemble of {info['ensemble']} averaging their probabilities "
+             "(the architecture below is each member's)" if info["ensemble"] else "one"),
             ("parameters", f"{info['num_parameters']:,}"),
             ("epochs trained", _epochs_text(info)),
+            ("training images", "not recorded" if info["train_size"] is None else
+             f"{info['train_size']:,} (validation {info['val_size']:,})"),
             ("training time", _seconds(info["train_seconds"])),
             ("wall time (training + evaluation)", _seconds(info["wall_seconds"])),
             ("training settings", ", ".join(f"{k}={v}" for k, v in cfg.items()
@@ -116,7 +120,9 @@ def _model_section(m: dict[str, Any]) -> str:
             ("saved by digitnet", info["digitnet_version"] or "—")]
     layers = [(r["index"], r["layer"], "×".join(map(str, r["output_shape"])),
                f"{r['parameters']:,}") for r in info["layers"]]
-    layers.append(("", "total", "", f"{info['num_parameters']:,}"))
+    per_network = sum(r["parameters"] for r in info["layers"])
+    layers.append(("", "total per network" if info["ensemble"] else "total", "",
+                   f"{per_network:,}"))
     shape = "×".join(map(str, info["input_shape"]))
     body = (table(None, rows, left=2) + f"\n<h3>Architecture</h3>\n<p>Input {shape}.</p>\n"
             + table(("layer", "", "output shape", "parameters"), layers, left=2)
@@ -125,11 +131,13 @@ def _model_section(m: dict[str, Any]) -> str:
 
 
 def _epochs_text(info: dict[str, Any]) -> str:
-    n = info["epochs_trained"]
-    if not n:
+    counts = info["epochs_trained"]
+    if not counts:
         return "not recorded"
-    text = f"{n} (weights kept from epoch {info['best_epoch']}, the best on validation)" \
-        if info["best_epoch"] else str(n)
+    if len(counts) > 1:
+        return "per member: " + ", ".join(map(str, counts))
+    text = f"{counts[0]} (weights kept from epoch {info['best_epoch']}, the best on " \
+        "validation)" if info["best_epoch"] else str(counts[0])
     return text + (", stopped early" if info["stopped_early"] else "")
 
 
@@ -231,14 +239,17 @@ def _confidence_section(m: dict[str, Any]) -> str:
 
 def _inside_section(m: dict[str, Any]) -> str:
     example = m["settings"]["example"]
+    n = m["model"]["ensemble"]
+    which = f" (the first of the {n} member networks; the probabilities are the ensemble's)" \
+        if n else ""
     first = ("The first layer's weights drawn as images: what each unit or filter responds "
              "to (red: the unit is excited by ink there, blue: inhibited)."
              if "first_layer" in m.get("figures", {}) else
              "The first weighted layer does not read the image pixels directly, so its "
-             "weights are not drawn as images.")
+             "weights are not drawn as images.") + (" First member network." if n else "")
     return section("inside", figure(m, "first_layer", "first-layer weights", first) + figure(
         m, "activations", "activations of each layer",
-        f"Test image {example} going through the network: the output of every layer "
+        f"Test image {example} going through the network{which}: the output of every layer "
         "(Flatten and Dropout, which only pass values on at inference, are not drawn); "
         "feature maps are shown channel by channel, vectors one cell per unit (red positive, "
         "blue negative, or dark to bright for non-negative maps)."))
