@@ -192,7 +192,7 @@ def plot_errors(images: np.ndarray, true: np.ndarray, pred: np.ndarray,
     columns = max(1, min(columns, m))
     h, w = images.shape[1:] if m else (28, 28)
     rows = max(1, math.ceil(m / columns))
-    fig = new_figure(1.25 * columns + 0.2, 1.5 * rows + 0.5)
+    fig = new_figure(max(6.0, 1.25 * columns + 0.2), 1.5 * rows + 0.5)
     ax = fig.subplots()
     ax.set_axis_off()
     scale = 255.0 if m and images.max() > 1 else 1.0
@@ -203,7 +203,7 @@ def plot_errors(images: np.ndarray, true: np.ndarray, pred: np.ndarray,
         ax.text(c * (w + 4) + w / 2, r * (h + 14) + 13, f"true {true[i]}, said {pred[i]}\n"
                 f"{confidence[i]:.1%}", ha="center", va="bottom", fontsize=8, color="#b00000")
     fig.suptitle(f"The {m} most confident of the {total_errors:,} misclassified test images"
-                 if m else "No misclassified test images")
+                 if m else f"{total_errors:,} misclassified test images (none shown)")
     return fig
 
 
