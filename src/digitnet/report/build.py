@@ -99,7 +99,7 @@ class Report:
     proba: np.ndarray                     # (N, 10) test probabilities
     images: np.ndarray                    # (N, 28, 28) uint8 test images
     labels: np.ndarray                    # (N,)
-    model: Sequential
+    model: Sequential | Ensemble
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +131,17 @@ def _is_report(folder: Path) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
+def _sync(folder: Path) -> None:
+    """Flush the folder's files and the folder itself to disk before it is renamed into
+    place, so a crash right after the rename cannot expose empty files."""
+    for path in [*folder.iterdir(), folder]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _publish(tmp: Path, out: Path) -> None:
     """Move the finished folder ``tmp`` to ``out``, replacing a previous report."""
     if not out.exists():
@@ -147,14 +158,14 @@ def _publish(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_report(model: Sequential, data: Any, out_dir: str | os.PathLike, *,
+def write_report(model: Sequential | Ensemble, data: Any, out_dir: str | os.PathLike, *,
                  config: ReportConfig | None = None, model_path: str | os.PathLike | None = None,
                  progress: bool | None = None) -> Path:
     """Evaluate ``model`` on ``data.test`` and write the report folder ``out_dir``.
 
     Parameters
     ----------
-    model : Sequential
+    model : Sequential or Ensemble
         A trained model; its ``meta`` (training history, settings, checksums) is reported.
     data : digitnet.data.MNIST
         The data: ``test`` images (N, 28, 28) uint8 and labels (N,), ``checksums``.
@@ -181,6 +192,7 @@ def write_report(model: Sequential, data: Any, out_dir: str | os.PathLike, *,
         try:
             os.chmod(tmp, 0o755)
             write_folder(report, tmp)
+            _sync(tmp)
             _publish(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -191,7 +203,7 @@ def write_report(model: Sequential, data: Any, out_dir: str | os.PathLike, *,
 
 # -- computing -------------------------------------------------------------------------------
 
-def compute_report(model: Sequential, data: Any, config: ReportConfig, *,
+def compute_report(model: Sequential | Ensemble, data: Any, config: ReportConfig, *,
                    model_path: str | os.PathLike | None = None,
                    step: Callable[[], None] | None = None) -> Report:
     """All of a report's numbers (see :class:`Report`); ``step`` is called as work is done."""
@@ -267,7 +279,7 @@ def mistakes(proba: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
                        "confidence": float(confidence[i])} for i in wrong]}
 
 
-def _robustness(model: Sequential, images: np.ndarray, labels: np.ndarray,
+def _robustness(model: Sequential | Ensemble, images: np.ndarray, labels: np.ndarray,
                 config: ReportConfig, step: Callable[[], None]) -> dict[str, Any]:
     """Robustness curves on a seeded subset of the test images."""
     subset_rng, transform_rng = (np.random.default_rng(s)
