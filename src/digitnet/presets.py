@@ -138,6 +138,8 @@ def build(name: str, seed: int | None = None, **overrides) -> tuple[Sequential, 
     """
     preset = get(name)
     config = dataclasses.replace(preset.config, **overrides)
+    if "epochs" in overrides and config.warmup >= config.epochs:
+        config.warmup = float(config.epochs - 1)     # a short run keeps a shorter warm-up
     if seed is not None:
         config.seed = seed
     config.validate()

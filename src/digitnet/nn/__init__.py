@@ -1,8 +1,8 @@
 """The digitnet engine: layers, losses, optimizers. NumPy only; nothing else from the package
 is imported here."""
 
-from digitnet.nn.ensemble import Ensemble
 from digitnet.nn.conv import AvgPool2D, Conv2D, GlobalAvgPool2D, MaxPool2D
+from digitnet.nn.ensemble import Ensemble
 from digitnet.nn.layers import (
     ACTIVATIONS,
     Dense,
@@ -31,9 +31,9 @@ from digitnet.nn.optim import (
 )
 
 __all__ = [
-    "ACTIVATIONS", "AdaGrad", "Adam", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "Dropout", "Ensemble",
-    "Flatten", "GlobalAvgPool2D", "LAYER_TYPES", "LeakyReLU", "MaxPool2D", "Module", "Momentum",
-    "Nesterov", "Optimizer", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "layer_from_config", "log_softmax", "make_optimizer", "make_schedule", "mse",
-    "sigmoid", "softmax", "softmax_cross_entropy",
+    "ACTIVATIONS", "AdaGrad", "Adam", "AvgPool2D", "BatchNorm", "Conv2D", "Dense", "Dropout",
+    "Ensemble", "Flatten", "GlobalAvgPool2D", "LAYER_TYPES", "LeakyReLU", "MaxPool2D", "Module",
+    "Momentum", "Nesterov", "Optimizer", "RMSprop", "ReLU", "SGD", "Sequential", "Sigmoid",
+    "Softmax", "Tanh", "layer_from_config", "log_softmax", "make_optimizer", "make_schedule",
+    "mse", "sigmoid", "softmax", "softmax_cross_entropy",
 ]
