@@ -19,6 +19,7 @@ import numpy as np
 
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
+from digitnet.nn.wide import fold, tile
 
 # inference is done in chunks whose patch matrix stays below this many bytes
 _INFERENCE_COLS_BYTES = 64 << 20
@@ -201,7 +202,8 @@ class Conv2D(Module):
         self._cols = cols
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
-            y += self.params["b"]
+            yw = y.reshape(n * ho, wo * f)                   # long rows, see nn.wide
+            yw += tile(self.params["b"], wo * f)
         return y.reshape(n, ho, wo, f)
 
     def _forward_chunked(self, x, w2, ho, wo, k):
@@ -228,7 +230,7 @@ class Conv2D(Module):
         dy2 = dy.reshape(n * ho * wo, f)
         np.matmul(self._cols.T, dy2, out=self.grads["W"].reshape(-1, f))   # (kkC, F)
         if self.bias:
-            np.sum(dy2, axis=0, out=self.grads["b"])
+            self.grads["b"][...] = fold(dy.reshape(n * ho, wo * f).sum(axis=0), f)
         if not self.needs_input_grad:
             return None
         (kh, kw), (ph, pw) = self.kernel_size, self.pad

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from digitnet.nn.module import Module, register
+from digitnet.nn.wide import fold as _fold
+from digitnet.nn.wide import tile as _tile
+from digitnet.nn.wide import wide as _wide
 
 
 @register
@@ -17,7 +20,7 @@ class BatchNorm(Module):
     uses the unbiased batch variance, as PyTorch does). Inference uses the running estimates.
 
     Backward, with m values per channel and xhat the normalised input:
-    dx = gamma / (m sqrt(var + eps)) * (m dy - sum(dy) - xhat * sum(dy * xhat)),
+    dx = gamma / sqrt(var + eps) * (dy - mean(dy) - xhat * mean(dy * xhat)),
     dgamma = sum(dy * xhat), dbeta = sum(dy).
 
     Shapes: x (N, D) or (N, H, W, C) -> same shape; gamma, beta, running stats (C,).
@@ -42,46 +45,54 @@ class BatchNorm(Module):
 
     def forward(self, x, *, training):
         c = x.shape[-1]
-        x2 = x.reshape(-1, c)                                   # (N*H*W, C), a view
+        xw = _wide(x)                                           # (R, L), L = W*C or D
         gamma, beta = self.params["gamma"], self.params["beta"]
+        out = xw if self.inplace else None
         if not training:
             scale = gamma / np.sqrt(self.buffers["running_var"] + x.dtype.type(self.eps))
             shift = beta - self.buffers["running_mean"] * scale
-            return (x2 * scale + shift).reshape(x.shape)
-        m = x2.shape[0]
-        mean = x2.mean(axis=0)
-        xc = x2 - mean                                          # (M, C)
-        var = np.einsum("ij,ij->j", xc, xc) / m
+            y = np.multiply(xw, _tile(scale, xw.shape[1]), out=out)
+            y += _tile(shift, xw.shape[1])
+            return y.reshape(x.shape)
+        m = xw.size // c
+        mean = _fold(xw.sum(axis=0), c) / x.dtype.type(m)
+        xc = xw - _tile(mean, xw.shape[1])                      # (R, L)
+        var = _fold(np.einsum("ij,ij->j", xc, xc), c) / x.dtype.type(m)
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
         xhat = xc
-        xhat *= inv_std                                         # in place: xc is ours
+        xhat *= _tile(inv_std, xw.shape[1])                     # in place: xc is ours
         self._xhat, self._inv_std = xhat, inv_std
-        mom = x.dtype.type(self.momentum)
+        self._update_running(mean, var, m)
+        y = np.multiply(xhat, _tile(gamma, xw.shape[1]), out=out)
+        y += _tile(beta, xw.shape[1])
+        return y.reshape(x.shape)
+
+    def _update_running(self, mean, var, m):
+        mom = mean.dtype.type(self.momentum)
         rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
         rm *= 1 - mom
         rm += mom * mean
         rv *= 1 - mom
-        rv += mom * var * (m / max(m - 1, 1))
-        y = xhat * gamma
-        y += beta
-        return y.reshape(x.shape)
+        rv += mom * var * mean.dtype.type(m / max(m - 1, 1))
 
     def backward(self, dy):
         c = dy.shape[-1]
-        dy2 = dy.reshape(-1, c)
-        xhat, m = self._xhat, dy2.shape[0]
-        dbeta = dy2.sum(axis=0)
-        dgamma = np.einsum("ij,ij->j", dy2, xhat)
+        dyw = _wide(dy)
+        xhat, m, row = self._xhat, dyw.size // c, dyw.shape[1]
+        dbeta = _fold(dyw.sum(axis=0), c)
+        dgamma = _fold(np.einsum("ij,ij->j", dyw, xhat), c)
         self.grads["beta"][...] = dbeta
         self.grads["gamma"][...] = dgamma
         if not self.needs_input_grad:
             return None
-        # dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+        # dx = k * (dy - dbeta / m - xhat * dgamma / m), k = gamma * inv_std; dy is ours
         k = self.params["gamma"] * self._inv_std                # (C,)
-        dx = xhat * (dgamma * (k / m))
-        np.subtract(dy2 * k, dx, out=dx)
-        dx -= dbeta * (k / m)
-        return dx.reshape(dy.shape)
+        inv_m = dy.dtype.type(1.0 / m)
+        dx = np.multiply(xhat, _tile(k * dgamma * inv_m, row))
+        dyw *= _tile(k, row)
+        dyw -= _tile(k * dbeta * inv_m, row)
+        dyw -= dx
+        return dyw.reshape(dy.shape)
 
     def get_config(self):
         return {"momentum": self.momentum, "eps": self.eps}
