@@ -87,3 +87,27 @@ def test_gaussian_matrix_rows_sum_to_one_inside():
 def test_rejects_bad_strengths(bad):
     with pytest.raises(ValueError, match="got"):
         Augmenter(**bad)
+
+
+def test_preview_puts_each_original_before_its_distortions():
+    from digitnet.data.augment import preview
+
+    x = (digit_like(3) * 255).astype(np.uint8)
+    grid = preview(x, Augmenter(rotate=10, rng=np.random.default_rng(0)), per_image=4)
+    assert grid.shape == (3, 5, 28, 28) and grid.dtype == np.float32
+    assert np.array_equal(grid[:, 0], x / np.float32(255))
+    assert not np.array_equal(grid[:, 1], grid[:, 0])
+
+
+@pytest.mark.mnist
+def test_augment_preview_command_writes_a_png(mnist_dir, tmp_path):
+    from PIL import Image
+
+    from digitnet.cli import main
+
+    out = tmp_path / "aug.png"
+    assert main(["augment-preview", "--preset", "cnn", "--count", "3", "--per-image", "4",
+                 "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    with Image.open(out) as img:
+        assert img.format == "PNG" and img.width > 300 and img.height > 200
+    assert [p.name for p in tmp_path.iterdir()] == ["aug.png"]

@@ -245,6 +245,36 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0 if info["ok"] else EXIT_ERROR
 
 
+def cmd_augment_preview(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from digitnet import presets
+    from digitnet.data.augment import Augmenter, preview
+    from digitnet.io import atomic_write
+    from digitnet.report.figures import plot_augment_preview
+
+    settings = dict(presets.get(args.preset).config.augment or {}) if args.preset else {}
+    for name in ("rotate", "shift", "scale", "shear", "elastic_alpha", "elastic_sigma"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist")
+    try:
+        augmenter = Augmenter(**settings, rng=np.random.default_rng(args.seed))
+    except ValueError as exc:
+        raise DigitnetError(f"invalid augmentation setting: {exc}") from None
+    data = load_data(args.data_dir, quiet=True, val_size=0)
+    pick = np.random.default_rng(args.seed).choice(len(data.train.labels), args.count,
+                                                   replace=False)
+    grid = preview(data.train.images[np.sort(pick)], augmenter, args.per_image)
+    fig = plot_augment_preview(grid, augmenter.config())
+    atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100, facecolor="white"))
+    print(f"Wrote {out}: {args.count} training digits, each with {args.per_image} "
+          f"distorted versions")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 def _add_report_parser(sub: Any) -> None:
@@ -322,6 +352,26 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the presets with their target accuracy.")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("augment-preview", help="draw training digits next to their random "
+                       "distortions", description="Write a PNG grid of MNIST training digits, "
+                       "each followed by randomly distorted versions: what a network trained "
+                       "with augmentation sees.")
+    p.add_argument("--preset", metavar="NAME", help="use this preset's augmentation settings")
+    for name, unit in (("rotate", "degrees"), ("shift", "pixels"), ("scale", "fraction"),
+                       ("shear", "degrees"), ("elastic-alpha", "pixels"),
+                       ("elastic-sigma", "pixels")):
+        p.add_argument(f"--{name}", type=float, metavar="X",
+                       help=f"maximum {name.replace('-', ' ')} ({unit})")
+    p.add_argument("--count", type=positive_int, default=8, metavar="K",
+                   help="how many digits (default 8)")
+    p.add_argument("--per-image", type=positive_int, default=7, metavar="P",
+                   help="distorted versions per digit (default 7)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
+    _add_data_dir(p)
+    p.add_argument("--out", default="augment.png", metavar="FILE.png",
+                   help="where to write the PNG (default augment.png)")
+    p.set_defaults(func=cmd_augment_preview)
 
     p = sub.add_parser("data", help="find, verify or download the MNIST files",
                        description="Show where the MNIST files are and whether they verify, "

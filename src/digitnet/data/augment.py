@@ -150,3 +150,17 @@ def bilinear_sample(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
     out += flat.take(r1 + c0) * (fr * gc)
     out += flat.take(r1 + c1) * (fr * fc)
     return out
+
+
+def preview(images: np.ndarray, augmenter: Augmenter, per_image: int = 5) -> np.ndarray:
+    """Each original followed by ``per_image`` distorted versions, for a person to look at.
+
+    images : (K, H, W) uint8 or float in [0, 1] -> (K, 1 + per_image, H, W) float32 in [0, 1].
+    """
+    x = np.asarray(images, dtype=np.float32)
+    if images.dtype == np.uint8:
+        x = x / np.float32(255)
+    k, h, w = x.shape
+    repeated = np.repeat(x, per_image, axis=0)                   # (K*per_image, H, W)
+    distorted = augmenter(repeated).reshape(k, per_image, h, w)
+    return np.concatenate([x[:, None], distorted], axis=1)

@@ -403,3 +403,31 @@ def _draw_units(ax, v: np.ndarray) -> None:
     cells[:v.size] = v
     ax.imshow(cells.reshape(-1, UNITS_PER_ROW), cmap="RdBu_r", vmin=-scale, vmax=scale,
               interpolation="nearest", aspect="equal")
+
+
+# -- augmentation preview --------------------------------------------------------------------
+
+def plot_augment_preview(grid: np.ndarray, settings: dict[str, float]) -> Figure:
+    """Originals (first column, framed) next to their random distortions.
+
+    grid : (K, 1 + P, H, W) from :func:`digitnet.data.augment.preview`.
+    """
+    k, cols, h, w = grid.shape
+    fig = new_figure(1.0 + 0.75 * cols, 0.8 + 0.75 * k)
+    ax = fig.add_subplot()
+    ax.imshow(mosaic(grid.reshape(k * cols, h, w), cols, gap=(2, 2)), cmap=_cmap("gray_r"),
+              vmin=0, vmax=1, interpolation="nearest")
+    for r in range(k):                 # frame the originals
+        ax.add_patch(_frame(r * (h + 2) + 2 - 0.5, -0.5, h, w))
+    ax.set_xticks([w / 2 + c * (w + 2) for c in range(cols)],
+                  ["original"] + [f"#{c}" for c in range(1, cols)], fontsize=8)
+    ax.set_yticks([])
+    text = ", ".join(f"{name} {value:g}" for name, value in settings.items() if value)
+    ax.set_title(f"What the network is trained on: {text or 'no distortion'}", fontsize=9)
+    return fig
+
+
+def _frame(top: float, left: float, h: int, w: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((left, top), w, h, fill=False, edgecolor=ACC_COLOUR, linewidth=1.5)
