@@ -192,7 +192,9 @@ def target_section(sec: dict[str, Any] | None) -> list[str]:
             "`digitnet train` does (its optimizer, weight decay and learning-rate schedule "
             "over the capped number of epochs); PyTorch starts from the same initial "
             "weights and replays the same shuffled order, optimizer, weight decay (weights "
-            "only) and per-batch learning rate; scikit-learn's `MLPClassifier` has the same "
+            "only) and per-batch learning rate (its momentum buffers rescaled when the "
+            "learning rate changes, so that its update is digitnet's: both follow the same "
+            "trajectory up to float32 rounding); scikit-learn's `MLPClassifier` has the same "
             f"hidden layers, batch 128 and its default solver, {sec['sklearn_solver']}, one "
             "`partial_fit` epoch at a time on pre-scaled float32 input. The frameworks' "
             "epochs alternate.", ""]

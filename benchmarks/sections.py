@@ -471,8 +471,9 @@ class _Runner:
 def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, target: float
                   ) -> _Runner:
     """PyTorch trained exactly like digitnet's fit: same initial weights, same shuffled
-    order (digitnet's own shuffle stream), same optimizer, weight decay on weights only,
-    and the same per-batch learning-rate schedule."""
+    order (digitnet's own shuffle stream), same optimizer (momentum in digitnet's form, see
+    torch_twin.train_epoch), weight decay on weights only, and the same per-batch
+    learning-rate schedule. Only float32 rounding differs."""
     import torch_twin
 
     from digitnet.nn import make_schedule
@@ -493,7 +494,8 @@ def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, t
         return torch_twin.train_epoch(
             twin, opt, images_t, labels_t, cfg.batch_size,
             lambda: b.torch.from_numpy(shuffle.permutation(n)),
-            lambda frac: schedule(e - 1 + frac), cfg.label_smoothing)["seconds"]
+            lambda frac: schedule(e - 1 + frac), cfg.label_smoothing,
+            digitnet_momentum=cfg.optimizer in ("momentum", "nesterov"))["seconds"]
 
     return _Runner("PyTorch", target, cfg.epochs, epoch,
                    lambda: torch_twin.accuracy(twin, xt, test.labels))

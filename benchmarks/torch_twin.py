@@ -238,7 +238,7 @@ def verify(model, twin32: Twin, images: np.ndarray, labels: np.ndarray) -> dict[
     with torch.no_grad():
         err["f64_eval_logits"] = _rel(m64.forward(x, training=False), t64.net(xt).numpy())
     t64.net.train()
-    out = m64.forward(x, training=True)
+    out = m64.forward(x, training=True).copy()     # backward may reuse the engine's arrays
     loss, dz = softmax_cross_entropy(out, labels)
     m64.backward(dz)
     tout = t64.net(xt)
@@ -291,7 +291,8 @@ def make_optimizer(twin: Twin, optimizer: str, lr: float, momentum: float = 0.9,
 def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
                 labels: torch.Tensor, batch_size: int, order: Callable[[], torch.Tensor],
                 lr_at: Callable[[float], float] | None = None,
-                label_smoothing: float = 0.0) -> dict[str, float]:
+                label_smoothing: float = 0.0, digitnet_momentum: bool = False
+                ) -> dict[str, float]:
     """One epoch, the same work as digitnet's trainer: a shuffled order, then per batch a
     gather from the uint8 images, /255 to float32, forward, cross-entropy, backward, step.
 
@@ -299,6 +300,11 @@ def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
     order : returns the epoch's permutation (called inside the timed region, as digitnet
     draws its permutation inside its timed epoch).
     lr_at : learning rate as a function of the fraction of the epoch done (schedules).
+    digitnet_momentum : when the learning rate changes, rescale the momentum buffers by
+    old/new. PyTorch's SGD keeps b = mu b + g and steps -lr b; digitnet keeps the velocity
+    v = mu v - lr g. The two agree while lr is constant (v = -lr b); the rescale keeps
+    v = -lr b true across changes, so PyTorch then follows digitnet's update exactly (also
+    with Nesterov). Costs one small in-place multiply per parameter per step.
     """
     import math
     import time
@@ -317,6 +323,12 @@ def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
         if lr_at is not None:
             lr = lr_at(step / steps)
             for g in opt.param_groups:
+                if digitnet_momentum and g["lr"] != lr and lr > 0:
+                    scale = g["lr"] / lr
+                    for p in g["params"]:
+                        buf = opt.state[p].get("momentum_buffer") if p in opt.state else None
+                        if buf is not None:
+                            buf.mul_(scale)
                 g["lr"] = lr
         out = net(xb)
         loss = F.cross_entropy(out, yb, label_smoothing=label_smoothing)
