@@ -271,22 +271,24 @@ def memory_section(sec: dict[str, Any] | None) -> list[str]:
     c = sec["first_epoch_check"]
     out += [f"Peak resident set size (max RSS) of `{sec['command']}`, each in a fresh "
             "process (read with `os.wait4` in a small wrapper process, so each figure is that "
-            "run's own; MB = 10^6 bytes). Baseline "
-            f"(Python + NumPy + MNIST loaded, no training): {sec['baseline']['peak_rss_mb']} "
-            "MB.", "",
-            f"Is the peak reached in the first epoch? {c['preset']} took "
-            f"{c['one_epoch_mb']} MB for 1 epoch and {c['two_epochs_mb']} MB for 2 "
+            "run's own; MB = 10^6 bytes). E is 1, or 2 for the presets with a one-epoch "
+            "learning-rate warm-up (they refuse `--epochs 1`). Baseline (Python + NumPy + "
+            f"MNIST loaded, no training): {sec['baseline']['peak_rss_mb']} MB.", "",
+            f"Is the peak reached in the first epoch(s)? {c['preset']} took {c['mb']} MB for "
+            f"{c['epochs']} epoch(s) and {c['more_mb']} MB for {c['more_epochs']} "
             f"({'?' if c['growth'] is None else format(c['growth'], '+.1%')}): " +
-            ("yes, so the 1-epoch figures stand for full training runs." if c["peak_in_first_epoch"]
-             else "**no: the peak grew after the first epoch, so the 1-epoch figures "
-                  "underestimate full runs.**"), ""]
-    rows = [[r["preset"], "—" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}",
+            ("yes, so these figures stand for full training runs."
+             if c["peak_in_first_epochs"] else
+             "**no (or the check failed): the peak grew with more epochs, so these figures "
+             "may underestimate full runs.**"), ""]
+    rows = [[r["preset"], r["epochs"],
+             "—" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}",
              f"{r['wall_seconds']:.1f}",
              "ok" if r["status"] == "ok" else f"exit {r['exit_code']}",
              f"< {r['target']['max_mb']:g}" if "target" in r else "—", _met(r.get("target"))]
             for r in sec["rows"]]
-    return out + _table(["preset", "peak RSS (MB)", "wall s", "run", "target (MB)", "met"],
-                        rows)
+    return out + _table(["preset", "epochs", "peak RSS (MB)", "wall s", "run", "target (MB)",
+                         "met"], rows)
 
 
 def efficiency_section(sec: dict[str, Any] | None) -> list[str]:
