@@ -37,6 +37,8 @@ CONV_CASES = [  # (H, W, C_in, filters, kernel, stride, padding)
     (9, 5, 3, 2, (2, 3), (3, 2), (1, 0)),
     (4, 4, 2, 3, 1, 1, 0),
     (5, 5, 2, 2, 2, 1, 2),          # stride 1 with padding >= kernel: the col2im path
+    (9, 8, 1, 3, 3, 2, 1),          # one input channel: the transposed patch matrix
+    (7, 7, 1, 2, 5, 1, "same"),
 ]
 
 

@@ -180,13 +180,32 @@ class Conv2D(Module):
             xp, shape=(n, ho, wo, kh, kw * c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
             writeable=False)
 
-    def _im2col(self, xp: np.ndarray, ho: int, wo: int, cols: np.ndarray) -> np.ndarray:
-        """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C), written into ``cols``."""
+    def _im2col(self, xp: np.ndarray, ho: int, wo: int, name: str | None) -> np.ndarray:
+        """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C).
+
+        Written into the reused buffer ``name`` (a fresh array when None). With one input
+        channel the rows of a patch are only kW values long, which NumPy copies slowly; the
+        matrix is then built transposed, (kH*kW, N*Ho*Wo), one long image-sized slab per
+        kernel offset, and returned as its transpose (a view BLAS reads directly).
+        """
         n, c = xp.shape[0], xp.shape[3]
-        kh, kw = self.kernel_size
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        m, k = n * ho * wo, kh * kw * c
+        if c == 1:
+            buf = self._alloc(name, (k, m), xp.dtype)
+            s_n, s_h, s_w, _ = xp.strides
+            slabs = np.lib.stride_tricks.as_strided(
+                xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w),
+                writeable=False)
+            np.copyto(buf.reshape(kh, kw, n, ho, wo), slabs)
+            return buf.T                                     # (M, kh*kw) view
+        cols = self._alloc(name, (m, k), xp.dtype)
         np.copyto(cols.reshape(n, ho, wo, kh, kw * c),
                   self._patches(xp, self.kernel_size, self.stride, ho, wo))
         return cols
+
+    def _alloc(self, name: str | None, shape: tuple[int, ...], dtype) -> np.ndarray:
+        return np.empty(shape, dtype) if name is None else self._buf.get(name, shape, dtype)
 
     def forward(self, x, *, training):
         """x (N, H, W, C_in) -> (N, Ho, Wo, C_out)."""
@@ -197,8 +216,7 @@ class Conv2D(Module):
         if not training:
             return self._forward_chunked(x, w2, ho, wo, k)
         self._x_shape = x.shape
-        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo,
-                            self._buf.get("cols", (n * ho * wo, k), x.dtype))
+        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo, "cols")
         self._cols = cols
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
@@ -217,7 +235,7 @@ class Conv2D(Module):
             m = xs.shape[0]
             xp = np.pad(xs, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw \
                 else np.ascontiguousarray(xs)
-            cols = self._im2col(xp, ho, wo, np.empty((m * ho * wo, k), dtype=x.dtype))
+            cols = self._im2col(xp, ho, wo, None)
             ys = y[s:s + m].reshape(m * ho * wo, f)
             np.matmul(cols, w2, out=ys)
             if self.bias:
