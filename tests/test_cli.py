@@ -171,3 +171,30 @@ def test_train_ensemble_averages_members(mnist_dir, tmp_path):
     members = [m["member_test_accuracy"] for m in model.meta["members"]]
     assert members[0] != members[1]
     assert lines[-1]["test_accuracy"] == model.meta["test"]["accuracy"] > 0.85
+
+
+@pytest.mark.mnist
+def test_ensemble_command_combines_saved_models(mnist_dir, tmp_path):
+    """Two single models combined with `digitnet ensemble` equal `train --ensemble 2`: the
+    trainer is deterministic, so the members and the averaged accuracy are identical."""
+    from digitnet.io import load_model
+
+    for seed in (0, 1):
+        proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--seed", str(seed),
+                       "--data-dir", str(mnist_dir), "--out", str(tmp_path / f"m{seed}.npz"),
+                       "--quiet")
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli("ensemble", str(tmp_path / "m0.npz"), str(tmp_path / "m1.npz"),
+                   "--data-dir", str(mnist_dir), "--out", str(tmp_path / "e.npz"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    combined = json.loads(proc.stdout)
+    proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--ensemble", "2",
+                   "--data-dir", str(mnist_dir), "--out", str(tmp_path / "t.npz"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    trained = load_model(tmp_path / "t.npz")
+    assert combined["test_accuracy"] == trained.meta["test"]["accuracy"]
+    assert combined["member_test_accuracy"] == [m["member_test_accuracy"]
+                                                for m in trained.meta["members"]]
+    one = run_cli("ensemble", str(tmp_path / "m0.npz"), "--data-dir", str(mnist_dir),
+                  "--out", str(tmp_path / "x.npz"))
+    assert one.returncode == 1 and "at least two" in one.stderr

@@ -217,6 +217,33 @@ def resolve_model_path(model: str | None) -> Path:
     return Path(model)
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from digitnet.io import load_model, save_model
+    from digitnet.workflows import combine
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist")
+    models = [load_model(path) for path in args.models]
+    data = load_data(args.data_dir, quiet=args.json)
+    ensemble = combine(models, data)
+    save_model(out, ensemble)
+    test = ensemble.meta["test"]
+    if args.json:
+        print(json.dumps({"model": str(out), "ensemble": len(ensemble.members),
+                          "test_accuracy": test["accuracy"],
+                          "member_test_accuracy": [m.get("member_test_accuracy")
+                                                   for m in ensemble.meta["members"]]}))
+    else:
+        for path, info in zip(args.models, ensemble.meta["members"], strict=False):
+            acc = info.get("member_test_accuracy")
+            print(f"  {path}: {acc:.2%}" if acc is not None else f"  {path}")
+        print(f"Ensemble of {len(ensemble.members)}: test accuracy {test['accuracy']:.2%} "
+              f"({test['correct']} / {test['total']})")
+        print(f"Saved {out}")
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from digitnet import presets
 
@@ -347,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     _add_report_parser(sub)
+
+    p = sub.add_parser("ensemble", help="combine trained models into one that averages them",
+                       description="Average the probabilities of several trained models (same "
+                       "input and output), evaluate the result on the test set and save it as "
+                       "one model file.")
+    p.add_argument("models", nargs="+", metavar="MODEL.npz", help="two or more model files")
+    _add_data_dir(p)
+    p.add_argument("--out", required=True, metavar="ENSEMBLE.npz", help="where to save it")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_ensemble)
 
     p = sub.add_parser("presets", help="list the named architectures",
                        description="List the presets with their target accuracy.")

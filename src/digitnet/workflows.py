@@ -56,6 +56,45 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     return model
 
 
+def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:
+    """An :class:`Ensemble` of already trained networks (ensembles given are unpacked),
+    evaluated on ``data``'s test split. Members keep their own metadata in ``meta["members"]``
+    (seed, settings, history, own test accuracy), as after ``train_preset(ensemble=N)``.
+    """
+    members: list[Sequential] = []
+    member_meta: list[dict[str, Any]] = []
+    for m in models:
+        if isinstance(m, Ensemble):
+            members += m.members
+            member_meta += m.meta.get("members") or [{} for _ in m.members]
+        else:
+            members.append(m)
+            info = {k: m.meta[k] for k in ("seed", "train_config", "history")
+                    if k in m.meta}
+            if "seed" not in info and "train_config" in info:
+                info["seed"] = info["train_config"].get("seed")
+            info["member_test_accuracy"] = (m.meta.get("test") or {}).get("accuracy")
+            member_meta.append(info)
+    if len(members) < 2:
+        raise ConfigError(f"an ensemble needs at least two networks, got {len(members)}")
+    try:
+        ensemble = Ensemble(members)
+    except ValueError as exc:
+        raise ConfigError(f"these models cannot be combined: {exc}") from None
+    test = evaluate(ensemble, data.test.images, data.test.labels)
+    presets_used = sorted({str(m.meta.get("preset")) for m in models})
+    meta = _common_meta(presets_used[0] if len(presets_used) == 1 else "+".join(presets_used),
+                        data, sum(float(m.meta.get("wall_seconds") or 0) for m in models))
+    meta.update(ensemble=len(members), members=member_meta,
+                test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")},
+                history={"train_seconds": sum(float((i.get("history") or {}).get(
+                    "train_seconds") or 0) for i in member_meta)})
+    if member_meta and "train_config" in member_meta[0]:
+        meta["train_config"] = member_meta[0]["train_config"]
+    ensemble.meta = meta
+    return ensemble
+
+
 def _tagged(log: Log, member: int, total: int) -> Log:
     def tagged(record: dict[str, Any]) -> None:
         log({"member": member, "members": total, **record})
