@@ -132,6 +132,10 @@ def test_train_then_evaluate_on_mnist(mnist_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["accuracy"] == result["test_accuracy"]
+    from digitnet.io import load_model
+
+    assert load_model(out).meta["command"] == \
+        "digitnet train --preset relu-128-64 --seed 1 --epochs 2"
     assert len(report["precision"]) == len(report["recall"]) == len(report["f1"]) == 10
     cm = np.array(report["confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 10000

@@ -141,6 +141,20 @@ def _train_report(args: argparse.Namespace, model: Any, data: Any, out: Path) ->
     return page
 
 
+def reproduce_command(name: str, meta: dict[str, Any], args: argparse.Namespace) -> str:
+    """The `digitnet train` command that trains this model again, bit for bit on the same
+    machine: the preset, the seed actually used and every setting given on the command line."""
+    seed = (meta.get("train_config") or {}).get("seed", args.seed)
+    parts = ["digitnet train", f"--preset {name}", f"--seed {seed}"]
+    for flag, value in (("--ensemble", args.ensemble if args.ensemble > 1 else None),
+                        ("--epochs", args.epochs), ("--lr", args.lr),
+                        ("--batch-size", args.batch_size), ("--patience", args.patience),
+                        ("--val-size", args.val_size if args.val_size != 10000 else None)):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
 def load_data(data_dir: str | None, *, quiet: bool, **kwargs: Any):
     """MNIST from --data-dir / $DIGITNET_DATA_DIR / the cache, downloading with a progress
     bar when the files are absent."""
