@@ -112,6 +112,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               flush=True)
     model = train_preset(name, data, seed=args.seed, ensemble=args.ensemble, log=emit,
                          progress=False if (args.quiet or args.json) else None, **overrides)
+    model.meta["command"] = reproduce_command(name, model.meta, args)
     save_model(out, model)
     test = model.meta["test"]
     if not args.json:
