@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -34,6 +35,9 @@ def test_round_trip(tmp_path, model):
     with np.load(path, allow_pickle=False) as npz:        # every entry loads without pickle
         assert META_KEY in npz.files and all(npz[k].dtype != object for k in npz.files)
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]   # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask      # permissions as open() gives
 
 
 def test_failed_write_leaves_nothing(tmp_path, model):
