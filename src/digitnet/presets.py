@@ -115,9 +115,9 @@ def _cnn_fast() -> list[Module]:
 
 
 def _cnn() -> list[Module]:
-    return [*_conv_bn_relu(32, 3), *_conv_bn_relu(32, 3), MaxPool2D(2),
-            *_conv_bn_relu(64, 3), *_conv_bn_relu(64, 3), MaxPool2D(2),
-            Flatten(), Dense(256, bias=False), BatchNorm(), ReLU(), Dropout(0.4), Dense(10)]
+    return [*_conv_bn_relu(32, 5), MaxPool2D(2), *_conv_bn_relu(64, 3), *_conv_bn_relu(64, 3),
+            MaxPool2D(2), Flatten(), Dense(256, bias=False), BatchNorm(), ReLU(), Dropout(0.4),
+            Dense(10)]
 
 
 #: random affine distortions for the convolutional networks
@@ -140,9 +140,9 @@ _add(Preset(
                 weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT)),
     CNN_INPUT))
 _add(Preset(
-    "cnn", "conv 32-32 3x3-BN-pool, conv 64-64 3x3-BN-pool, 256-BN-dropout, 10; augmentation",
-    "—", 0.996, _cnn,
-    TrainConfig(epochs=20, batch_size=128, optimizer="nesterov", lr=0.05,
+    "cnn", "conv 32@5x5-BN-pool, conv 64@3x3-BN, conv 64@3x3-BN-pool, 256-BN-dropout, 10; "
+    "augmentation", "—", 0.996, _cnn,
+    TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
                 weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT)),
     CNN_INPUT))
 _add(Preset(
