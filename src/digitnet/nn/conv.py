@@ -293,6 +293,14 @@ class Conv2D(Module):
             return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
         return dxp
 
+    def describe(self):
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        pad = self.padding if isinstance(self.padding, str) else f"pad {self.pad[0]}"
+        stride = "" if (sh, sw) == (1, 1) else (f" stride {sh}" if sh == sw
+                                                 else f" stride {sh}x{sw}")
+        return f"Conv2D {self.filters} {kh}x{kw}{stride} {pad}" + ("" if self.bias else
+                                                                   " (no bias)")
+
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel_size),
                 "stride": list(self.stride),
@@ -326,6 +334,11 @@ class _Pool2D(Module):
 
     def get_config(self):
         return {"pool_size": list(self.pool_size), "stride": list(self.stride)}
+
+    def describe(self):
+        (kh, kw), (sh, sw) = self.pool_size, self.stride
+        stride = "" if (sh, sw) == (kh, kw) else f" stride {sh}x{sw}"
+        return f"{type(self).__name__} {kh}x{kw}{stride}"
 
 
 @register

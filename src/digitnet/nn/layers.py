@@ -84,6 +84,9 @@ class Dense(Module):
     def get_config(self):
         return {"units": self.units, "init": self.init, "bias": self.bias}
 
+    def describe(self):
+        return f"Dense {self.units}" + ("" if self.bias else " (no bias)")
+
 
 @register
 class Flatten(Module):
@@ -144,6 +147,9 @@ class Dropout(Module):
 
     def get_config(self):
         return {"rate": self.rate}
+
+    def describe(self):
+        return f"Dropout {self.rate:g}"
 
 
 # -- activations ---------------------------------------------------------------------------

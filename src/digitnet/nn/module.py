@@ -82,6 +82,10 @@ class Module:
         """Constructor arguments as JSON-compatible values (``type`` is added by the caller)."""
         return {}
 
+    def describe(self) -> str:
+        """A short human-readable name with the main settings, e.g. ``Conv2D 32 5x5``."""
+        return type(self).__name__
+
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -280,11 +284,11 @@ class Sequential(Module):
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
-        rows = [f"{'layer':<34}{'output shape':<20}{'params':>10}"]
+        rows = [f" #  {'layer':<32}{'output shape':<16}{'params':>10}"]
         for i, layer in enumerate(self.layers):
             n = sum(p.size for p in layer.params.values())
-            rows.append(f"{i:>2} {layer!r:<31.31}{str(layer.output_shape):<20}{n:>10,}")
-        rows.append(f"{'total':<54}{self.num_parameters():>10,}")
+            rows.append(f"{i:>2}  {layer.describe():<32}{str(layer.output_shape):<16}{n:>10,}")
+        rows.append(f"    {'total':<48}{self.num_parameters():>10,}")
         return "\n".join(rows)
 
     def __repr__(self) -> str:
