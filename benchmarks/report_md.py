@@ -271,8 +271,7 @@ def memory_section(sec: dict[str, Any] | None) -> list[str]:
     c = sec["first_epoch_check"]
     out += [f"Peak resident set size (max RSS) of `{sec['command']}`, each in a fresh "
             "process (read with `os.wait4` in a small wrapper process, so each figure is that "
-            "run's own; MB = 10^6 bytes). E is 1, or 2 for the presets with a one-epoch "
-            "learning-rate warm-up (they refuse `--epochs 1`). Baseline (Python + NumPy + "
+            "run's own; MB = 10^6 bytes). Baseline (Python + NumPy + "
             f"MNIST loaded, no training): {sec['baseline']['peak_rss_mb']} MB.", "",
             f"Is the peak reached in the first epoch(s)? {c['preset']} took {c['mb']} MB for "
             f"{c['epochs']} epoch(s) and {c['more_mb']} MB for {c['more_epochs']} "
@@ -315,6 +314,24 @@ def efficiency_section(sec: dict[str, Any] | None) -> list[str]:
                          "PyTorch GFLOPS", "% of PyTorch sgemm"], rows)
 
 
+def augment_section(sec: dict[str, Any] | None) -> list[str]:
+    out = ["## 7. Augmentation overhead", ""]
+    problem = _section_problem(sec)
+    if problem:
+        return out + problem
+    out += ["Random distortions are computed per mini-batch, on the fly. One training epoch "
+            "of each augmenting preset with and without its augmentation (fastest of two, "
+            "alternated), and the "
+            "augmenter's own time over the same number of batches (timed alone), as a share "
+            "of the plain epoch:", ""]
+    rows = [[r["preset"], ", ".join(f"{k} {v:g}" for k, v in r["settings"].items()),
+             f"{r['epoch_without_s']:.2f}", f"{r['epoch_with_s']:.2f}",
+             f"{r['augmenter_alone_s']:.2f}", f"{r['overhead_percent']:.1f}%"]
+            for r in sec["rows"]]
+    return out + _table(["preset", "distortions", "epoch without (s)", "epoch with (s)",
+                         "augmenter alone (s)", "overhead"], rows)
+
+
 def twin_section(res: dict[str, Any]) -> list[str]:
     train = (res.get("sections") or {}).get("train") or {}
     rows = []
@@ -344,5 +361,5 @@ def render(res: dict[str, Any]) -> str:
     lines += train_section(s.get("train")) + inference_section(s.get("inference"))
     lines += target_section(s.get("target")) + seed_section(s.get("seed"))
     lines += memory_section(s.get("memory")) + efficiency_section(s.get("efficiency"))
-    lines += twin_section(res)
+    lines += augment_section(s.get("augment")) + twin_section(res)
     return "\n".join(lines).rstrip() + "\n"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SECTION_NAMES = ("train", "inference", "target", "seed", "memory", "efficiency")
+SECTION_NAMES = ("train", "inference", "target", "seed", "memory", "efficiency", "augment")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 

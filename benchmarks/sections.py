@@ -817,7 +817,46 @@ def efficiency(b: Bench) -> dict[str, Any]:
                        "parameters); 2 FLOPs per multiply-add"}
 
 
+def augmentation(b: Bench) -> dict[str, Any]:
+    """What on-the-fly augmentation costs: for each preset that augments, a training epoch
+    with its augmentation and one without (same seed, same batches; alternated twice, the
+    fastest of each kept), and the augmenter's own time over an epoch's batches (timed
+    alone)."""
+    from digitnet.data.augment import Augmenter
+
+    train = b.train_split(b.plan.train_images)
+    rows = []
+    for name in ("cnn", "mlp-augment"):
+        preset = presets.get(name)
+        settings = dict(preset.config.augment or {})
+        epoch: dict[str, float] = {}
+        for _ in range(2):                # alternate, keep the fastest: no warm-up bias
+            for label, aug in (("without", None), ("with", settings)):
+                model, cfg = presets.build(name, seed=0, epochs=1, augment=aug, warmup=0.0)
+                seconds = fit(model, train, None, cfg, progress=False).epochs[0]["seconds"]
+                epoch[label] = min(epoch.get(label, math.inf), seconds)
+                settle()
+        augmenter = Augmenter(**settings, rng=np.random.default_rng(0))
+        order = np.random.default_rng(1).permutation(len(train))
+        alone = 0.0
+        for start in range(0, len(train), BATCH_SIZE):
+            x = batch_to_input(train.images[order[start:start + BATCH_SIZE]],
+                               preset.input_shape)
+            t0 = time.perf_counter()
+            augmenter(x)
+            alone += time.perf_counter() - t0
+        rows.append({"preset": name, "settings": settings, "images": len(train),
+                     "epoch_with_s": round(epoch["with"], 3),
+                     "epoch_without_s": round(epoch["without"], 3),
+                     "augmenter_alone_s": round(alone, 3),
+                     "overhead_percent": round(100 * alone / epoch["without"], 1)})
+        b.log(f"[augment] {name}: epoch {epoch['without']:.2f} s without, "
+              f"{epoch['with']:.2f} s with augmentation; augmenter alone {alone:.2f} s "
+              f"({rows[-1]['overhead_percent']}% of the plain epoch)")
+    return {"status": "ok", "rows": rows}
+
+
 SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "train": train_epochs, "inference": inference, "target": time_to_accuracy,
-    "seed": seed_loop, "memory": memory, "efficiency": efficiency,
+    "seed": seed_loop, "memory": memory, "efficiency": efficiency, "augment": augmentation,
 }
