@@ -36,6 +36,8 @@ MAX_COMPONENTS = 200
 OVERLAP = 0.5
 #: a group less tall than this fraction of the digits' height is a fragment of a digit...
 FRAGMENT = 0.5
+#: ... and so is a group with less ink than this fraction of the median group's ...
+FRAGMENT_AREA = 0.2
 #: ... and joins the nearest digit if within this fraction of the digits' height
 FRAGMENT_REACH = 0.5
 #: groups wider than this times the digits' height may hold several touching digits
@@ -62,6 +64,9 @@ WIDE_SCALE = 0.15
 LONE_WIDE = 1.5
 LONE_SCALE = 0.25
 LONE_PENALTY = 5.0
+#: a piece less tall than FRAGMENT x the digits' height is not a digit (the tail of one cut
+#: off by a cut): minus this
+SHORT_PENALTY = 4.0
 
 
 @dataclass(frozen=True)
@@ -161,7 +166,7 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
         return [Slot(((_merge(groups),),))]
     groups = join_overlapping(groups)
     height = reference_height(groups)
-    groups = join_fragments(groups, height)
+    groups = join_fragments(comps, groups, height)
     slots = [Slot(*split_options(comps, g, height, lone=len(groups) == 1)) for g in groups]
     return sorted(slots, key=lambda s: s.left)
 
@@ -228,18 +233,22 @@ def join_overlapping(groups: list[Segment]) -> list[Segment]:
     return groups
 
 
-def join_fragments(groups: list[Segment], height: float) -> list[Segment]:
-    """Attach each group shorter than :data:`FRAGMENT` x ``height`` to the nearest taller
-    group whose box is within :data:`FRAGMENT_REACH` x ``height`` (fragments with no digit
-    near stay on their own)."""
-    tall = [g for g in groups if g.height >= FRAGMENT * height]
+def join_fragments(comps: Components, groups: list[Segment], height: float) -> list[Segment]:
+    """Attach each fragment to the nearest digit whose box is within :data:`FRAGMENT_REACH`
+    x ``height`` (fragments with no digit near stay on their own).
+
+    A fragment is shorter than :data:`FRAGMENT` x ``height`` or has less ink than
+    :data:`FRAGMENT_AREA` times the median group (dots of a broken stroke, stacked).
+    """
+    area = np.array([comps.area[np.asarray(g.labels) - 1].sum() for g in groups])
+    small = (np.array([g.height for g in groups]) < FRAGMENT * height) | \
+        (area < FRAGMENT_AREA * np.median(area))
+    tall = [g for g, s in zip(groups, small, strict=True) if not s]
     if not tall:
         return groups
     members: list[list[Segment]] = [[g] for g in tall]
     alone = []
-    for g in groups:
-        if g.height >= FRAGMENT * height:
-            continue
+    for g in (g for g, s in zip(groups, small, strict=True) if s):
         gaps = [_gap(g, t) for t in tall]
         best = int(np.argmin(gaps))
         if gaps[best] <= FRAGMENT_REACH * height:
@@ -263,8 +272,9 @@ def split_options(comps: Components, group: Segment, height: float, *, lone: boo
     A group up to :data:`MAY_SPLIT` x ``height`` wide is one digit. A wider one gets up to
     :data:`MAX_CUTS` candidate cuts (:func:`candidate_cuts`), and every subset of them is a
     reading whose pieces are at least :data:`MIN_PIECE` x ``height`` wide. Its log-prior
-    penalises each cut by the strokes it crosses, each piece, pieces wider than digits
-    usually are, and splitting the only group of an image (``lone``; see the constants).
+    penalises each cut by the strokes it crosses, pieces wider than digits usually are,
+    pieces much shorter than the digits, and splitting the only group of an image
+    (``lone``; see the constants).
     """
     if group.width <= MAY_SPLIT * height:
         return ((group,),), (0.0,)
@@ -287,7 +297,8 @@ def reading_prior(pieces: tuple[Segment, ...], cuts: tuple[Cut, ...], height: fl
     """Log-plausibility of reading a group as ``pieces`` (see the constants)."""
     limit, scale = (LONE_WIDE, LONE_SCALE) if lone else (WIDE, WIDE_SCALE)
     wide = sum(max(0.0, p.width / height - limit) ** 2 for p in pieces) / (2 * scale ** 2)
-    return -(CUT_PENALTY * sum(c.strokes for c in cuts) + wide
+    short = sum(p.height < FRAGMENT * height for p in pieces)
+    return -(CUT_PENALTY * sum(c.strokes for c in cuts) + wide + SHORT_PENALTY * short
              + lone * LONE_PENALTY * (len(pieces) - 1))
 
 
