@@ -113,8 +113,20 @@ def test_touching_digits_are_cut_where_they_touch():
 
 def test_separate_digits_are_read_whole():
     slots = segment(label_components(zero_one(False) >= 128))
-    assert len(slots) == 2
-    assert all(len(s.options[0]) == 1 for s in slots)       # whole is the most plausible
+    # by shape alone (options[0]), two digits, neither cut nor joined to the other
+    reading = [piece for s in slots for piece in s.options[0]]
+    assert [(p.left, p.right) for p in reading] == [(5, 48), (51, 60)]
+    assert all(p.left_cut is None and p.right_cut is None for p in reading)
+    # joining them is a reading too (a broken digit?): the model decides
+    assert any(len(o) == 1 and (o[0].left, o[0].right) == (5, 60) for o in slots[0].options)
+
+
+def test_a_digit_broken_in_two_side_by_side_can_be_joined():
+    img = zero_one(False)
+    img[:, 25:28] = 0                                     # the "0" broken into two halves
+    slots = segment(label_components(img >= 128))
+    joined = [o for o in slots[0].options if (o[0].left, o[0].right) == (5, 48)]
+    assert joined, "no reading joins the halves"
 
 
 def test_a_cut_follows_the_thin_bridge():

@@ -339,8 +339,8 @@ def digit_crop(inkmap: InkMap, comps: Components, seg: Segment) -> tuple[np.ndar
     """The soft ink and confident-ink mask of one digit, cropped to a margin around it.
 
     The soft ink is kept only within a few pixels of the digit's own pixels (its
-    anti-aliased edge), so neighbouring digits and specks do not leak in, and never across
-    the cuts that separated it from touching digits.
+    anti-aliased edge), never across the cuts that separated it from touching digits, and
+    not next to other components (a neighbour's edge is not this digit's).
 
     Returns ``(ink, mask)``: ``(h, w)`` float32 and bool.
     """
@@ -350,8 +350,12 @@ def digit_crop(inkmap: InkMap, comps: Components, seg: Segment) -> tuple[np.ndar
     left, right = max(0, seg.left - pad), min(w, seg.right + pad)
     own = np.zeros((bottom - top, right - left), dtype=bool)
     own[seg.top - top:seg.bottom - top, seg.left - left:seg.right - left] = seg.mask(comps)
+    labels = comps.labels[top:bottom, left:right]
+    others = (labels > 0) & ~np.isin(labels, seg.labels)
     near = dilate(own, pad) & seg.between_cuts(top, bottom, left, right)
-    ink = np.where(near, inkmap.ink[top:bottom, left:right], np.float32(0))
+    if others.any():
+        near &= ~dilate(others, max(1, pad // 2))
+    ink = np.where(near | own, inkmap.ink[top:bottom, left:right], np.float32(0))
     return ink, own
 
 

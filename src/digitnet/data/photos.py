@@ -166,9 +166,10 @@ def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
     """Write MNIST-style digits side by side as one number.
 
     Each digit is cropped to its ink columns and placed after the previous one with a gap of
-    1 to 8 px (at MNIST scale), or, with probability ``touching`` per gap, of -2 to 0 px (the
-    digits touch or overlap a little); rows shift by up to 2 px. Overlapping ink takes the
-    maximum.
+    1 to 8 px (at MNIST scale), or, with probability ``touching`` per gap, of -1 or 0 px: the
+    boxes abut or overlap by a pixel, and the strokes touch wherever both digits reach that
+    edge at the same height (or cross a little when they lean). Rows shift by up to 2 px.
+    Overlapping ink takes the maximum.
 
     Parameters
     ----------
@@ -176,7 +177,7 @@ def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
         ``(k, 28, 28)`` uint8.
     rng : np.random.Generator
     touching : float
-        Probability that a gap is 0 or negative.
+        Probability that a gap is 0 or -1.
 
     Returns
     -------
@@ -186,7 +187,7 @@ def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
         How many neighbouring pairs have ink that touches (8-connected) or overlaps.
     """
     crops = [d[:, np.flatnonzero(d.any(axis=0))] for d in digits]
-    gaps = np.where(rng.random(len(crops)) < touching, rng.integers(-2, 1, len(crops)),
+    gaps = np.where(rng.random(len(crops)) < touching, rng.integers(-1, 1, len(crops)),
                     rng.integers(1, 9, len(crops)))
     gaps[0] = 2
     lefts = np.cumsum(gaps + np.array([0] + [c.shape[1] for c in crops[:-1]]))

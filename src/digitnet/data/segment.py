@@ -42,6 +42,13 @@ FRAGMENT_AREA = 0.2
 FRAGMENT_REACH = 0.5
 #: groups wider than this times the digits' height may hold several touching digits
 MAY_SPLIT = 0.9
+#: neighbouring groups at most this far apart (times the digits' height) and together at
+#: most MERGE_WIDE wide may be pieces of one digit (a faint pen breaks strokes) ...
+MERGE_GAP = 0.25
+MERGE_WIDE = 1.2
+#: ... in runs of at most this many groups; each join costs MERGE_PENALTY (log-prior)
+MAX_RUN = 4
+MERGE_PENALTY = 1.0
 #: a piece cut from touching digits is at least this fraction of the height wide
 MIN_PIECE = 0.2
 #: the usual width of a digit, as a fraction of its height (MNIST's median is 0.8)
@@ -166,9 +173,11 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
         return [Slot(((_merge(groups),),))]
     groups = join_overlapping(groups)
     height = reference_height(groups)
-    groups = join_fragments(comps, groups, height)
-    slots = [Slot(*split_options(comps, g, height, lone=len(groups) == 1)) for g in groups]
-    return sorted(slots, key=lambda s: s.left)
+    groups = sorted(join_fragments(comps, groups, height), key=lambda g: g.left)
+    runs = mergeable_runs(groups, height)
+    lone = len(runs) == 1
+    return [Slot(*split_options(comps, run[0], height, lone=lone)) if len(run) == 1
+            else Slot(*merge_options(run, height, lone=lone)) for run in runs]
 
 
 def significant(comps: Components, ink: np.ndarray | None = None) -> np.ndarray:
@@ -258,6 +267,64 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
     return [_merge(m) for m in members] + alone
 
 
+def mergeable_runs(groups: list[Segment], height: float) -> list[list[Segment]]:
+    """Split groups (sorted left to right) into runs of neighbours that may be pieces of
+    one digit broken by a faint pen: each narrow enough to be read whole (not wider than
+    :data:`MAY_SPLIT` x ``height``), at most :data:`MERGE_GAP` x ``height`` apart, and
+    together no wider than :data:`MERGE_WIDE` x ``height``. A few groups that are all
+    close together and together no wider than :data:`LONE_WIDE` x ``height`` (which one
+    digit can be) are one run: the image may hold a single broken digit."""
+    if 1 < len(groups) <= MAX_RUN and _span(groups) <= LONE_WIDE * height and \
+            max(g.left for g in groups) - min(g.right for g in groups) <= MERGE_GAP * height:
+        return [groups]             # maybe one broken digit alone, as wide as one can be
+    runs: list[list[Segment]] = []
+    for g in groups:
+        if runs and len(runs[-1]) < MAX_RUN and _joinable(runs[-1][-1], g, height):
+            runs[-1].append(g)
+        else:
+            runs.append([g])
+    return runs
+
+
+def _joinable(a: Segment, b: Segment, height: float) -> bool:
+    narrow = max(a.width, b.width) <= MAY_SPLIT * height
+    close = b.left - a.right <= MERGE_GAP * height
+    return narrow and close and max(a.right, b.right) - a.left <= MERGE_WIDE * height
+
+
+def _span(groups: list[Segment]) -> int:
+    return max(g.right for g in groups) - min(g.left for g in groups)
+
+
+def merge_options(run: list[Segment], height: float, *, lone: bool = False
+                  ) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
+    """The readings of a run of neighbouring groups, most plausible first: every way to
+    join consecutive groups into digits no wider than :data:`MERGE_WIDE` x ``height``
+    (:data:`LONE_WIDE` for a ``lone`` run, all the ink of the image).
+
+    Each join costs :data:`MERGE_PENALTY`; the digits are judged by their shape
+    (:func:`shape_prior`). Unlike a lone blob, separate groups are not presumed to be one
+    digit: a number written closely ("10") is as likely as a broken digit.
+    """
+    readings = []
+    for joins in itertools.product((False, True), repeat=len(run) - 1):
+        blocks: list[list[Segment]] = [[run[0]]]
+        for g, join in zip(run[1:], joins, strict=True):
+            if join:
+                blocks[-1].append(g)
+            else:
+                blocks.append([g])
+        pieces = tuple(_merge(b) for b in blocks)
+        widest = LONE_WIDE if lone else MERGE_WIDE
+        if any(len(b) > 1 and p.width > widest * height
+               for p, b in zip(pieces, blocks, strict=True)):
+            continue
+        prior = shape_prior(pieces, height, lone=lone) - MERGE_PENALTY * sum(joins)
+        readings.append((prior, pieces))
+    readings.sort(key=lambda r: -r[0])
+    return tuple(r[1] for r in readings), tuple(r[0] for r in readings)
+
+
 def reference_height(groups: list[Segment]) -> float:
     """The digits' height: the median height of the groups at least half as tall as the
     tallest (small pieces and punctuation do not count)."""
@@ -294,12 +361,24 @@ def split_options(comps: Components, group: Segment, height: float, *, lone: boo
 
 def reading_prior(pieces: tuple[Segment, ...], cuts: tuple[Cut, ...], height: float, *,
                   lone: bool = False) -> float:
-    """Log-plausibility of reading a group as ``pieces`` (see the constants)."""
+    """Log-plausibility of reading a group as ``pieces`` cut along ``cuts``: the pieces'
+    :func:`shape_prior`, minus :data:`CUT_PENALTY` per stroke crossed, minus
+    :data:`LONE_PENALTY` per extra piece of a ``lone`` group."""
+    return (shape_prior(pieces, height, lone=lone)
+            - CUT_PENALTY * sum(c.strokes for c in cuts)
+            - lone * LONE_PENALTY * (len(pieces) - 1))
+
+
+def shape_prior(pieces: tuple[Segment, ...], height: float, *, lone: bool = False) -> float:
+    """Log-plausibility of ``pieces`` as digits from their shape: minus
+    ``((width / height - WIDE) / WIDE_SCALE)^2 / 2`` for each piece wider than
+    :data:`WIDE` x ``height`` (:data:`LONE_WIDE`, :data:`LONE_SCALE` for a ``lone``
+    digit, measured against its own height), and :data:`SHORT_PENALTY` for each piece less
+    tall than :data:`FRAGMENT` x ``height``."""
     limit, scale = (LONE_WIDE, LONE_SCALE) if lone else (WIDE, WIDE_SCALE)
     wide = sum(max(0.0, p.width / height - limit) ** 2 for p in pieces) / (2 * scale ** 2)
     short = sum(p.height < FRAGMENT * height for p in pieces)
-    return -(CUT_PENALTY * sum(c.strokes for c in cuts) + wide + SHORT_PENALTY * short
-             + lone * LONE_PENALTY * (len(pieces) - 1))
+    return -(wide + SHORT_PENALTY * short)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -313,14 +392,15 @@ def stroke_width(mask: np.ndarray) -> float:
 def candidate_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
     """Where touching digits may be separated: the cheapest top-to-bottom paths.
 
-    A path steps down one row at a time, moving at most one column sideways; it costs 1 per
-    ink pixel crossed plus :data:`STEP_COST` per sideways step (so it follows a slanted gap
-    between slanted digits). The cheapest path ending at each column is found for all
-    columns at once (dynamic programming over rows, as in seam carving); the ends that are
-    local minima, at least :data:`MIN_PIECE` x ``height`` from each other, are the
-    candidates, if their whole path keeps that distance from the edges (the
-    :data:`MAX_CUTS` cheapest, left to right; paths that cross a cheaper one are dropped).
-    Ties go to the ends nearest to where digits of the usual width would meet.
+    A path steps down one row at a time, moving at most one column sideways, and stays at
+    least :data:`MIN_PIECE` x ``height`` from the group's edges (else it would slip around a
+    digit instead of between two); it costs 1 per ink pixel crossed plus :data:`STEP_COST`
+    per sideways step (so it follows a slanted gap between slanted digits). The cheapest
+    path ending at each column is found for all columns at once (dynamic programming over
+    rows, as in seam carving); the ends that are local minima, at least that far from each
+    other, are the candidates (the :data:`MAX_CUTS` cheapest, left to right; paths that
+    cross a cheaper one are dropped). Ties go to the ends nearest to where digits of the
+    usual width would meet.
 
     mask : (h, w) bool, one group's ink. Returns cuts with columns relative to the mask.
     """
@@ -329,7 +409,9 @@ def candidate_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
     if w < 2 * gap:
         return []
     ink = mask.astype(np.float64)
-    total = ink[0].copy()
+    cost = ink.copy()
+    cost[:, :gap] = cost[:, w - gap + 1:] = np.inf          # the margins are out of bounds
+    total = cost[0].copy()
     moves = np.zeros((h, w), dtype=np.int8)                 # -1, 0, +1: where we came from
     inf = np.full(1, np.inf)
     for r in range(1, h):
@@ -338,13 +420,13 @@ def candidate_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
         options = np.stack([left, total, right])            # (3, w)
         best = options.argmin(axis=0)
         moves[r] = best - 1
-        total = options[best, np.arange(w)] + ink[r]
+        total = options[best, np.arange(w)] + cost[r]
     # among equally cheap ends, prefer those near where evenly spaced digits would meet
     k = max(2, round(w / (DIGIT_ASPECT * height)))
     even = np.arange(1, k) * w / k
     near = np.abs(np.arange(w)[:, None] - even[None, :]).min(axis=1)      # (w,)
-    paths = [_backtrack(moves, e) for e in _cheapest_ends(total + 0.01 * near, gap)]
-    paths = [p for p in paths if p.min() >= gap and p.max() <= w - gap][:MAX_CUTS]
+    ends = [e for e in _cheapest_ends(total + 0.01 * near, gap) if np.isfinite(total[e])]
+    paths = [_backtrack(moves, e) for e in ends[:MAX_CUTS]]
     return _non_crossing(paths, ink, stroke)
 
 
