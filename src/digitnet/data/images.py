@@ -206,10 +206,21 @@ def _polarity_margin(levels: np.ndarray, block: int | None) -> float:
     return (dark - bright) / max(dark + bright, 1e-6)
 
 
-def background_block(shape: tuple[int, ...]) -> int:
-    """Side of the background blocks: 1/10 of the longest side, at least 16 px: small
-    enough to follow uneven lighting, large enough that ink never fills 3/4 of one."""
-    return max(16, max(shape) // 10)
+def background_block(x: np.ndarray) -> int:
+    """Side of the background blocks for an ink-bright image ``(H, W)``: 1/10 of the
+    longest side, at least 16 px, small enough to follow uneven lighting; and at least two
+    stroke widths, so that ink never fills 3/4 of a block (a felt pen in a small photo).
+
+    The strokes are measured on the strong ink (above half the ink level) left after a
+    coarse background (blocks a quarter of the image wide, at least 32 px).
+    """
+    block = max(16, max(x.shape) // 10)
+    coarse = max(32, max(x.shape) // 4)
+    resid = (x - upsample(block_percentile(x, 25, coarse), x.shape, coarse)).ravel()
+    k = max(16, resid.size // 1000)
+    level = float(np.partition(resid, resid.size - k)[resid.size - k:].mean())
+    strong = resid.reshape(x.shape) > level / 2
+    return max(block, int(2 * stroke_width(strong))) if strong.any() else block
 
 
 def block_percentile(a: np.ndarray, q: float, block: int) -> np.ndarray:
@@ -280,15 +291,16 @@ def remove_background(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Background estimate and relative ink of an ink-bright image ``(H, W)`` in [0, 1].
 
     The background ``b`` is each block's 25th percentile (ink covers less than 3/4 of any
-    block), interpolated between block centres; a noisy image (noise above :data:`NOISY`)
-    is smoothed first. The ink is measured relative to the room left above
-    the background, ``(x - b) / (1 - b)``: under a shadow, dark ink on paper keeps the same
-    value (light multiplies paper and ink alike), and it is 1 for full ink on any background.
+    block: :func:`background_block`), interpolated between block centres; a noisy image
+    (noise above :data:`NOISY`) is smoothed first. The ink is measured relative to the room
+    left above the background, ``(x - b) / (1 - b)``: under a shadow, dark ink on paper keeps
+    the same value (light multiplies paper and ink alike), and it is 1 for full ink on any
+    background.
     The same holds for the colour-inverted image, so inverting a photo changes nothing.
 
     Returns ``(background, relative ink)``, both ``(H, W)`` float32.
     """
-    block = background_block(x.shape)
+    block = background_block(x)
     background = upsample(block_percentile(x, 25, block), x.shape, block)
     if robust_std(x - background) > NOISY:
         x = smooth(x)

@@ -30,6 +30,8 @@ SPECK_FRACTION = 0.03
 MIN_SIDE = 6
 #: ... and components whose mean soft ink is below this (strokes have saturated cores)
 MIN_MEAN_INK = 0.6
+#: specks within this fraction of a digit's height around its box are part of it
+SPECK_REACH = 0.15
 #: at most this many components are considered (the largest ones)
 MAX_COMPONENTS = 200
 #: two groups are one digit when their column ranges overlap by this fraction of the narrower
@@ -173,7 +175,8 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
         return [Slot(((_merge(groups),),))]
     groups = join_overlapping(groups)
     height = reference_height(groups)
-    groups = sorted(join_fragments(comps, groups, height), key=lambda g: g.left)
+    groups = join_fragments(comps, groups, height)
+    groups = sorted(attach_specks(comps, ink, groups, keep), key=lambda g: g.left)
     runs = mergeable_runs(groups, height)
     lone = len(runs) == 1
     return [Slot(*split_options(comps, run[0], height, lone=lone)) if len(run) == 1
@@ -217,6 +220,35 @@ def _near(comps: Components, f: np.ndarray, s: np.ndarray) -> np.ndarray:
                     np.minimum(comps.right[f, None], comps.right[s]))
     reach = (comps.bottom[s] - comps.top[s])[None, :]
     return (np.hypot(dx, dy) <= reach).any(axis=1)
+
+
+def attach_specks(comps: Components, ink: np.ndarray | None, groups: list[Segment],
+                  keep: np.ndarray) -> list[Segment]:
+    """Give each group the specks inside its box, widened by :data:`SPECK_REACH` of its
+    height (by their centre): the dashes of a stroke that a faint pen broke into dots belong
+    to that digit, not to the background. Specks near no digit, or near two, stay out. Only
+    strong specks (mean ink at least :data:`MIN_MEAN_INK`) of 2 pixels or more count."""
+    specks = np.setdiff1d(np.arange(1, comps.count + 1), keep)
+    specks = specks[comps.area[specks - 1] >= 2]
+    if ink is not None and len(specks):
+        lab = comps.labels.ravel()
+        on = lab > 0
+        total = np.bincount(lab[on] - 1, weights=ink.ravel()[on], minlength=comps.count)
+        specks = specks[total[specks - 1] >= MIN_MEAN_INK * comps.area[specks - 1]]
+    if not len(specks) or not groups:
+        return groups
+    cy = (comps.top[specks - 1] + comps.bottom[specks - 1]) / 2                    # (S,)
+    cx = (comps.left[specks - 1] + comps.right[specks - 1]) / 2
+    reach = np.array([SPECK_REACH * g.height for g in groups])
+    box = np.array([(g.top, g.left, g.bottom, g.right) for g in groups]) + \
+        np.outer(reach, [-1, -1, 1, 1])                                              # (G, 4)
+    inside = ((cy[:, None] >= box[:, 0]) & (cy[:, None] < box[:, 2]) &
+              (cx[:, None] >= box[:, 1]) & (cx[:, None] < box[:, 3]))               # (S, G)
+    out = []
+    for j, g in enumerate(groups):
+        mine = specks[inside[:, j] & (inside.sum(axis=1) == 1)]
+        out.append(_merge([g, _box(comps, list(mine))]) if len(mine) else g)
+    return out
 
 
 def join_overlapping(groups: list[Segment]) -> list[Segment]:
