@@ -129,6 +129,19 @@ def test_a_digit_broken_in_two_side_by_side_can_be_joined():
     assert joined, "no reading joins the halves"
 
 
+def test_a_slanted_stroke_broken_in_two_is_one_digit():
+    img = np.zeros((80, 60), dtype=np.uint8)
+    for y in range(10, 70):                               # a "1" leaning right, 4 px wide
+        x = 20 + (70 - y) // 4
+        img[y, x:x + 4] = 255
+    img[38:42] = 0                                        # a faint pen skipped a bit
+    comps = label_components(img >= 128)
+    assert comps.count == 2
+    slots = segment(comps)
+    # one above the other: by shape alone they are one digit, not two side by side
+    assert len(slots) == 1 and len(slots[0].options[0]) == 1
+
+
 def test_a_cut_follows_the_thin_bridge():
     mask = np.zeros((20, 30), dtype=bool)                       # a group's box
     mask[:, :10] = True

@@ -51,6 +51,8 @@ MERGE_WIDE = 1.2
 #: ... in runs of at most this many groups; each join costs MERGE_PENALTY (log-prior)
 MAX_RUN = 4
 MERGE_PENALTY = 1.0
+#: log-prior cost of reading two pieces one above the other as neighbouring digits
+STACK_PENALTY = 4.0
 #: a piece cut from touching digits is at least this fraction of the height wide
 MIN_PIECE = 0.2
 #: the usual width of a digit, as a fraction of its height (MNIST's median is 0.8)
@@ -324,6 +326,11 @@ def _joinable(a: Segment, b: Segment, height: float) -> bool:
     return narrow and close and max(a.right, b.right) - a.left <= MERGE_WIDE * height
 
 
+def _stacked(a: Segment, b: Segment) -> bool:
+    """Whether two boxes share less than half the rows of the shorter one."""
+    return min(a.bottom, b.bottom) - max(a.top, b.top) < 0.5 * min(a.height, b.height)
+
+
 def _span(groups: list[Segment]) -> int:
     return max(g.right for g in groups) - min(g.left for g in groups)
 
@@ -335,8 +342,11 @@ def merge_options(run: list[Segment], height: float, *, lone: bool = False
     (:data:`LONE_WIDE` for a ``lone`` run, all the ink of the image).
 
     Each join costs :data:`MERGE_PENALTY`; the digits are judged by their shape
-    (:func:`shape_prior`). Unlike a lone blob, separate groups are not presumed to be one
-    digit: a number written closely ("10") is as likely as a broken digit.
+    (:func:`shape_prior`), and two neighbouring digits one above the other (sharing less
+    than half the rows of the shorter) cost :data:`STACK_PENALTY`: the digits of a number
+    sit on a line, the halves of a broken stroke need not. Unlike a lone blob, separate
+    groups are not presumed to be one digit: a number written closely ("10") is as likely
+    as a broken digit.
     """
     readings = []
     for joins in itertools.product((False, True), repeat=len(run) - 1):
@@ -351,7 +361,9 @@ def merge_options(run: list[Segment], height: float, *, lone: bool = False
         if any(len(b) > 1 and p.width > widest * height
                for p, b in zip(pieces, blocks, strict=True)):
             continue
-        prior = shape_prior(pieces, height, lone=lone) - MERGE_PENALTY * sum(joins)
+        stacked = sum(_stacked(a, b) for a, b in zip(pieces, pieces[1:], strict=False))
+        prior = (shape_prior(pieces, height, lone=lone) - MERGE_PENALTY * sum(joins)
+                 - STACK_PENALTY * stacked)
         readings.append((prior, pieces))
     readings.sort(key=lambda r: -r[0])
     return tuple(r[1] for r in readings), tuple(r[0] for r in readings)
