@@ -1,0 +1,230 @@
+"""Recognise the digits in a person's own image files.
+
+Typical use::
+
+    from digitnet.io import load_model
+    from digitnet.predict import recognise, recognise_files
+
+    result = recognise("number.jpg", load_model("model.npz"))   # raises ImageError if bad
+    print(result.prediction, result.confidence)                 # "4096" 0.97
+    for r in recognise_files(["a.png", "b.jpg"], model):       # errors inside the results
+        print(r.file, r.error or r.prediction)
+
+Each image goes through :func:`digitnet.data.images.prepare` (MNIST-style preprocessing and
+segmentation into digits, left to right); the model reads each 28x28 digit. A number's
+confidence is the product of its digits' confidences: the model's probability that every
+digit is right, if the digits' errors are independent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitnet.data.imagefile import ImageSource
+from digitnet.data.images import Prepared, prepare
+from digitnet.errors import DigitnetError
+from digitnet.evaluate import predict_proba
+from digitnet.nn import Sequential
+
+#: images are read in batches holding at most this many working pixels (each pixel takes
+#: ~25 bytes of preprocessing arrays, kept for ``--explain``)
+BATCH_PIXELS = 4_000_000
+
+
+@dataclass
+class DigitResult:
+    """One digit read from an image.
+
+    Attributes
+    ----------
+    digit : int
+    confidence : float
+        The model's probability for ``digit``.
+    top : list of (int, float)
+        The most probable digits with their probabilities, best first.
+    box : (int, int, int, int)
+        ``(left, top, right, bottom)`` of the digit in the original image's pixels
+        (right and bottom exclusive).
+    """
+
+    digit: int
+    confidence: float
+    top: list[tuple[int, float]]
+    box: tuple[int, int, int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"digit": self.digit, "confidence": self.confidence,
+                "top": [{"digit": d, "confidence": p} for d, p in self.top],
+                "box": list(self.box)}
+
+
+@dataclass
+class Recognition:
+    """What was read from one image: the digits as a string, or the error.
+
+    Attributes
+    ----------
+    file : str
+    prediction : str or None
+        The digits read, left to right (None when the image failed).
+    confidence : float or None
+        Product of the digits' confidences.
+    digits : list of DigitResult
+    error : str or None
+        One line saying why the image could not be read.
+    explain : str or None
+        Path of the ``--explain`` picture written for this image.
+    prepared : Prepared or None
+        The preprocessing steps (not serialised).
+    chosen : list of int
+        Indices into ``prepared.segments`` / ``prepared.digits`` of the digits read.
+    """
+
+    file: str
+    prediction: str | None = None
+    confidence: float | None = None
+    digits: list[DigitResult] = field(default_factory=list)
+    error: str | None = None
+    explain: str | None = None
+    prepared: Prepared | None = field(default=None, repr=False)
+    chosen: list[int] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``file``, ``prediction``, ``confidence``, ``digits``, and
+        ``error`` / ``explain`` when set."""
+        out: dict[str, Any] = {"file": self.file, "prediction": self.prediction,
+                               "confidence": self.confidence,
+                               "digits": [d.to_dict() for d in self.digits]}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.explain is not None:
+            out["explain"] = self.explain
+        return out
+
+
+def recognise(source: ImageSource, model: Sequential | None = None, *, single: bool = False,
+              top: int = 3) -> Recognition:
+    """Read the digits of one image.
+
+    Parameters
+    ----------
+    source : path, PIL.Image.Image or np.ndarray
+        The image (see :func:`digitnet.data.imagefile.open_image`).
+    model : Sequential, optional
+        Defaults to the model shipped with digitnet.
+    single : bool
+        The image holds one digit: all its ink is read as one.
+    top : int
+        How many alternatives to keep per digit.
+
+    Raises
+    ------
+    ImageError
+        Unreadable image, or no digit in it.
+    """
+    if model is None:
+        from digitnet.models import load_shipped_model
+
+        model = load_shipped_model()
+    prepared = prepare(source, single=single)
+    name = str(source) if isinstance(source, str | os.PathLike) else prepared.loaded.name
+    return read_digits(name, prepared, predict_proba(model, prepared.digits), top)
+
+
+def recognise_files(paths: Iterable[str | os.PathLike], model: Sequential, *,
+                    single: bool = False, top: int = 3, batch_size: int = 64
+                    ) -> Iterator[Recognition]:
+    """Read many images, yielding one :class:`Recognition` per path, in order.
+
+    A file that cannot be read gives a Recognition with ``error`` set; the others are still
+    read. The model sees the digits of up to ``batch_size`` images at once (fewer when
+    they are large: the preprocessing steps of at most :data:`BATCH_PIXELS` working pixels
+    are held at a time).
+    """
+    pending: list[tuple[str, Prepared | str]] = []
+    pixels = 0
+    for path in paths:
+        try:
+            prepared = prepare(path, single=single)
+            pending.append((str(path), prepared))
+            pixels += prepared.grey.size
+        except DigitnetError as exc:
+            pending.append((str(path), str(exc)))
+        if len(pending) >= batch_size or pixels >= BATCH_PIXELS:
+            yield from _read_batch(pending, model, top)
+            pending, pixels = [], 0
+    yield from _read_batch(pending, model, top)
+
+
+def _read_batch(pending: list[tuple[str, Prepared | str]], model: Sequential,
+                top: int) -> Iterator[Recognition]:
+    good = [p for _, p in pending if isinstance(p, Prepared)]
+    if good:
+        proba = predict_proba(model, np.concatenate([p.digits for p in good]))   # (D, 10)
+        splits = np.cumsum([len(p.digits) for p in good])[:-1]
+        per_image = iter(np.split(proba, splits))
+    for name, p in pending:
+        if isinstance(p, Prepared):
+            yield read_digits(name, p, next(per_image), top)
+        else:
+            yield Recognition(file=name, error=p)
+
+
+def choose_readings(prepared: Prepared, proba: np.ndarray) -> list[int]:
+    """For each slot, the most plausible reading: the highest sum of the log-probabilities
+    of its pieces' best digits and of the reading's shape prior (``Slot.priors``: cuts
+    through little ink, pieces shaped like digits). Summing, not averaging, makes each
+    extra piece earn its place: a model trained on whole digits also reads half a digit as
+    some digit, often confidently. ``proba`` is ``(M, 10)`` for ``prepared.segments``."""
+    index = {s: i for i, s in enumerate(prepared.segments)}
+    logp = np.log(np.maximum(proba.max(axis=1), 1e-12))                      # (M,)
+    choice = []
+    for slot in prepared.slots:
+        scores = [prior + sum(logp[index[s]] for s in option)
+                  for option, prior in zip(slot.options, slot.priors, strict=True)]
+        choice.append(int(np.argmax(scores)))
+    return choice
+
+
+def read_digits(name: str, prepared: Prepared, proba: np.ndarray, top: int) -> Recognition:
+    """Turn the model's probabilities ``(M, 10)`` for an image's candidate segments into a
+    :class:`Recognition` (choosing between readings of touching digits)."""
+    if proba.ndim != 2 or proba.shape[0] != len(prepared.segments):
+        raise ValueError(f"expected probabilities for {len(prepared.segments)} segments, got "
+                         f"shape {proba.shape}")
+    chosen = prepared.reading(choose_readings(prepared, proba))
+    order = np.argsort(-proba[chosen], axis=1, kind="stable")[:, :max(1, top)]   # (K, top)
+    scale = prepared.loaded.scale
+    digits = []
+    segments = [prepared.segments[i] for i in chosen]
+    for seg, row, best in zip(segments, proba[chosen], order, strict=True):
+        box = (int(seg.left / scale), int(seg.top / scale),
+               int(np.ceil(seg.right / scale)), int(np.ceil(seg.bottom / scale)))
+        digits.append(DigitResult(digit=int(best[0]), confidence=float(row[best[0]]),
+                                  top=[(int(d), float(row[d])) for d in best], box=box))
+    confidence = float(np.prod([d.confidence for d in digits]))
+    return Recognition(file=name, prediction="".join(str(d.digit) for d in digits),
+                       confidence=confidence, digits=digits, prepared=prepared,
+                       chosen=chosen)
+
+
+def explain_path(folder: str | os.PathLike, file: str, taken: set[str]) -> Path:
+    """``FOLDER/<stem>.explain.png`` for an input file, numbered ``<stem>-2`` etc. when two
+    inputs share a name; ``taken`` collects the names used."""
+    stem = Path(file).stem or "image"
+    name, n = f"{stem}.explain.png", 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}.explain.png"
+    taken.add(name)
+    return Path(folder) / name
