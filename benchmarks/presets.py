@@ -76,8 +76,13 @@ def table(results: dict[str, dict]) -> str:
         met = "yes" if r["test_accuracy"] >= r["target"] else "**no**"
         rows.append(f"| {r['row']} | {r['test_accuracy']:.2%} | {r['target']:.1%} | {met} | "
                     f"{r['epochs']}{' x ' + str(r['ensemble']) if r['ensemble'] > 1 else ''} | "
-                    f"{r['train_seconds'] / 60:.1f} min | `{r['command']}` |")
+                    f"{duration(r['train_seconds'])} | `{r['command']}` |")
     return "\n".join(rows) + "\n"
+
+
+def duration(seconds: float) -> str:
+    """``9.4 s`` under two minutes, else ``13.6 min``."""
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def write_atomic(path: Path, text: str) -> None:

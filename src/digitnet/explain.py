@@ -43,7 +43,7 @@ def render_explain(result: Recognition) -> Image.Image:
     font = _font(14)
     header = (f"{result.file}: read {result.prediction} "
               f"(confidence {result.confidence:.1%})")
-    width = max(_row_width(tiles), _row_width(inputs), 12 + 8 * len(header))
+    width = max(_row_width(tiles, font), _row_width(inputs, font), 12 + 8 * len(header))
     height = PAD + 24 + TILE + 24 + PAD + 28 * DIGIT_ZOOM + 2 * 24 + PAD
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
@@ -102,8 +102,17 @@ def _fit(img: Image.Image) -> Image.Image:
     return img.resize(size, Image.Resampling.NEAREST if f > 1 else Image.Resampling.BOX)
 
 
-def _row_width(items: list[tuple[str, Image.Image]]) -> int:
-    return PAD + sum(img.size[0] + PAD for _, img in items)
+def _row_width(items: list[tuple[str, Image.Image]], font) -> int:
+    return PAD + sum(_cell_width(f"{i + 1}. {title}", img, font) + PAD
+                     for i, (title, img) in enumerate(items))
+
+
+def _cell_width(label: str, img: Image.Image, font) -> int:
+    """A picture's column is as wide as the picture or its caption, whichever is wider (a
+    tall narrow photo must not let its caption run into the next one)."""
+    left, _, right, _ = ImageDraw.Draw(Image.new("RGB", (1, 1))).multiline_textbbox(
+        (0, 0), label, font=font)
+    return max(img.size[0], right - left)
 
 
 def _paste_row(canvas: Image.Image, draw: ImageDraw.ImageDraw,
@@ -113,7 +122,7 @@ def _paste_row(canvas: Image.Image, draw: ImageDraw.ImageDraw,
         canvas.paste(img, (x, y))
         label = f"{i + 1}. {title}" if title_below else title
         draw.multiline_text((x, y + img.size[1] + 4), label, fill=(0, 0, 0), font=font)
-        x += img.size[0] + PAD
+        x += _cell_width(f"{i + 1}. {title}", img, font) + PAD
 
 
 def _font(size: int):
