@@ -16,7 +16,7 @@ Each photo is drawn from its own generator seeded with ``(seed, kind, index)``, 
 
 Usage (from the repository root)::
 
-    PYTHONPATH=src python benchmarks/photos.py --model MODEL.npz \\
+    PYTHONPATH=src python benchmarks/photos.py [--model MODEL.npz] \\
         [--data-dir DIR] [--split test] [--singles 10000] [--numbers 1000] [--seed 0]
         [--offset 0] [--keep DIR] [--explain-failures DIR] [--json]
 """
@@ -39,6 +39,7 @@ from digitnet.data import load_mnist
 from digitnet.data.photos import compose_number, jpeg_bytes, render_photo
 from digitnet.evaluate import evaluate
 from digitnet.io import load_model
+from digitnet.models import shipped_model_path
 
 SINGLE, NUMBER = 0, 1
 
@@ -122,7 +123,7 @@ def explain_failures(model: str, items: list[tuple[Path, str]], results: list[di
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="the model file to measure")
+    p.add_argument("--model", help="the model file to measure (default: the shipped model)")
     p.add_argument("--data-dir", help="folder with the MNIST files")
     p.add_argument("--split", choices=("test", "val", "train"), default="test",
                    help="where the digits come from (default test; tune on train)")
@@ -140,6 +141,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.model is None:
+        args.model = str(shipped_model_path())
     model = load_model(args.model)
     split = getattr(load_mnist(args.data_dir), args.split)
     images, labels = split.images, split.labels
