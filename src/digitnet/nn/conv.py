@@ -251,13 +251,19 @@ class Conv2D(Module):
             self.grads["b"][...] = fold(dy.reshape(n * ho, wo * f).sum(axis=0), f)
         if not self.needs_input_grad:
             return None
-        (kh, kw), (ph, pw) = self.kernel_size, self.pad
-        _, h, w, c = self._x_shape
-        # Two ways to get dx; the conv form wins when dx is not much larger than dy's
-        # patches (same padding), the per-offset form otherwise (valid padding, big kernels).
-        if self.stride == (1, 1) and ph < kh and pw < kw and h * w * f <= 1.5 * ho * wo * c:
+        if self._input_grad_by_conv():
             return self._input_grad_as_conv(dy)
         return self._input_grad_per_offset(dy2)
+
+    def _input_grad_by_conv(self) -> bool:
+        """Which of the two ways to get dx this layer uses: the conv form wins when dx is not
+        much larger than dy's patches (same padding), the per-offset form otherwise (valid
+        padding, big kernels). ``benchmarks/conv_dx.py`` times both per shape."""
+        (kh, kw), (ph, pw) = self.kernel_size, self.pad
+        _, h, w, c = self._x_shape
+        ho, wo, f = self.output_shape
+        return (self.stride == (1, 1) and ph < kh and pw < kw
+                and h * w * f <= 1.5 * ho * wo * c)
 
     def _input_grad_as_conv(self, dy):
         """dx for stride 1 as one more convolution: dy padded by k-1-pad, correlated with the
