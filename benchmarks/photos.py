@@ -37,6 +37,7 @@ import numpy as np
 from digitnet.cli import main as digitnet_main
 from digitnet.data import load_mnist
 from digitnet.data.photos import compose_number, jpeg_bytes, render_photo
+from digitnet.errors import DigitnetError
 from digitnet.evaluate import evaluate
 from digitnet.io import load_model
 from digitnet.models import shipped_model_path
@@ -202,4 +203,8 @@ def format_report(r: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DigitnetError as exc:       # missing model or data: one line, not a traceback
+        print(f"photos.py: error: {exc}", file=sys.stderr)
+        sys.exit(1)
