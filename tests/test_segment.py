@@ -75,6 +75,23 @@ def test_a_detached_bar_joins_its_digit():
     assert (seg.top, seg.left, seg.bottom, seg.right) == (4, 10, 56, 40)
 
 
+def test_pieces_stacked_in_shared_columns_form_a_digit():
+    """A 5 whose top bar came off: bar and body are each less than half as tall as the
+    digits beside them, so each alone is a fragment and the body would join its nearest
+    neighbour (and the bar the other one); stacked in shared columns they are one digit of
+    their own."""
+    img = np.zeros((80, 120), dtype=np.uint8)
+    img[10:70, 10:16] = 255          # a "1"
+    img[10:70, 100:106] = 255        # another "1"
+    img[12:20, 52:74] = 255          # the 5's bar (8 px tall), sharing 8 columns with...
+    img[24:28, 36:60] = 255          # ...its body (26 px tall): top, right side, bottom
+    img[24:50, 56:60] = 255
+    img[46:50, 36:60] = 255
+    p = prepare(img)
+    boxes = [[(s.top, s.left, s.bottom, s.right) for s in slot.options[0]] for slot in p.slots]
+    assert boxes == [[(10, 10, 70, 16)], [(12, 36, 50, 74)], [(10, 100, 70, 106)]]
+
+
 def test_specks_are_not_digits():
     img = np.zeros((80, 120), dtype=np.uint8)
     img[10:70, 40:46] = 255          # a "1"

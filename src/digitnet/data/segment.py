@@ -286,6 +286,10 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
     area = np.array([comps.area[np.asarray(g.labels) - 1].sum() for g in groups])
     small = (np.array([g.height for g in groups]) < FRAGMENT * height) | \
         (area < FRAGMENT_AREA * np.median(area))
+    stacks = stack_fragments([g for g, s in zip(groups, small, strict=True) if s], height)
+    groups = [g for g, s in zip(groups, small, strict=True) if not s] + stacks
+    small = np.r_[np.zeros(len(groups) - len(stacks), dtype=bool),
+                  [g.height < FRAGMENT * height for g in stacks]].astype(bool)
     tall = [g for g, s in zip(groups, small, strict=True) if not s]
     if not tall:
         return groups
@@ -299,6 +303,25 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
         else:
             alone.append(g)
     return [_merge(m) for m in members] + alone
+
+
+def stack_fragments(fragments: list[Segment], height: float) -> list[Segment]:
+    """Join fragments that sit one above the other in shared columns: the pieces of one
+    digit broken across its height (a 5's detached top bar over its body), which together
+    may be as tall as a digit. Fragments join when their column ranges overlap and they
+    are at most :data:`MERGE_GAP` x ``height`` apart, and the joined box is not wider than
+    :data:`MERGE_WIDE` x ``height``."""
+    out: list[Segment] = []
+    for f in sorted(fragments, key=lambda g: g.left):
+        for i, g in enumerate(out):
+            shared = min(f.right, g.right) - max(f.left, g.left)
+            wide = max(f.right, g.right) - min(f.left, g.left)
+            if shared > 0 and _gap(f, g) <= MERGE_GAP * height and wide <= MERGE_WIDE * height:
+                out[i] = _merge([g, f])
+                break
+        else:
+            out.append(f)
+    return out
 
 
 def mergeable_runs(groups: list[Segment], height: float) -> list[list[Segment]]:
