@@ -220,3 +220,38 @@ def test_both_input_gradient_paths_match_reference(k, p):
     a = layer._input_grad_as_conv(dy.copy()).copy()
     b = layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()
     assert np.allclose(a, rdx, atol=1e-10) and np.allclose(b, rdx, atol=1e-10)
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 2)])
+def test_relu_then_maxpool_runs_pool_first_with_identical_results(size, stride):
+    """Sequential runs a ReLU followed by a max-pool in the other order (a quarter of the
+    work): outputs and every gradient equal the layers run one by one as listed, to the
+    bit, even with ties and all-negative windows (integer-valued inputs)."""
+    from digitnet.nn import softmax_cross_entropy
+
+    def make():
+        return Sequential([Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(size, stride),
+                           Flatten(), Dense(3)], (9, 9, 2), np.random.default_rng(3))
+
+    fused, listed = make(), make()
+    assert [type(m).__name__ for m in fused._run[1:3]] == ["MaxPool2D", "ReLU"]
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2, 3, (5, 9, 9, 2)).astype(np.float32)
+    fused.layers[0].params["W"][...] = rng.integers(-1, 2, (3, 3, 2, 4))
+    listed.layers[0].params["W"][...] = fused.layers[0].params["W"]
+    y = rng.integers(0, 3, 5)
+
+    out_f = fused.forward(x, training=True)
+    h = x
+    for layer in listed.layers:
+        h = layer.forward(h, training=True)
+    assert np.array_equal(out_f, h)
+    fused.backward(softmax_cross_entropy(out_f, y)[1])
+    d = softmax_cross_entropy(h, y)[1]
+    for layer in reversed(listed.layers):
+        d = layer.backward(d)
+    assert np.array_equal(fused.flat_grads, listed.flat_grads)
+    h = x
+    for layer in listed.layers:
+        h = layer.forward(h, training=False)
+    assert np.array_equal(fused.forward(x, training=False), h)

@@ -135,17 +135,36 @@ class Sequential(Module):
         for layer in self.layers:
             shape = layer.build(shape, rng, self.dtype)
         self.output_shape = shape
+        self._run = self._execution_order()
         self._mark_input_grads()
         self._mark_inplace()
         self._flatten_parameters()
         self.built = True
         return shape
 
+    def _execution_order(self) -> list[Module]:
+        """The layers in the order forward runs them: a ReLU directly followed by a max-pool
+        runs after it instead, on a quarter of the values (2x2 pools). Exact: max(relu(a),
+        relu(b)) = relu(max(a, b)), and the gradient reaches the same input (the first
+        maximum of a window whose maximum is positive; nothing otherwise)."""
+        from digitnet.nn.conv import MaxPool2D
+        from digitnet.nn.layers import ReLU
+
+        run = list(self.layers)
+        i = 0
+        while i < len(run) - 1:
+            if type(run[i]) is ReLU and type(run[i + 1]) is MaxPool2D:
+                run[i], run[i + 1] = run[i + 1], run[i]
+                i += 2
+            else:
+                i += 1
+        return run
+
     def _mark_inplace(self) -> None:
         # The network's input belongs to the caller; after that, a layer's input may be
         # overwritten unless the layer that made it (looking through views) reads it again.
         owner_keeps = True
-        for layer in self.layers:
+        for layer in self._run:
             layer.inplace = not owner_keeps
             if not layer.aliases_input:
                 owner_keeps = layer.keeps_output
@@ -185,7 +204,7 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray, *, training: bool) -> np.ndarray:
         """(N, *input_shape) -> (N, *output_shape)."""
-        for layer in self.layers:
+        for layer in self._run:
             x = layer.forward(x, training=training)
         return x
 
@@ -197,7 +216,7 @@ class Sequential(Module):
         """
         if self._first_param_layer is None:
             return None
-        for layer in reversed(self.layers[self._first_param_layer:]):
+        for layer in reversed(self._run[self._first_param_layer:]):
             dy = layer.backward(dy)
         return dy
 
