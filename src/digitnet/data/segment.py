@@ -283,13 +283,15 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
     A fragment is shorter than :data:`FRAGMENT` x ``height`` or has less ink than
     :data:`FRAGMENT_AREA` times the median group (dots of a broken stroke, stacked).
     """
-    area = np.array([comps.area[np.asarray(g.labels) - 1].sum() for g in groups])
-    small = (np.array([g.height for g in groups]) < FRAGMENT * height) | \
-        (area < FRAGMENT_AREA * np.median(area))
+    def ink(g: Segment) -> int:
+        return int(comps.area[np.asarray(g.labels) - 1].sum())
+
+    least = FRAGMENT_AREA * np.median([ink(g) for g in groups])
+    small = [g.height < FRAGMENT * height or ink(g) < least for g in groups]
     stacks = stack_fragments([g for g, s in zip(groups, small, strict=True) if s], height)
     groups = [g for g, s in zip(groups, small, strict=True) if not s] + stacks
-    small = np.r_[np.zeros(len(groups) - len(stacks), dtype=bool),
-                  [g.height < FRAGMENT * height for g in stacks]].astype(bool)
+    small = [False] * (len(groups) - len(stacks)) + [
+        g.height < FRAGMENT * height or ink(g) < least for g in stacks]
     tall = [g for g, s in zip(groups, small, strict=True) if not s]
     if not tall:
         return groups
