@@ -92,6 +92,19 @@ def test_pieces_stacked_in_shared_columns_form_a_digit():
     assert boxes == [[(10, 10, 70, 16)], [(12, 36, 50, 74)], [(10, 100, 70, 106)]]
 
 
+def test_a_stack_of_dashes_with_little_ink_is_not_a_digit():
+    """Two short dashes one over the other reach half a digit's height together, but with
+    little ink they stay fragments and join the digit beside them."""
+    img = np.zeros((80, 120), dtype=np.uint8)
+    for left in (10, 60, 100):
+        img[10:70, left:left + 6] = 255          # three "1"s
+    img[20:28, 26:30] = 255                      # the dashes, 10 px right of the first
+    img[43:51, 26:30] = 255
+    p = prepare(img)
+    boxes = [[(s.top, s.left, s.bottom, s.right) for s in slot.options[0]] for slot in p.slots]
+    assert boxes == [[(10, 10, 70, 30)], [(10, 60, 70, 66)], [(10, 100, 70, 106)]]
+
+
 def test_specks_are_not_digits():
     img = np.zeros((80, 120), dtype=np.uint8)
     img[10:70, 40:46] = 255          # a "1"

@@ -5,8 +5,10 @@
 2. Pieces of one broken digit are joined: components whose column ranges overlap by most of
    the narrower one's width (a 4 written in two strokes, a 7 broken at its corner) form one
    group. Digits of a number sit side by side, so their column ranges barely overlap.
-   A group less than half as tall as the digits (a 5's detached top bar) is a fragment: it
-   joins the nearest digit when close to it.
+   A group less than half as tall as the digits (a 5's detached top bar) is a fragment:
+   fragments stacked in shared columns join first (bar and body of that 5) and stand alone
+   when together they have a digit's height and ink; the others join the nearest digit when
+   close to it.
 3. Touching digits are split: a group wide for its height may hold several digits. It
    becomes a :class:`Slot` with alternative readings: the group whole, or cut along some of
    the cheapest top-to-bottom paths through it (:func:`candidate_cuts`), each with a prior
