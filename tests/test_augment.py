@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet.data.augment import Augmenter, bilinear_sample, gaussian_matrix
+from digitnet.data.augment import (
+    Augmenter,
+    bilinear_sample,
+    binomial_smooth,
+    gaussian_matrix,
+    neighbourhood,
+)
 
 
 def digit_like(b=4, seed=0):
@@ -83,7 +89,7 @@ def test_gaussian_matrix_rows_sum_to_one_inside():
 
 
 @pytest.mark.parametrize("bad", [dict(rotate=-1), dict(shift="2"), dict(scale=1.5),
-                                 dict(elastic_sigma=0)])
+                                 dict(elastic_sigma=0), dict(stroke=1.5), dict(blur=-0.1)])
 def test_rejects_bad_strengths(bad):
     with pytest.raises(ValueError, match="got"):
         Augmenter(**bad)
@@ -111,3 +117,51 @@ def test_augment_preview_command_writes_a_png(mnist_dir, tmp_path):
     with Image.open(out) as img:
         assert img.format == "PNG" and img.width > 300 and img.height > 200
     assert [p.name for p in tmp_path.iterdir()] == ["aug.png"]
+
+
+def _loop_neighbourhood(x, op):
+    """Slow reference: op over each pixel's 3x3 neighbourhood, zero outside."""
+    b, h, w = x.shape
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    out = np.empty_like(x)
+    for i in range(h):
+        for j in range(w):
+            out[:, i, j] = op(p[:, i:i + 3, j:j + 3].reshape(b, 9), axis=1)
+    return out
+
+
+def test_neighbourhood_and_smoothing_match_loops():
+    x = digit_like(3)
+    assert np.array_equal(neighbourhood(x, np.maximum), _loop_neighbourhood(x, np.max))
+    assert np.array_equal(neighbourhood(x, np.minimum), _loop_neighbourhood(x, np.min))
+    k = np.outer([1, 2, 1], [1, 2, 1]) / 16
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    ref = np.stack([[[(p[n, i:i + 3, j:j + 3] * k).sum() for j in range(28)]
+                     for i in range(28)] for n in range(3)])
+    assert np.allclose(binomial_smooth(x), ref, atol=1e-6)
+
+
+def test_stroke_width_changes_the_ink_both_ways_and_blur_keeps_it():
+    x = np.zeros((400, 28, 28), np.float32)
+    x[:, 6:22, 12:15] = 1.0                                  # a 3 px wide bar
+    aug = Augmenter(stroke=0.4, rng=np.random.default_rng(0))
+    ratio = aug(x).sum(axis=(1, 2)) / x[0].sum()
+    # thinner: the bar loses its 2 edge columns and 2 end rows at most 40%; thicker: gains
+    # its 2 neighbour columns and rows (and corners) at most 40%
+    assert ratio.min() < 0.85 and ratio.max() > 1.2
+    assert ratio.min() >= 1 - 0.4 * (1 - 14 / 48) - 1e-5
+    assert ratio.max() <= 1 + 0.4 * (90 - 48) / 48 + 1e-5
+    blurred = Augmenter(blur=1.0, rng=np.random.default_rng(0))(x)
+    assert np.allclose(blurred.sum(axis=(1, 2)), x[0].sum(), rtol=1e-5)   # away from edges
+    assert (blurred[:, 14, 11] > 0).mean() > 0.9             # ink spread to the side
+
+
+def test_stroke_and_blur_off_leave_the_affine_stream_unchanged():
+    """Older settings (no stroke, no blur) give the same distortions as before they existed,
+    and their config has no new keys (model files stay as they were)."""
+    x = digit_like(8)
+    a = Augmenter(rotate=10, shift=2, rng=np.random.default_rng(5))
+    b = Augmenter(rotate=10, shift=2, stroke=0.0, blur=0.0, rng=np.random.default_rng(5))
+    assert np.array_equal(a(x), b(x))
+    assert "stroke" not in a.config()
+    assert Augmenter(stroke=0.3).config()["stroke"] == 0.3

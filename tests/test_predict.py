@@ -96,6 +96,33 @@ def test_the_model_chooses_between_whole_and_split_readings():
     assert choose_readings(p, proba) == [whole, 0]
 
 
+def test_the_checker_overrules_a_confident_reading_of_touching_digits():
+    """A digit model reads two touching digits as one digit with confidence; the checker
+    saying "not one digit" makes the split reading win, and saying the pieces are not digits
+    keeps the whole."""
+    img = np.zeros((60, 100), dtype=np.uint8)
+    yy, xx = np.mgrid[0:60, 0:100]
+    img[(np.hypot(yy - 30, xx - 26) <= 21.5) & (np.hypot(yy - 30, xx - 26) > 16.5)] = 255
+    img[9:52, 51:60] = 255
+    img[29:32, 46:52] = 255
+    img[9:52, 80:89] = 255
+    p = prepare(img)
+    options = p.slots[0].options
+    whole = options.index(next(o for o in options if len(o) == 1))
+    split = options.index(next(o for o in options if len(o) == 2))
+    index = {s: i for i, s in enumerate(p.segments)}
+    proba = np.full((len(p.segments), 10), 0.001)
+    proba[:, 1] = 0.3                                         # pieces read as unsure "1"s
+    proba[index[options[whole][0]], 8] = 0.999                # "10" read as a sure "8"
+    assert choose_readings(p, proba)[0] == whole
+    not_one = np.zeros(len(p.segments))
+    not_one[index[options[whole][0]]] = 0.99
+    assert choose_readings(p, proba, not_one)[0] == split
+    not_one[:] = 0.99
+    not_one[index[options[whole][0]]] = 0.0
+    assert choose_readings(p, proba, not_one)[0] == whole
+
+
 def test_errors_stay_with_their_file(tmp_path, digits):
     images, labels = digits
     good = tmp_path / "good.png"

@@ -1,5 +1,6 @@
-"""The model shipped inside the package: it loads without pickle, is small, says how it was
-made, and still scores exactly the test accuracy recorded in its metadata."""
+"""The models shipped inside the package: they load without pickle, are small, say how they
+were made, and the digit model still scores exactly the test accuracy recorded in its
+metadata."""
 
 from __future__ import annotations
 
@@ -31,3 +32,18 @@ def test_shipped_model_accuracy_is_what_its_metadata_says(mnist):
     # evaluation is deterministic: the same count of correct digits, to the last one
     assert report["correct"] == model.meta["test"]["correct"]
     assert report["accuracy"] == model.meta["test"]["accuracy"]
+
+
+def test_shipped_checker_is_packaged_small_and_documented():
+    from digitnet.data.pieces import NOT_ONE_DIGIT
+    from digitnet.models import SHIPPED_CHECKER, load_shipped_checker
+
+    assert SHIPPED_CHECKER.is_file(), f"{SHIPPED_CHECKER} is missing from the package"
+    assert SHIPPED_CHECKER.stat().st_size < 5_000_000
+    checker = load_shipped_checker()
+    meta = checker.meta
+    assert meta["kind"] == "checker" and checker.output_shape == (NOT_ONE_DIGIT + 1,)
+    assert meta["command"].startswith("digitnet train-checker --numbers ")
+    assert meta["train_config"]["seed"] == meta["seed"]
+    # measured on segments of numbers made of validation digits when it was trained
+    assert meta["val"]["whole_flagged"] < 0.05 and meta["val"]["not_one_missed"] < 0.05

@@ -140,6 +140,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_checker(args: argparse.Namespace) -> int:
+    from digitnet.checker import train_checker
+    from digitnet.io import save_model
+
+    out = Path(args.out)
+    if not out.parent.exists():
+        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist; create it or "
+                            "choose another path")
+    data = load_data(args.data_dir, quiet=args.quiet or args.json)
+    if not args.json and not args.quiet:
+        print(f"Training the segment checker on the segments of {args.numbers:,} numbers "
+              "made of training digits", flush=True)
+    model = train_checker(data, numbers=args.numbers, val_numbers=args.val_numbers,
+                          seed=args.seed, epochs=args.epochs,
+                          log=_printer(args), progress=False if (args.quiet or args.json)
+                          else None)
+    save_model(out, model)
+    val = model.meta.get("val") or {}
+    if args.json:
+        print(json.dumps({"event": "result", "model": str(out), "val": val,
+                          "examples": model.meta["examples"]}), flush=True)
+    else:
+        if val:
+            print(f"Validation segments: {val['whole_flagged']:.2%} of {val['whole']:,} whole "
+                  f"digits flagged, {val['not_one_missed']:.2%} of {val['not_one']:,} others "
+                  "missed")
+        print(f"Saved {out}", flush=True)
+    return 0
+
+
 def _train_report(args: argparse.Namespace, model: Any, data: Any, out: Path) -> Path | None:
     """``train --report DIR``: the report of the model just trained, or None."""
     if args.report is None:
@@ -277,12 +307,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.progress import ProgressBar
 
     model = load_model(resolve_model_path(args.model))
+    checker = False if args.no_checker else (_load_checker(args.checker) if args.checker
+                                             else True)
     explain = _explain_folder(args.explain)
     top = args.top if args.top is not None else (3 if args.json else 1)
     results, failed, taken = [], 0, set()
     # text mode prints a line per image as it goes; --json prints at the end: a progress bar
     with ProgressBar(len(args.images), "Reading", enabled=None if args.json else False) as bar:
-        for r in recognise_files(args.images, model, single=args.single, top=top):
+        for r in recognise_files(args.images, model, single=args.single, top=top,
+                                  checker=checker):
             bar.update()
             if r.ok and explain is not None:
                 r.explain = str(write_explain(explain_path(explain, r.file, taken), r))
@@ -296,6 +329,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
     return EXIT_ERROR if failed else 0
+
+
+def _load_checker(path: str):
+    from digitnet.data.pieces import NOT_ONE_DIGIT
+    from digitnet.io import load_model
+
+    checker = load_model(path)
+    outputs = checker.output_shape[-1]
+    if outputs != NOT_ONE_DIGIT + 1:
+        raise DigitnetError(f"--checker {path}: not a segment checker (it has {outputs} "
+                            f"outputs, a checker has {NOT_ONE_DIGIT + 1}); train one with "
+                            "`digitnet train-checker`")
+    return checker
 
 
 def _explain_folder(folder: str | None) -> Path | None:
@@ -361,7 +407,8 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
     from digitnet.report.figures import plot_augment_preview
 
     settings = dict(presets.get(args.preset).config.augment or {}) if args.preset else {}
-    for name in ("rotate", "shift", "scale", "shear", "elastic_alpha", "elastic_sigma"):
+    for name in ("rotate", "shift", "scale", "shear", "elastic_alpha", "elastic_sigma",
+                 "stroke", "blur"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     out = Path(args.out)
@@ -484,7 +531,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="DIR",
                    help="write DIR/<image>.explain.png showing each preprocessing step and "
                         "the 28x28 inputs the network received")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--checker", metavar="CHECKER.npz",
+                       help="the segment checker used to split touching digits (default: "
+                            "the one shipped with digitnet; see `digitnet train-checker`)")
+    which.add_argument("--no-checker", action="store_true",
+                       help="split touching digits by shape and the model's confidence only")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("train-checker", help="train the segment checker used by predict",
+                       description="Train the network that tells one whole digit from two "
+                       "touching digits or a piece of one (used by `digitnet predict` to "
+                       "split touching digits), on the segments of numbers composed from "
+                       "MNIST training digits, and save it.")
+    _add_data_dir(p)
+    p.add_argument("--numbers", type=positive_int, default=12000, metavar="N",
+                   help="numbers composed from training digits (default 12000)")
+    p.add_argument("--val-numbers", type=non_negative_int, default=2000, metavar="N",
+                   help="numbers composed from validation digits, to measure it on "
+                        "(default 2000)")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="number of epochs (default 12)")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
+                   help="random seed (default 0)")
+    p.add_argument("--out", default="checker.npz", metavar="CHECKER.npz",
+                   help="where to save it (default: checker.npz)")
+    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per epoch, then one with the result")
+    p.set_defaults(func=cmd_train_checker)
 
     p = sub.add_parser("presets", help="list the named architectures",
                        description="List the presets with their target accuracy.")
@@ -498,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", metavar="NAME", help="use this preset's augmentation settings")
     for name, unit in (("rotate", "degrees"), ("shift", "pixels"), ("scale", "fraction"),
                        ("shear", "degrees"), ("elastic-alpha", "pixels"),
-                       ("elastic-sigma", "pixels")):
+                       ("elastic-sigma", "pixels"), ("stroke", "fraction of a 3x3 "
+                       "erosion or dilation"), ("blur", "fraction of a 3x3 smoothing")):
         p.add_argument(f"--{name}", type=float, metavar="X",
                        help=f"maximum {name.replace('-', ' ')} ({unit})")
     p.add_argument("--count", type=positive_int, default=8, metavar="K",

@@ -86,14 +86,34 @@ def render_photo(ink: np.ndarray, rng: np.random.Generator,
     PIL.Image.Image
         An RGB photo, larger than the digit, with the digit off-centre.
     """
-    s = settings
-    pen = draw_pen(ink.astype(np.float32) / 255, rng, s)                 # (ph, pw) in [0, 1]
+    return _render(ink, None, rng, settings)[0]
+
+
+def render_photo_with_owner(ink: np.ndarray, owner: np.ndarray, rng: np.random.Generator,
+                            settings: PhotoSettings = DEFAULT) -> tuple[Image.Image, np.ndarray]:
+    """:func:`render_photo`, also moving a label map along with the ink.
+
+    ``owner`` is ``(h, w)`` uint8 (e.g. which digit each ink pixel belongs to, 0 for none);
+    the result's second item is that map ``(H, W)`` in the photo's pixels (nearest-neighbour
+    resampling; a marker's extra ink takes its neighbours' labels). The same ``rng`` state
+    gives the same photo as :func:`render_photo`.
+    """
+    img, moved = _render(ink, owner, rng, settings)
+    return img, moved
+
+
+def _render(ink, owner, rng, s):
+    pen, owner = draw_pen(ink.astype(np.float32) / 255, rng, s, owner)   # (ph, pw) in [0, 1]
     ph, pw = pen.shape
     hgt = max(ph, round(ph * rng.uniform(*s.margin)) + 8)
     wid = max(pw, round(pw * rng.uniform(*s.margin)) + 8)
     y, x = rng.integers(0, hgt - ph + 1), rng.integers(0, wid - pw + 1)
     cover = np.zeros((hgt, wid), dtype=np.float32)
     cover[y:y + ph, x:x + pw] = pen * rng.uniform(*s.ink)
+    if owner is not None:
+        placed = np.zeros((hgt, wid), dtype=np.uint8)
+        placed[y:y + ph, x:x + pw] = owner
+        owner = placed
     paper = paper_field((hgt, wid), rng, s)                                 # (H, W, 3)
     colour = rng.uniform(0.0, 0.25, size=3).astype(np.float32)              # black/blue pens
     colour[2] += rng.uniform(0, 0.2)
@@ -102,18 +122,23 @@ def render_photo(ink: np.ndarray, rng: np.random.Generator,
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*s.blur)))
     noisy = np.asarray(img, dtype=np.float32) + rng.normal(
         0, 255 * rng.uniform(*s.noise), size=(hgt, wid, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8))
+    return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8)), owner
 
 
-def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings) -> np.ndarray:
+def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings,
+             owner: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Enlarge a grey digit and turn it into crisp strokes of a random width, rotated.
 
-    ``(h, w)`` float in [0, 1] -> ``(H, W)`` float32 in [0, 1].
+    ``(h, w)`` float in [0, 1] -> ``(H, W)`` float32 in [0, 1]; ``owner`` (``(h, w)``
+    uint8 labels, or None) goes through the same enlargement, dilation and rotation
+    (nearest neighbour) and is returned second.
     """
     factor = np.exp(rng.uniform(*np.log(s.height))) / 20
     h, w = ink.shape
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
     big = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BICUBIC))
+    if owner is not None:
+        owner = np.asarray(Image.fromarray(owner).resize(size, Image.Resampling.NEAREST))
     # cut at the pen level, but never above 80% of the local ridge: a faint stroke of the
     # original gets thinner, it does not vanish (a real pen draws the whole digit)
     ridge = dilate(big, max(1, round(1.5 * factor)))
@@ -121,10 +146,16 @@ def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings) -> np.
     pen = np.clip((big - level) / 0.15 + 0.5, 0, 1).astype(np.float32)
     pen[ridge < 0.2] = 0                                    # nothing where there was no ink
     if rng.random() < s.thick:
-        pen = dilate(np.pad(pen, round(factor)), rng.integers(1, max(2, round(factor / 3) + 1)))
+        radius = rng.integers(1, max(2, round(factor / 3) + 1))
+        pen = dilate(np.pad(pen, round(factor)), radius)
+        if owner is not None:
+            owner = dilate(np.pad(owner, round(factor)), radius)
     angle = rng.uniform(-s.rotate, s.rotate)
     turned = Image.fromarray(pen).rotate(angle, Image.Resampling.BICUBIC, expand=True)
-    return np.clip(np.asarray(turned), 0, 1)
+    if owner is not None:
+        owner = np.asarray(Image.fromarray(owner).rotate(angle, Image.Resampling.NEAREST,
+                                                         expand=True))
+    return np.clip(np.asarray(turned), 0, 1), owner
 
 
 def paper_field(shape: tuple[int, int], rng: np.random.Generator,
@@ -186,19 +217,23 @@ def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
     touches : int
         How many neighbouring pairs have ink that touches (8-connected) or overlaps.
     """
+    layers = number_layers(digits, rng, touching=touching)
+    touches = sum(bool((dilate(a > 76, 1) & (b > 76)).any())
+                  for a, b in zip(layers, layers[1:], strict=False))
+    return layers.max(axis=0), touches
+
+
+def number_layers(digits: np.ndarray, rng: np.random.Generator, *,
+                  touching: float = 0.15) -> np.ndarray:
+    """The layout of :func:`compose_number` with each digit on its own layer:
+    ``(k, 28, 28)`` uint8 -> ``(k, 32, W)`` uint8 (the number is their maximum)."""
     crops = [d[:, np.flatnonzero(d.any(axis=0))] for d in digits]
     gaps = np.where(rng.random(len(crops)) < touching, rng.integers(-1, 1, len(crops)),
                     rng.integers(1, 9, len(crops)))
     gaps[0] = 2
     lefts = np.cumsum(gaps + np.array([0] + [c.shape[1] for c in crops[:-1]]))
-    strip = np.zeros((32, int(lefts[-1] + crops[-1].shape[1] + 2)), dtype=np.uint8)
-    layers = []
-    for crop, left in zip(crops, lefts, strict=True):
-        layer = np.zeros_like(strip)
+    layers = np.zeros((len(crops), 32, int(lefts[-1] + crops[-1].shape[1] + 2)), dtype=np.uint8)
+    for layer, crop, left in zip(layers, crops, lefts, strict=True):
         top = 2 + int(rng.integers(-2, 3))
         layer[top:top + 28, left:left + crop.shape[1]] = crop
-        layers.append(layer)
-        np.maximum(strip, layer, out=strip)
-    touches = sum(bool((dilate(a > 76, 1) & (b > 76)).any())
-                  for a, b in zip(layers, layers[1:], strict=False))
-    return strip, touches
+    return layers

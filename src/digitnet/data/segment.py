@@ -44,8 +44,9 @@ FRAGMENT = 0.5
 FRAGMENT_AREA = 0.2
 #: ... and joins the nearest digit if within this fraction of the digits' height
 FRAGMENT_REACH = 0.5
-#: groups wider than this times the digits' height may hold several touching digits
-MAY_SPLIT = 0.9
+#: groups wider than this times the digits' height may hold several touching digits (a
+#: narrow "91" is 0.9 wide; the segment checker rejects the cuts of a wide single digit)
+MAY_SPLIT = 0.7
 #: neighbouring groups at most this far apart (times the digits' height) and together at
 #: most MERGE_WIDE wide may be pieces of one digit (a faint pen breaks strokes) ...
 MERGE_GAP = 0.25

@@ -1,5 +1,6 @@
-"""The model shipped inside the package, so `digitnet evaluate` and `digitnet predict` work on a
-fresh install without training.
+"""The models shipped inside the package, so `digitnet evaluate` and `digitnet predict` work on
+a fresh install without training: the digit model, and the segment checker that helps
+`predict` split touching digits (:mod:`digitnet.checker`).
 
 How it was trained (the exact command and seed) is in its metadata (``model.meta``) and in the
 README.
@@ -12,6 +13,7 @@ from pathlib import Path
 from digitnet.errors import ModelFileError
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "digitnet-cnn.npz"
+SHIPPED_CHECKER = Path(__file__).resolve().parent / "digitnet-checker.npz"
 
 
 def shipped_model_path() -> Path:
@@ -28,3 +30,11 @@ def load_shipped_model():
     from digitnet.io import load_model
 
     return load_model(shipped_model_path())
+
+
+def load_shipped_checker():
+    """The shipped segment checker, loaded; None when this install has none (``predict``
+    then chooses between readings of touching digits without it)."""
+    from digitnet.io import load_model
+
+    return load_model(SHIPPED_CHECKER) if SHIPPED_CHECKER.is_file() else None
