@@ -383,7 +383,8 @@ def _inference_row(b: Bench, name: str, make: Callable[[], Sequential], n: int
 
 def _shipped(b: Bench, n: int) -> dict[str, Any]:
     """The model shipped in the package: throughput, and end-to-end single-image latency
-    (uint8 image -> probabilities, the path of `digitnet predict` and the web page)."""
+    (uint8 image -> probabilities, the model's share of `digitnet predict`, which also runs
+    the segment checker, a network of the same size: about twice this)."""
     try:
         from digitnet.errors import ModelFileError
         from digitnet.evaluate import predict_proba
