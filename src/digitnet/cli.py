@@ -533,10 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "the 28x28 inputs the network received")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--checker", metavar="CHECKER.npz",
-                       help="the segment checker used to split touching digits (default: "
+                       help="the segment checker, which helps to split touching digits and "
+                            "whose digit probabilities are averaged with the model's (default: "
                             "the one shipped with digitnet; see `digitnet train-checker`)")
     which.add_argument("--no-checker", action="store_true",
-                       help="split touching digits by shape and the model's confidence only")
+                       help="read with the model alone (touching digits split by shape and "
+                            "the model's confidence)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train-checker", help="train the segment checker used by predict",

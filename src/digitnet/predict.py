@@ -13,7 +13,8 @@ Typical use::
 Each image goes through :func:`digitnet.data.images.prepare` (MNIST-style preprocessing and
 segmentation into digits, left to right); the model reads each 28x28 digit. Where digits
 touch, the segmenter offers several readings; the model's confidence, the shapes and the
-segment checker (:mod:`digitnet.checker`: is this one whole digit?) choose between them. A
+segment checker (:mod:`digitnet.checker`: is this one whole digit?) choose between them,
+and the checker's digit probabilities are averaged with the model's. A
 number's confidence is the product of its digits' confidences: the model's probability that
 every digit is right, if the digits' errors are independent.
 """
@@ -137,9 +138,10 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
     top : int
         How many alternatives to keep per digit.
     checker : Sequential or bool
-        The segment checker helping to choose between readings of touching digits:
+        The segment checker: it helps to choose between readings of touching digits, and
+        its digit probabilities are averaged with the model's (:func:`second_opinion`).
         True for the one shipped with digitnet (none if this install has none), False
-        for none.
+        for none (the model alone).
 
     Raises
     ------
