@@ -15,6 +15,7 @@ the same number of threads: nothing at module level imports them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -26,6 +27,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SECTION_NAMES = ("train", "inference", "target", "seed", "memory", "efficiency", "augment")
+#: the models of sections 1 and 2 (benchmarks/sections.py builds them)
+SPEED_MODELS = ("relu-128-64", "wide-mlp", "lenet5", "cnn")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -54,6 +57,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "numbers are not results)")
     p.add_argument("--only", metavar="SECTION,...",
                    help=f"run only these sections: {','.join(SECTION_NAMES)}")
+    p.add_argument("--models", metavar="NAME,...",
+                   help="time only these models in sections 1 and 2 (training epoch, "
+                        "inference): " + ",".join(SPEED_MODELS))
     p.add_argument("--out", default=str(HERE / "results.md"), metavar="FILE.md",
                    help="Markdown report; the JSON goes next to it (default: %(default)s)")
     args = p.parse_args(argv)
@@ -69,6 +75,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if "efficiency" in wanted and "train" not in wanted:
             wanted.append("train")          # efficiency divides by the training times
         args.sections = [s for s in SECTION_NAMES if s in wanted]
+    if args.models is not None:
+        args.models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+        unknown = [m for m in args.models if m not in SPEED_MODELS]
+        if unknown or not args.models:
+            p.error(f"--models: unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                    f"choose from {', '.join(SPEED_MODELS)}")
     return args
 
 
@@ -147,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "fetch the files with `digitnet data download`)")
         return 2
 
-    plan = sections.Plan.make(args.quick)
+    plan = dataclasses.replace(sections.Plan.make(args.quick), models=args.models)
     results: dict = {
         "run": {"command": shlex.join(["python", "benchmarks/run.py", *argv]),
                 "cwd": os.getcwd(), "argv": argv, "quick": args.quick,

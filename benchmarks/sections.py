@@ -80,6 +80,7 @@ class Plan:
     memory_check_preset: str = "cnn"
     sgemm_size: int = 2048
     sgemm_repeats: int = 5
+    models: tuple[str, ...] | None = None     # None: every model of sections 1 and 2
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -163,11 +164,15 @@ def wide_mlp(seed: int = 0) -> Sequential:
                       presets.MLP_INPUT, seed_streams(seed)["init"])
 
 
-def speed_models() -> list[tuple[str, Callable[[], Sequential]]]:
-    return [("relu-128-64", lambda: presets.build("relu-128-64", 0)[0]),
-            ("wide-mlp", wide_mlp),
-            ("lenet5", lambda: presets.build("lenet5", 0)[0]),
-            ("cnn", lambda: presets.build("cnn", 0)[0])]
+def speed_models(only: tuple[str, ...] | None = None
+                 ) -> list[tuple[str, Callable[[], Sequential]]]:
+    """The models of sections 1 and 2 (all, or those named in ``only``); run.py's
+    SPEED_MODELS lists the same names."""
+    makers = {"relu-128-64": lambda: presets.build("relu-128-64", 0)[0],
+              "wide-mlp": wide_mlp,
+              "lenet5": lambda: presets.build("lenet5", 0)[0],
+              "cnn": lambda: presets.build("cnn", 0)[0]}
+    return [(name, make) for name, make in makers.items() if only is None or name in only]
 
 
 def _torch_data(torch, split: Split):
@@ -203,7 +208,7 @@ def train_epochs(b: Bench) -> dict[str, Any]:
     n = len(train)
     scale = FULL_EPOCH / n if n != FULL_EPOCH else 1.0
     rows = []
-    for name, make in speed_models():
+    for name, make in speed_models(b.plan.models):
         try:
             rows.append(_train_row(b, name, make, train, scale))
         except Exception as exc:                    # digitnet itself failed on this model
@@ -311,7 +316,7 @@ def _latency_summary(ms: list[float]) -> dict[str, Any]:
 def inference(b: Bench) -> dict[str, Any]:
     n = min(b.plan.infer_images, len(b.data.test))
     rows = []
-    for name, make in speed_models():
+    for name, make in speed_models(b.plan.models):
         try:
             rows.append(_inference_row(b, name, make, n))
         except Exception as exc:

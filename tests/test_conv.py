@@ -208,18 +208,47 @@ def test_small_cnn_trains_end_to_end_gradients():
         assert rel_error(g, numerical_gradient(loss, p)) < 1e-5, name
 
 
-@pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (2, 1)])
-def test_both_input_gradient_paths_match_reference(k, p):
-    """backward() picks one of two dx algorithms by cost; check both on the same input."""
+@pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (2, 1), ((3, 5), (0, 2)),
+                                 ((2, 3), (1, 0))])
+def test_all_input_gradient_paths_match_reference(k, p):
+    """backward() picks one of three dx algorithms by cost; check each on the same input."""
     rng = np.random.default_rng(8)
     layer = built(Conv2D(3, k, 1, p), (6, 7, 2))
     x = rng.standard_normal((2, 6, 7, 2))
     y = layer.forward(x, training=True)
     dy = rng.standard_normal(y.shape)
-    rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, (1, 1), (p, p))
-    a = layer._input_grad_as_conv(dy.copy()).copy()
-    b = layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()
-    assert np.allclose(a, rdx, atol=1e-10) and np.allclose(b, rdx, atol=1e-10)
+    pad = p if isinstance(p, tuple) else (p, p)
+    rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, (1, 1), pad)
+    forms = {"as conv": layer._input_grad_as_conv(dy.copy()).copy(),
+             "by rows": layer._input_grad_by_rows(dy.copy()).copy(),
+             "per offset": layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()}
+    for name, dx in forms.items():
+        assert dx.shape == rdx.shape and np.allclose(dx, rdx, atol=1e-10), name
+    assert layer._input_grad_form() == "by rows"           # 2 input channels: few
+    assert np.array_equal(layer.backward(dy.copy()), forms["by rows"])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_weight_gradient_summed_in_blocks_matches_one_product(monkeypatch, channels):
+    """Few filters and a long batch axis: dW is summed over blocks of rows (a partial last
+    block included); it equals the single product up to float32 rounding."""
+    from digitnet.nn import conv
+    rng = np.random.default_rng(9)
+    layer = Conv2D(4, 3)
+    layer.build((9, 8, channels), rng, np.float32)
+    x = rng.standard_normal((5, 9, 8, channels)).astype(np.float32)
+    dy = rng.standard_normal((5, *layer.forward(x, training=True).shape[1:])).astype(
+        np.float32)
+    layer.backward(dy.copy())
+    one = layer.grads["W"].copy()
+    assert "dwpart" not in layer._buf._arrays
+    monkeypatch.setattr(conv, "_DW_ROWS", 64)                  # 5*7*6 = 210 rows: 4 blocks
+    layer.backward(dy.copy())
+    _, rdw, _ = ref.conv2d_backward(x.astype(np.float64), layer.params["W"].astype(np.float64),
+                                    dy.astype(np.float64))
+    assert "dwpart" in layer._buf._arrays                  # the blocked path ran
+    assert np.allclose(layer.grads["W"], rdw, rtol=1e-5, atol=1e-5)
+    assert np.allclose(one, rdw, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("size,stride", [(2, 2), (3, 2)])

@@ -23,6 +23,10 @@ from digitnet.nn.wide import fold, tile
 
 # inference is done in chunks whose patch matrix stays below this many bytes
 _INFERENCE_COLS_BYTES = 64 << 20
+#: below this many input channels a stride-1 layer computes dx "by rows", and below this
+#: many filters dW is summed in blocks of _DW_ROWS rows
+_FEW_CHANNELS = 16
+_DW_ROWS = 2048
 
 
 def _pair(name: str, value: Any) -> tuple[int, int]:
@@ -246,14 +250,44 @@ class Conv2D(Module):
         """dy (N, Ho, Wo, C_out) -> dx (N, H, W, C_in)."""
         n, ho, wo, f = dy.shape
         dy2 = dy.reshape(n * ho * wo, f)
-        np.matmul(self._cols.T, dy2, out=self.grads["W"].reshape(-1, f))   # (kkC, F)
+        self._weight_grad(dy2)
         if self.bias:
             self.grads["b"][...] = fold(dy.reshape(n * ho, wo * f).sum(axis=0), f)
         if not self.needs_input_grad:
             return None
-        if self._input_grad_by_conv():
+        form = self._input_grad_form()
+        if form == "as conv":
             return self._input_grad_as_conv(dy)
+        if form == "by rows":
+            return self._input_grad_by_rows(dy)
         return self._input_grad_per_offset(dy2)
+
+    def _weight_grad(self, dy2):
+        """dW (kH*kW*C, F) = patches.T @ dy. With few filters (LeNet's first layer: 6) and a
+        long batch axis OpenBLAS is slow on this product (1.25 ms for 100,352 rows of
+        25 x 6); summed in blocks of ``_DW_ROWS`` rows that stay in cache it takes 0.55 ms.
+        Wider layers gain nothing from blocks and keep the single product."""
+        f = self.filters
+        gw = self.grads["W"].reshape(-1, f)
+        cols, m = self._cols, dy2.shape[0]
+        if f >= _FEW_CHANNELS or m <= 2 * _DW_ROWS:
+            np.matmul(cols.T, dy2, out=gw)
+            return
+        part = self._buf.get("dwpart", gw.shape, dy2.dtype)
+        np.matmul(cols[:_DW_ROWS].T, dy2[:_DW_ROWS], out=gw)
+        for s in range(_DW_ROWS, m, _DW_ROWS):
+            np.matmul(cols[s:s + _DW_ROWS].T, dy2[s:s + _DW_ROWS], out=part)
+            gw += part
+
+    def _input_grad_form(self) -> str:
+        """Which of the three ways to get dx this layer uses ("as conv", "by rows", "per
+        offset"). With few input channels (LeNet's 6) the per-offset products have too few
+        columns for BLAS and the row form wins (2.0 vs 2.4 ms for LeNet's 6 -> 16 5x5
+        layer); with 32 or more the per-offset or convolution forms do
+        (``benchmarks/conv_dx.py`` times all three per shape)."""
+        if self.stride == (1, 1) and self._x_shape[3] < _FEW_CHANNELS:
+            return "by rows"
+        return "as conv" if self._input_grad_by_conv() else "per offset"
 
     def _input_grad_by_conv(self) -> bool:
         """Which of the two ways to get dx this layer uses: the conv form wins when dx is not
@@ -280,6 +314,40 @@ class Conv2D(Module):
         w_rot = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
         dx = cols @ w_rot                                    # (N*H*W, C)
         return dx.reshape(n, h, w, c)
+
+    def _input_grad_by_rows(self, dy):
+        """dx for stride 1 from one patch matrix of dy's *rows*, shared by all kernel rows.
+
+        With dy padded by kW-1 columns on each side, the kW*F values under a kernel row are
+        contiguous, and they are the same for every kernel row i: one product with the
+        kernel (rotated, (kW*F, kH*C)) gives each row's contribution R_i, (N, Ho, Wp, C),
+        which lands on dx shifted down by i rows. The patch matrix is kH times smaller than
+        the convolution form's, and the product has kH*C columns instead of C, which BLAS
+        handles far better than the per-offset form's kH*kW products with C columns when C
+        is small (LeNet's 16 -> 6 channels)."""
+        n, h, w, c = self._x_shape
+        (kh, kw), (ph, pw), f = self.kernel_size, self.pad, self.filters
+        ho, wo, _ = self.output_shape
+        hp, wp = h + 2 * ph, w + 2 * pw                       # wp == wo + kw - 1
+        dyw = self._pad(dy, (0, kw - 1), "dyrows")            # (N, Ho, Wo + 2(kW-1), F)
+        s_n, s_h, s_w, s_c = dyw.strides
+        rows = np.lib.stride_tricks.as_strided(dyw, shape=(n, ho, wp, kw * f),
+                                               strides=(s_n, s_h, s_w, s_c), writeable=False)
+        cols = self._buf.get("drows", (n * ho * wp, kw * f), dy.dtype)
+        np.copyto(cols.reshape(n, ho, wp, kw * f), rows)
+        # W (kh, kw, C, F) -> (kw*F, kh*C): row (j', f) with j' = kw-1-j, column (i, c)
+        w_rot = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(kw * f, kh * c)
+        r = np.matmul(cols, w_rot, out=self._buf.get("dr", (n * ho * wp, kh * c), dy.dtype))
+        parts = self._buf.get("dparts", (kh, n, ho, wp, c), dy.dtype)
+        np.copyto(parts, r.reshape(n, ho, wp, kh, c).transpose(3, 0, 1, 2, 4))
+        dxp = self._buf.get("dxrows", (n, hp, wp, c), dy.dtype)
+        dxp[:, :ho] = parts[0]
+        dxp[:, ho:] = 0
+        for i in range(1, kh):
+            dxp[:, i:i + ho] += parts[i]
+        if ph or pw:
+            return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
+        return dxp
 
     def _input_grad_per_offset(self, dy2):
         """dx for any stride: for each kernel offset (i, j), dy @ W[i, j].T is the gradient
