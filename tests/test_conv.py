@@ -284,3 +284,37 @@ def test_relu_then_maxpool_runs_pool_first_with_identical_results(size, stride):
     for layer in listed.layers:
         h = layer.forward(h, training=False)
     assert np.array_equal(fused.forward(x, training=False), h)
+
+
+def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(monkeypatch):
+    """Inference keeps its padded input and patch matrix between calls (the first rows of
+    one buffer serve smaller batches, whose zero border must survive) and gives each thread
+    its own, so threads sharing a model get the same answers as one thread alone."""
+    import threading
+
+    from digitnet.nn import conv
+    monkeypatch.setattr(conv, "_INFERENCE_COLS_BYTES", 3 * 8 * 8 * 9 * 2 * 4)  # 3 images
+    rng = np.random.default_rng(11)
+    model = Sequential([Conv2D(3, 3, padding="same"), ReLU(), Conv2D(2, 3, padding=1)],
+                       (8, 8, 2), rng)
+    x = rng.standard_normal((7, 8, 8, 2)).astype(np.float32)
+    expected = np.concatenate([model.forward(x[i:i + 1], training=False) for i in range(7)])
+    for n in (7, 2, 5, 7, 1):                       # grow, shrink, grow again
+        assert np.allclose(model.forward(x[:n], training=False), expected[:n], atol=1e-6)
+    first = model.layers[0]
+    assert conv._inference_buffers(first) is conv._inference_buffers(first)
+    results, others = {}, {}
+
+    def work(k):
+        others[k] = conv._inference_buffers(first)
+        results[k] = [model.forward(x[:n], training=False) for n in (7, 3, 7) * 5]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(b) for b in others.values()} | {id(conv._inference_buffers(first))}) == 4
+    for k in range(3):
+        for y in results[k]:
+            assert np.allclose(y, expected[:len(y)], atol=1e-6)

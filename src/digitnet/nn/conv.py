@@ -13,6 +13,8 @@ loop versions of every layer live in :mod:`digitnet.nn.reference` for the tests.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from digitnet.nn.module import Module, Shape, register
 from digitnet.nn.wide import fold, tile
 
 # inference is done in chunks whose patch matrix stays below this many bytes
-_INFERENCE_COLS_BYTES = 64 << 20
+_INFERENCE_COLS_BYTES = 16 << 20
 #: below this many input channels a stride-1 layer computes dx "by rows", and below this
 #: many filters dW is summed in blocks of _DW_ROWS rows
 _FEW_CHANNELS = 16
@@ -89,6 +91,35 @@ class _Buffers:
         elif zeros == "always":
             arr.fill(0)
         return arr
+
+    def prefix(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
+               ) -> np.ndarray:
+        """Like :meth:`get`, but a buffer with more rows (same other axes) is kept and its
+        first ``shape[0]`` rows returned: a contiguous view, so batches of different sizes
+        share one allocation."""
+        arr = self._arrays.get(name)
+        if (arr is not None and arr.dtype == dtype and arr.shape[1:] == shape[1:]
+                and arr.shape[0] >= shape[0]):
+            if zeros == "always":
+                arr[:shape[0]].fill(0)
+            return arr[:shape[0]]
+        return self.get(name, shape, dtype, zeros=zeros)
+
+
+_thread = threading.local()
+
+
+def _inference_buffers(layer: Module) -> _Buffers:
+    """The scratch arrays of ``layer``'s inference, one set per thread, so that threads
+    sharing a model never write into each other's patch matrices; they go away with the
+    layer (weak references)."""
+    table = getattr(_thread, "table", None)
+    if table is None:
+        table = _thread.table = weakref.WeakKeyDictionary()
+    buf = table.get(layer)
+    if buf is None:
+        buf = table[layer] = _Buffers()
+    return buf
 
 
 @register
@@ -184,32 +215,29 @@ class Conv2D(Module):
             xp, shape=(n, ho, wo, kh, kw * c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
             writeable=False)
 
-    def _im2col(self, xp: np.ndarray, ho: int, wo: int, name: str | None) -> np.ndarray:
+    def _im2col(self, xp: np.ndarray, ho: int, wo: int, alloc) -> np.ndarray:
         """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C).
 
-        Written into the reused buffer ``name`` (a fresh array when None). With one input
-        channel the rows of a patch are only kW values long, which NumPy copies slowly; the
-        matrix is then built transposed, (kH*kW, N*Ho*Wo), one long image-sized slab per
-        kernel offset, and returned as its transpose (a view BLAS reads directly).
+        Written into ``alloc(shape)`` (a reused buffer). With one input channel the rows of
+        a patch are only kW values long, which NumPy copies slowly; the matrix is then built
+        transposed, (kH*kW, N*Ho*Wo), one long image-sized slab per kernel offset, and
+        returned as its transpose (a view BLAS reads directly).
         """
         n, c = xp.shape[0], xp.shape[3]
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         m, k = n * ho * wo, kh * kw * c
         if c == 1:
-            buf = self._alloc(name, (k, m), xp.dtype)
+            buf = alloc((k, m))
             s_n, s_h, s_w, _ = xp.strides
             slabs = np.lib.stride_tricks.as_strided(
                 xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w),
                 writeable=False)
             np.copyto(buf.reshape(kh, kw, n, ho, wo), slabs)
             return buf.T                                     # (M, kh*kw) view
-        cols = self._alloc(name, (m, k), xp.dtype)
+        cols = alloc((m, k))
         np.copyto(cols.reshape(n, ho, wo, kh, kw * c),
                   self._patches(xp, self.kernel_size, self.stride, ho, wo))
         return cols
-
-    def _alloc(self, name: str | None, shape: tuple[int, ...], dtype) -> np.ndarray:
-        return np.empty(shape, dtype) if name is None else self._buf.get(name, shape, dtype)
 
     def forward(self, x, *, training):
         """x (N, H, W, C_in) -> (N, Ho, Wo, C_out)."""
@@ -220,7 +248,8 @@ class Conv2D(Module):
         if not training:
             return self._forward_chunked(x, w2, ho, wo, k)
         self._x_shape = x.shape
-        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo, "cols")
+        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo,
+                            lambda shape: self._buf.get("cols", shape, x.dtype))
         self._cols = cols
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
@@ -229,17 +258,28 @@ class Conv2D(Module):
         return y.reshape(n, ho, wo, f)
 
     def _forward_chunked(self, x, w2, ho, wo, k):
-        """Inference in slices of the batch, so the patch matrix stays small."""
-        n, f = x.shape[0], self.filters
+        """Inference in slices of the batch, so the patch matrix stays small (and in
+        scratch arrays kept per thread, :func:`_inference_buffers`: fresh 10-60 MB arrays on
+        every call cost more in page faults than the convolution itself)."""
+        (n, h, w, c), f, (ph, pw) = x.shape, self.filters, self.pad
         y = np.empty((n, ho, wo, f), dtype=x.dtype)
-        step = max(1, _INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1))
-        ph, pw = self.pad
+        step = min(n, max(1, _INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1)))
+        buf = _inference_buffers(self)
+        padded = buf.prefix("xpad", (step, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
+        flat = buf.prefix("cols", (step * ho * wo * k,), x.dtype)
+
+        def alloc(shape):                                   # the first prod(shape) values
+            return flat[:shape[0] * shape[1]].reshape(shape)
+
         for s in range(0, n, step):
             xs = x[s:s + step]
             m = xs.shape[0]
-            xp = np.pad(xs, ((0, 0), (ph, ph), (pw, pw), (0, 0))) if ph or pw \
-                else np.ascontiguousarray(xs)
-            cols = self._im2col(xp, ho, wo, None)
+            if ph or pw:
+                xp = padded[:m]                              # its border stays zero
+                xp[:, ph:ph + h, pw:pw + w, :] = xs
+            else:
+                xp = np.ascontiguousarray(xs)
+            cols = self._im2col(xp, ho, wo, alloc)
             ys = y[s:s + m].reshape(m * ho * wo, f)
             np.matmul(cols, w2, out=ys)
             if self.bias:
