@@ -10,7 +10,7 @@ from PIL import Image
 
 from digitnet.data.components import label_components
 from digitnet.data.images import prepare
-from digitnet.data.segment import candidate_cuts, segment
+from digitnet.data.segment import candidate_cuts, line_cuts, segment
 
 SCALE = 3           # compositions are drawn at MNIST scale, then enlarged
 
@@ -182,3 +182,34 @@ def test_a_cut_follows_the_thin_bridge():
     best = min(cuts, key=lambda c: c.strokes)
     assert best.strokes == pytest.approx(1.0)                       # one 2-px crossing
     assert all(10 <= c <= 20 for c in best.cols)
+
+
+def test_line_cuts_are_straight_upright_and_slanted():
+    mask = np.zeros((20, 40), dtype=bool)
+    mask[:, 20:22] = True                                       # one upright 2-px stroke
+    cuts = line_cuts(mask, height=20.0, stroke=2.0)
+    mids = range(4, 37, 2)                     # MIN_PIECE * 20 = 4 from the edges, step 2
+    assert len(cuts) == 3 * len(mids)
+    rows = np.arange(20)
+    for k, slope in enumerate((-0.25, 0.0, 0.25)):
+        for cut, mid in zip(cuts[k * len(mids):(k + 1) * len(mids)], mids, strict=True):
+            assert cut.top == 0
+            assert np.array_equal(cut.cols, np.round(mid + slope * (rows - 9.5)))
+            assert cut.strokes == pytest.approx(mask[rows, list(cut.cols)].sum() / 2.0)
+    upright = cuts[len(mids):2 * len(mids)]
+    assert upright[8].cols[0] == 20 and upright[8].strokes == pytest.approx(10.0)
+    assert upright[10].strokes == 0.0                          # beside the stroke
+
+
+def test_straight_cuts_add_two_piece_readings_of_touching_digits():
+    comps = label_components(zero_one(True) >= 128)
+    with_lines = segment(comps)[0]
+    without = segment(comps, lines=False)[0]
+    extra = [o for o in with_lines.options if o not in without.options]
+    assert extra and all(len(o) == 2 for o in extra)
+    assert set(without.options) < set(with_lines.options)
+    for left, right in extra:                  # one straight cut, shared by the two pieces
+        cut = left.right_cut
+        assert right.left_cut == cut and left.left_cut is None and right.right_cut is None
+        steps = set(np.diff(cut.cols).tolist())
+        assert steps <= {-1, 0} or steps <= {0, 1}

@@ -62,6 +62,12 @@ MIN_PIECE = 0.2
 DIGIT_ASPECT = 0.8
 #: at most this many candidate cuts per group (all their subsets are readings)
 MAX_CUTS = 5
+#: straight cuts (:func:`line_cuts`): column shift per row (0: upright), spacing as a
+#: fraction of the digits' height, for groups LINE_MIN_WIDTH to LINE_MAX_WIDTH heights wide
+LINE_SLOPES: tuple[float, ...] = (-0.25, 0.0, 0.25)
+LINE_STEP = 0.08
+LINE_MIN_WIDTH = 0.9
+LINE_MAX_WIDTH = 2.2
 #: cost of a cut path stepping sideways by one column (a pixel of ink costs 1)
 STEP_COST = 0.1
 #: log-prior of a reading: per cut, minus this times the strokes it crosses ...
@@ -160,7 +166,7 @@ class Slot:
 
 
 def segment(comps: Components, ink: np.ndarray | None = None, *,
-            single: bool = False) -> list[Slot]:
+            single: bool = False, lines: bool = True) -> list[Slot]:
     """The digits of an image, left to right (empty when there is no ink but specks).
 
     Parameters
@@ -171,6 +177,8 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
         ``(H, W)`` soft ink in [0, 1], to drop faint components.
     single : bool
         Return all the (non-speck) ink as one digit.
+    lines : bool
+        Offer straight cuts (:func:`line_cuts`) besides the cheapest paths.
     """
     keep = significant(comps, ink)
     if not len(keep):
@@ -184,7 +192,8 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
     groups = sorted(attach_specks(comps, ink, groups, keep), key=lambda g: g.left)
     runs = mergeable_runs(groups, height)
     lone = len(runs) == 1
-    return [Slot(*split_options(comps, run[0], height, lone=lone)) if len(run) == 1
+    return [Slot(*split_options(comps, run[0], height, lone=lone, lines=lines))
+            if len(run) == 1
             else Slot(*merge_options(run, height, lone=lone)) for run in runs]
 
 
@@ -404,13 +413,16 @@ def reference_height(groups: list[Segment]) -> float:
     return float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
-def split_options(comps: Components, group: Segment, height: float, *, lone: bool = False
+def split_options(comps: Components, group: Segment, height: float, *, lone: bool = False,
+                  lines: bool = True
                   ) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
     """The readings of a group and their log-priors, most plausible first.
 
     A group up to :data:`MAY_SPLIT` x ``height`` wide is one digit. A wider one gets up to
     :data:`MAX_CUTS` candidate cuts (:func:`candidate_cuts`), and every subset of them is a
-    reading whose pieces are at least :data:`MIN_PIECE` x ``height`` wide. Its log-prior
+    reading whose pieces are at least :data:`MIN_PIECE` x ``height`` wide; a group
+    :data:`LINE_MIN_WIDTH` to :data:`LINE_MAX_WIDTH` heights wide also gets the two-piece
+    readings of straight cuts (:func:`line_cuts`, unless ``lines`` is False). Its log-prior
     penalises each cut by the strokes it crosses, pieces wider than digits usually are,
     pieces much shorter than the digits, and splitting the only group of an image
     (``lone``; see the constants).
@@ -427,6 +439,12 @@ def split_options(comps: Components, group: Segment, height: float, *, lone: boo
             pieces = cut_group(comps, group, list(chosen))
             if len(pieces) == n + 1 and all(p.width >= MIN_PIECE * height for p in pieces):
                 readings.append((reading_prior(pieces, chosen, height, lone=lone), pieces))
+    if lines and LINE_MIN_WIDTH * height < group.width <= LINE_MAX_WIDTH * height:
+        for cut in line_cuts(mask, height, stroke_width(mask)):
+            cut = Cut(group.top, tuple(int(c) + group.left for c in cut.cols), cut.strokes)
+            pieces = cut_group(comps, group, [cut])
+            if len(pieces) == 2 and all(p.width >= MIN_PIECE * height for p in pieces):
+                readings.append((reading_prior(pieces, (cut,), height, lone=lone), pieces))
     readings.sort(key=lambda r: -r[0])
     return tuple(r[1] for r in readings), tuple(r[0] for r in readings)
 
@@ -500,6 +518,27 @@ def candidate_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
     ends = [e for e in _cheapest_ends(total + 0.01 * near, gap) if np.isfinite(total[e])]
     paths = [_backtrack(moves, e) for e in ends[:MAX_CUTS]]
     return _non_crossing(paths, ink, stroke)
+
+
+def line_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
+    """Straight cuts through a group, upright and slanted (:data:`LINE_SLOPES`), every
+    :data:`LINE_STEP` x ``height`` columns, at least :data:`MIN_PIECE` x ``height`` from
+    the edges at mid-height. Overlapping digits often have no cheap seam between them (the
+    cheapest path slips through one of them and steals its stroke); a straight line leaves
+    the strokes on either side where they are, and the recogniser judges the pieces."""
+    h, w = mask.shape
+    gap = max(1, int(np.ceil(MIN_PIECE * height)))
+    step = max(1, int(round(LINE_STEP * height)))
+    rows = np.arange(h)
+    ink = mask.astype(np.float64)
+    cuts = []
+    for slope in LINE_SLOPES:
+        for mid in range(gap, w - gap + 1, step):
+            cols = np.clip(np.round(mid + slope * (rows - (h - 1) / 2)).astype(np.int64),
+                           0, w)
+            crossed = float(ink[rows, np.minimum(cols, w - 1)].sum())
+            cuts.append(Cut(0, tuple(int(c) for c in cols), crossed / max(stroke, 1.0)))
+    return cuts
 
 
 def _cheapest_ends(total: np.ndarray, gap: int) -> list[int]:
