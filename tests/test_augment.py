@@ -119,6 +119,21 @@ def test_augment_preview_command_writes_a_png(mnist_dir, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["aug.png"]
 
 
+def test_preview_title_names_only_the_distortions_in_use():
+    from digitnet.report.figures import plot_augment_preview
+
+    grid = np.zeros((2, 3, 28, 28), dtype=np.float32)
+    off = Augmenter(rotate=10, shift=2, rng=np.random.default_rng(0)).config()
+    assert off["elastic_sigma"]                  # the default smoothing, unused without alpha
+    title = plot_augment_preview(grid, off).axes[0].get_title()
+    assert "rotate 10" in title and "shift 2" in title and "elastic" not in title
+    on = Augmenter(elastic_alpha=30, elastic_sigma=5, rng=np.random.default_rng(0)).config()
+    title = plot_augment_preview(grid, on).axes[0].get_title()
+    assert "elastic_alpha 30" in title and "elastic_sigma 5" in title
+    none = plot_augment_preview(grid, Augmenter(rng=np.random.default_rng(0)).config())
+    assert none.axes[0].get_title().endswith("no distortion")
+
+
 def _loop_neighbourhood(x, op):
     """Slow reference: op over each pixel's 3x3 neighbourhood, zero outside."""
     b, h, w = x.shape

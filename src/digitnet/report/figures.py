@@ -422,7 +422,10 @@ def plot_augment_preview(grid: np.ndarray, settings: dict[str, float]) -> Figure
     ax.set_xticks([w / 2 + c * (w + 2) for c in range(cols)],
                   ["original"] + [f"#{c}" for c in range(1, cols)], fontsize=8)
     ax.set_yticks([])
-    text = ", ".join(f"{name} {value:g}" for name, value in settings.items() if value)
+    shown = {k: v for k, v in settings.items() if v}
+    if not shown.get("elastic_alpha"):
+        shown.pop("elastic_sigma", None)     # the smoothing of a distortion that is off
+    text = ", ".join(f"{name} {value:g}" for name, value in shown.items())
     ax.set_title(f"What the network is trained on: {text or 'no distortion'}", fontsize=9)
     return fig
 
