@@ -5,12 +5,11 @@ digits their ink belongs to), its network, its use in choosing a reading, and th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from photo_helpers import mnist_style_digits
 
 from digitnet.checker import build_checker, not_one_digit, pieces_split, train_checker
@@ -18,8 +17,6 @@ from digitnet.data.mnist import MNIST, Split
 from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
 from digitnet.io import load_model, save_model
 from digitnet.nn import Dense, Flatten, Sequential
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def test_far_apart_digits_are_whole_digits_with_their_labels():
@@ -85,12 +82,6 @@ def test_a_trained_checker_tells_whole_digits_from_the_rest(mnist, tmp_path):
     assert p[bad].mean() > p[~bad].mean() + 0.4
     save_model(tmp_path / "c.npz", checker)
     assert np.array_equal(not_one_digit(load_model(tmp_path / "c.npz"), held_out.images), p)
-
-
-def run_cli(*args):
-    env = {"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "digitnet", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
 
 
 def test_train_checker_command_writes_a_checker(mnist_dir, tmp_path):

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from digitnet.cli import format_epoch, main
 from digitnet.io import save_model
 from digitnet.nn import Dense, Flatten, Sequential
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def run_cli(*args, env=None):
-    """Run ``python -m digitnet`` in a subprocess, as a user would."""
-    full_env = dict(os.environ, **(env or {}))
-    full_env["PYTHONPATH"] = SRC + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "digitnet", *args], capture_output=True,
-                          text=True, env=full_env, timeout=600)
 
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["evaluate"], ["presets"], ["data"]])

@@ -4,14 +4,12 @@ and the CLI (end to end on real MNIST when the files are present)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from digitnet.cli import main
 from digitnet.errors import ConfigError
@@ -21,7 +19,6 @@ from digitnet.report import FIGURES, ReportConfig, write_report
 from digitnet.report import build as report_build
 from digitnet.report.inside import first_layer_weights, layer_activations
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SMALL = ReportConfig(robustness_images=60, gallery=8)
 
@@ -233,12 +230,6 @@ def test_invalid_settings_are_named(setting, value, needle, tmp_path, digits_dat
 
 
 # -- command line ----------------------------------------------------------------------------
-
-def run_cli(*args):
-    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "digitnet", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
-
 
 @pytest.mark.parametrize("args,needle", [
     (["report", "missing.npz"], "model file missing.npz not found"),
