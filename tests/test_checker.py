@@ -53,6 +53,29 @@ def test_pieces_are_reproducible_from_the_seed():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
+def test_straight_cut_pieces_are_added_on_request_only():
+    """lines=0 gives the seam-cut pieces and draws nothing extra from the generator; with
+    lines=1 every straight-cut reading adds its pieces, after the same seam-cut pieces."""
+    yy, xx = np.mgrid[0:28, 0:28]
+    r = np.hypot(yy - 14, xx - 14)
+    ring = np.where((r <= 10) & (r > 6), 255, 0).astype(np.uint8)   # a round, wide "0"
+    zeros, labels = np.stack([ring, ring]), np.array([0, 0])
+    added = 0
+    for seed in range(3):
+        x0, y0 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0,
+                               lines=0.0)
+        x1, y1 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0,
+                               lines=1.0)
+        assert np.array_equal(x1[:len(y0)], x0) and np.array_equal(y1[:len(y0)], y0)
+        assert (y1[len(y0):] == NOT_ONE_DIGIT).any() or len(y1) == len(y0)
+        added += len(y1) - len(y0)
+        explicit, default = np.random.default_rng(seed), np.random.default_rng(seed)
+        number_pieces(zeros, labels, explicit, touching=1.0, lines=0.0)
+        number_pieces(zeros, labels, default, touching=1.0)          # LINE_PIECES = 0
+        assert explicit.random() == default.random()
+    assert added > 0
+
+
 def test_checker_has_eleven_outputs_and_refuses_a_digit_model():
     checker = build_checker(0)
     assert checker.output_shape == (NOT_ONE_DIGIT + 1,)

@@ -53,11 +53,13 @@ NOT_COVER = 0.65
 #: the photos: as :data:`digitnet.data.photos.DEFAULT` but at most 80 px tall digits (the
 #: segmenter measures in digit heights; small photos are 2x faster to make)
 PHOTO = dataclasses.replace(DEFAULT, height=(28.0, 80.0))
+#: the fraction of straight-cut readings whose pieces join the examples (see number_pieces)
+LINE_PIECES = 0.0
 
 
 def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
-                  touching: float = 0.5, settings: PhotoSettings = PHOTO
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  touching: float = 0.5, settings: PhotoSettings = PHOTO,
+                  lines: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The labelled candidate segments of one composed number, photographed.
 
     Parameters
@@ -71,6 +73,10 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
         Probability that neighbouring digits touch (see :func:`number_layers`).
     settings : PhotoSettings
         How the number is photographed.
+    lines : float, optional
+        The fraction of the straight-cut readings (:func:`~digitnet.data.segment.line_cuts`)
+        whose pieces are added, drawn at random (default :data:`LINE_PIECES`; 0 draws
+        nothing from ``rng``).
 
     Returns
     -------
@@ -86,8 +92,17 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     photo = Image.open(io.BytesIO(jpeg_bytes(img, rng, settings)))
     inkmap = ink_map(np.asarray(photo.convert("L"), dtype=np.float32))
     comps = label_components(inkmap.mask)
-    slots = segment(comps, inkmap.ink, lines=False)   # the readings the checker learnt
+    slots = segment(comps, inkmap.ink, lines=False)
     segments = list(dict.fromkeys(s for slot in slots for o in slot.options for s in o))
+    lines = LINE_PIECES if lines is None else lines
+    if lines > 0:
+        seams = {o for slot in slots for o in slot.options}
+        extra = [o for slot in segment(comps, inkmap.ink) for o in slot.options
+                 if o not in seams]
+        pick = np.random.default_rng(int(rng.integers(2 ** 63))).random(len(extra)) < lines
+        segments = list(dict.fromkeys([*segments, *(s for o, keep in zip(extra, pick,
+                                                                          strict=True)
+                                                   if keep for s in o)]))
     k = len(digits)
     total = np.bincount(owner[inkmap.mask], minlength=k + 1)[1:]     # (k,) each digit's ink
     images, classes = [], []
@@ -112,8 +127,8 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
 
 def make_pieces(images: np.ndarray, labels: np.ndarray, count: int,
                 rng: np.random.Generator, *, sizes: tuple[int, int] = (2, 4),
-                touching: float = 0.5, settings: PhotoSettings = PHOTO
-                ) -> tuple[np.ndarray, np.ndarray]:
+                touching: float = 0.5, settings: PhotoSettings = PHOTO,
+                lines: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate segments of ``count`` numbers composed from random ``images``.
 
     Each number has ``sizes[0]`` to ``sizes[1]`` digits drawn without repetition within it
@@ -125,7 +140,7 @@ def make_pieces(images: np.ndarray, labels: np.ndarray, count: int,
         k = int(rng.integers(sizes[0], sizes[1] + 1))
         pick = rng.choice(len(images), size=k, replace=False)
         x, y = number_pieces(images[pick], labels[pick], rng, touching=touching,
-                             settings=settings)
+                             settings=settings, lines=lines)
         xs.append(x)
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
