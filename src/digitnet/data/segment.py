@@ -11,7 +11,9 @@
    close to it.
 3. Touching digits are split: a group wide for its height may hold several digits. It
    becomes a :class:`Slot` with alternative readings: the group whole, or cut along some of
-   the cheapest top-to-bottom paths through it (:func:`candidate_cuts`), each with a prior
+   the cheapest top-to-bottom paths through it (:func:`candidate_cuts`), or in two along a
+   straight upright or slanted line (:func:`line_cuts`: overlapping digits have no cheap
+   seam, and the cheapest path hands a stroke of one to the other), each with a prior
    from its shape (:func:`reading_prior`). The recogniser picks the reading that is most
    plausible given what it reads (:func:`digitnet.predict.choose_readings`);
    ``options[0]`` is the best guess from the shapes alone.
