@@ -1,12 +1,14 @@
-"""Which of Conv2D's two input-gradient algorithms is faster, per layer shape.
+"""Which of Conv2D's three input-gradient algorithms is faster, per layer shape.
 
-``Conv2D.backward`` computes dx either as one more convolution (``_input_grad_as_conv``:
-dy padded, one patch copy, one matrix product) or per kernel offset
+``Conv2D.backward`` computes dx as one more convolution (``_input_grad_as_conv``: dy
+padded, one patch copy, one matrix product), from one patch matrix of dy's rows shared by
+the kernel rows (``_input_grad_by_rows``, stride 1), or per kernel offset
 (``_input_grad_per_offset``: kh*kw small matrix products, each added onto a window of dx),
-and picks one with a fixed rule. This script times both on the shapes of the presets' layers
-and a few others (batch 128, float32, fastest of N, the two alternating) and prints what the
-rule picks next to what was faster. Both forms are tested against the loop reference in
-``tests/test_conv.py``; they differ only in float32 summation order.
+and picks one with a fixed rule (``Conv2D._input_grad_form``). This script times all three
+on the shapes of the presets' layers and a few others (batch 128, float32, fastest of N,
+alternating) and prints what the rule picks next to what was fastest. All three are tested
+against the loop reference in ``tests/test_conv.py``; they differ only in float32
+summation order.
 
 Usage (from the repository root)::
 
