@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DIGITNET_THREADS",
+               "OPENBLAS_THREAD_TIMEOUT")
 
 
 def cpu_model() -> str:

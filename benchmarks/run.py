@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import shlex
@@ -29,7 +30,8 @@ REPO = HERE.parent
 SECTION_NAMES = ("train", "inference", "target", "seed", "memory", "efficiency", "augment")
 #: the models of sections 1 and 2 (benchmarks/sections.py builds them)
 SPEED_MODELS = ("relu-128-64", "wide-mlp", "lenet5", "cnn")
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "DIGITNET_THREADS")
 
 
 def default_data_dir() -> str:
@@ -123,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
 
     start = time.perf_counter()
+    # digitnet before NumPy, as in the CLI: it sets OpenBLAS's thread wait (digitnet/__init__)
+    importlib.import_module("digitnet")
     import numpy as np  # noqa: F401  (after the thread variables are set)
 
     torch = None

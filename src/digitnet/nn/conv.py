@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.nn.buffers import Buffers as _Buffers
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
+from digitnet.nn.parallel import split
 from digitnet.nn.wide import fold, tile
 
 # inference is done in chunks whose patch matrix stays below this many bytes
@@ -68,42 +70,6 @@ def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int
     for i in range(kh):
         for j in range(kw):
             yield i, j, x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
-
-
-class _Buffers:
-    """Arrays reused from one training step to the next while their shape stays the same:
-    a fresh 100 MB allocation every batch costs page faults, a reused one does not.
-
-    A buffer's content is only valid until the next call that asks for it: layers use them
-    for what lives between a forward and the following backward.
-    """
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
-            ) -> np.ndarray:
-        """``zeros``: "never" (uninitialised), "new" (zeroed when allocated), "always"."""
-        arr = self._arrays.get(name)
-        if arr is None or arr.shape != shape or arr.dtype != dtype:
-            arr = np.zeros(shape, dtype) if zeros != "never" else np.empty(shape, dtype)
-            self._arrays[name] = arr
-        elif zeros == "always":
-            arr.fill(0)
-        return arr
-
-    def prefix(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
-               ) -> np.ndarray:
-        """Like :meth:`get`, but a buffer with more rows (same other axes) is kept and its
-        first ``shape[0]`` rows returned: a contiguous view, so batches of different sizes
-        share one allocation."""
-        arr = self._arrays.get(name)
-        if (arr is not None and arr.dtype == dtype and arr.shape[1:] == shape[1:]
-                and arr.shape[0] >= shape[0]):
-            if zeros == "always":
-                arr[:shape[0]].fill(0)
-            return arr[:shape[0]]
-        return self.get(name, shape, dtype, zeros=zeros)
 
 
 _thread = threading.local()
@@ -196,7 +162,11 @@ class Conv2D(Module):
             return np.ascontiguousarray(x)
         n, h, w, c = x.shape
         xp = self._buf.get(name, (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
-        xp[:, ph:ph + h, pw:pw + w, :] = x
+
+        def part(a, b):
+            xp[a:b, ph:ph + h, pw:pw + w, :] = x[a:b]
+
+        split(part, n, x.size)
         return xp
 
     @staticmethod
@@ -232,11 +202,13 @@ class Conv2D(Module):
             slabs = np.lib.stride_tricks.as_strided(
                 xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w),
                 writeable=False)
-            np.copyto(buf.reshape(kh, kw, n, ho, wo), slabs)
+            dest = buf.reshape(kh, kw, n, ho, wo)
+            split(lambda a, b: np.copyto(dest[:, :, a:b], slabs[:, :, a:b]), n, m * k)
             return buf.T                                     # (M, kh*kw) view
         cols = alloc((m, k))
-        np.copyto(cols.reshape(n, ho, wo, kh, kw * c),
-                  self._patches(xp, self.kernel_size, self.stride, ho, wo))
+        dest = cols.reshape(n, ho, wo, kh, kw * c)
+        patches = self._patches(xp, self.kernel_size, self.stride, ho, wo)
+        split(lambda a, b: np.copyto(dest[a:b], patches[a:b]), n, m * k)
         return cols
 
     def forward(self, x, *, training):
@@ -374,20 +346,24 @@ class Conv2D(Module):
         rows = np.lib.stride_tricks.as_strided(dyw, shape=(n, ho, wp, kw * f),
                                                strides=(s_n, s_h, s_w, s_c), writeable=False)
         cols = self._buf.get("drows", (n * ho * wp, kw * f), dy.dtype)
-        np.copyto(cols.reshape(n, ho, wp, kw * f), rows)
+        dest = cols.reshape(n, ho, wp, kw * f)
+        split(lambda a, b: np.copyto(dest[a:b], rows[a:b]), n, cols.size)
         # W (kh, kw, C, F) -> (kw*F, kh*C): row (j', f) with j' = kw-1-j, column (i, c)
         w_rot = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(kw * f, kh * c)
         r = np.matmul(cols, w_rot, out=self._buf.get("dr", (n * ho * wp, kh * c), dy.dtype))
         parts = self._buf.get("dparts", (kh, n, ho, wp, c), dy.dtype)
-        np.copyto(parts, r.reshape(n, ho, wp, kh, c).transpose(3, 0, 1, 2, 4))
+        by_row = r.reshape(n, ho, wp, kh, c).transpose(3, 0, 1, 2, 4)
         dxp = self._buf.get("dxrows", (n, hp, wp, c), dy.dtype)
-        dxp[:, :ho] = parts[0]
-        dxp[:, ho:] = 0
-        for i in range(1, kh):
-            dxp[:, i:i + ho] += parts[i]
-        if ph or pw:
-            return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
-        return dxp
+
+        def part(a, b):                                      # images a:b, in parallel
+            np.copyto(parts[:, a:b], by_row[:, a:b])
+            dxp[a:b, :ho] = parts[0, a:b]
+            dxp[a:b, ho:] = 0
+            for i in range(1, kh):
+                dxp[a:b, i:i + ho] += parts[i, a:b]
+
+        split(part, n, parts.size)
+        return self._unpad(dxp, h, w)
 
     def _input_grad_per_offset(self, dy2):
         """dx for any stride: for each kernel offset (i, j), dy @ W[i, j].T is the gradient
@@ -396,16 +372,33 @@ class Conv2D(Module):
         n, h, w, c = self._x_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
         ho, wo, f = self.output_shape
-        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy2.dtype,
-                            zeros="always")
-        part = self._buf.get("dpart", (n * ho * wo, c), dy2.dtype)
+        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy2.dtype)
+        parts = self._buf.get("dparts", (kh * kw, n, ho, wo, c), dy2.dtype)
         W = self.params["W"]
-        for i, j, win in _windows(dxp, kh, kw, sh, sw, ho, wo):
-            np.matmul(dy2, W[i, j].T, out=part)              # (N*Ho*Wo, F) @ (F, C)
-            win += part.reshape(n, ho, wo, c)
-        if ph or pw:
-            return dxp[:, ph:ph + h, pw:pw + w, :].copy()    # contiguous for the next layer
-        return dxp
+        for o in range(kh * kw):                             # (N*Ho*Wo, F) @ (F, C)
+            np.matmul(dy2, W[o // kw, o % kw].T, out=parts[o].reshape(n * ho * wo, c))
+
+        def part(a, b):                                      # images a:b, in parallel
+            dxa = dxp[a:b]
+            dxa.fill(0)
+            for o, (_, _, win) in enumerate(_windows(dxa, kh, kw, sh, sw, ho, wo)):
+                win += parts[o, a:b]
+
+        split(part, n, parts.size)
+        return self._unpad(dxp, h, w)
+
+    def _unpad(self, dxp, h, w):
+        """The interior of a padded gradient, contiguous for the next layer."""
+        ph, pw = self.pad
+        if not ph and not pw:
+            return dxp
+        dx = np.empty((dxp.shape[0], h, w, dxp.shape[3]), dxp.dtype)
+
+        def part(a, b):
+            dx[a:b] = dxp[a:b, ph:ph + h, pw:pw + w, :]
+
+        split(part, dx.shape[0], dx.size)
+        return dx
 
     def describe(self):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -487,17 +480,26 @@ class MaxPool2D(_Pool2D):
         """The common 2x2/stride-2 case in four whole-array operations: the max of each row
         pair of a window, then of the two rows. Ties go to the first maximum in row-major
         order, as in the general path (row 0 unless row 1 is strictly larger; within the
-        row, column 0 unless column 1 is strictly larger)."""
+        row, column 0 unless column 1 is strictly larger). Images are split over threads
+        (:mod:`digitnet.nn.parallel`)."""
         n, h, w, c = x.shape
         ho, wo = h // 2, w // 2
         xr = x[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c)
-        left, right = xr[:, :, :, :, 0], xr[:, :, :, :, 1]       # (N, Ho, 2, Wo, C)
-        rows = np.maximum(left, right)                           # max within each row
-        y = np.maximum(rows[:, :, 0], rows[:, :, 1])             # (N, Ho, Wo, C)
+        y = np.empty((n, ho, wo, c), x.dtype)
         if training:
-            self._col1 = right > left                            # column 1 won, per row
-            self._row1 = rows[:, :, 1] > rows[:, :, 0]           # row 1 won
+            self._col1 = np.empty((n, ho, 2, wo, c), bool)      # column 1 won, per row
+            self._row1 = np.empty((n, ho, wo, c), bool)         # row 1 won
             self._x_shape = x.shape
+
+        def part(a, b):
+            left, right = xr[a:b, :, :, :, 0], xr[a:b, :, :, :, 1]   # (n, Ho, 2, Wo, C)
+            rows = np.maximum(left, right)                       # max within each row
+            np.maximum(rows[:, :, 0], rows[:, :, 1], out=y[a:b])
+            if training:
+                np.greater(right, left, out=self._col1[a:b])
+                np.greater(rows[:, :, 1], rows[:, :, 0], out=self._row1[a:b])
+
+        split(part, n, x.size)
         return y
 
     def backward(self, dy):
@@ -525,14 +527,20 @@ class MaxPool2D(_Pool2D):
         exact = h == 2 * ho and w == 2 * wo
         dx = np.empty(self._x_shape, dy.dtype) if exact else np.zeros(self._x_shape, dy.dtype)
         dxr = dx[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c) if exact else None
-        hit = np.empty(dy.shape, dtype=bool)
-        for i in (0, 1):
-            row = self._row1 if i else ~self._row1
-            for j in (0, 1):
-                col = self._col1[:, :, i] if j else ~self._col1[:, :, i]
-                np.logical_and(row, col, out=hit)
-                target = dxr[:, :, i, :, j] if exact else dx[:, i:2 * ho:2, j:2 * wo:2]
-                np.multiply(dy, hit, out=target)
+
+        def part(a, b):
+            hit = np.empty(dy[a:b].shape, dtype=bool)
+            row1, col1 = self._row1[a:b], self._col1[a:b]
+            for i in (0, 1):
+                row = row1 if i else ~row1
+                for j in (0, 1):
+                    col = col1[:, :, i] if j else ~col1[:, :, i]
+                    np.logical_and(row, col, out=hit)
+                    target = (dxr[a:b, :, i, :, j] if exact
+                              else dx[a:b, i:2 * ho:2, j:2 * wo:2])
+                    np.multiply(dy[a:b], hit, out=target)
+
+        split(part, n, dx.size)
         return dx
 
 

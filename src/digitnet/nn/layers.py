@@ -11,6 +11,7 @@ import numpy as np
 
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
+from digitnet.nn.parallel import split
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -162,13 +163,19 @@ class ReLU(Module):
     keeps_output = True
 
     def forward(self, x, *, training):
-        y = np.maximum(x, 0, out=x if self.inplace else None)
+        x = np.ascontiguousarray(x)
+        y = x if self.inplace else np.empty_like(x)
+        xf, yf = x.reshape(-1), y.reshape(-1)                # split over threads
+        split(lambda a, b: np.maximum(xf[a:b], 0, out=yf[a:b]), xf.size, xf.size)
         if training:
             self._y = y
         return y
 
     def backward(self, dy):
-        dy *= self._y > 0
+        dy = np.ascontiguousarray(dy)                       # ours to overwrite
+        dyf, yf = dy.reshape(-1), self._y.reshape(-1)
+        split(lambda a, b: np.multiply(dyf[a:b], yf[a:b] > 0, out=dyf[a:b]), dyf.size,
+              dyf.size)
         return dy
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.nn.buffers import Buffers
 from digitnet.nn.module import Module, register
+from digitnet.nn.wide import blockwise as _blockwise
 from digitnet.nn.wide import fold as _fold
+from digitnet.nn.wide import long_rows as _long_rows
 from digitnet.nn.wide import tile as _tile
 from digitnet.nn.wide import wide as _wide
 
@@ -34,6 +37,7 @@ class BatchNorm(Module):
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.momentum = float(momentum)
         self.eps = float(eps)
+        self._buf = Buffers()
 
     def build(self, input_shape, rng, dtype=np.float32):
         out = super().build(input_shape, rng, dtype)
@@ -47,24 +51,38 @@ class BatchNorm(Module):
         c = x.shape[-1]
         xw = _wide(x)                                           # (R, L), L = W*C or D
         gamma, beta = self.params["gamma"], self.params["beta"]
-        out = xw if self.inplace else None
+        y = xw if self.inplace else np.empty_like(xw)
+        xl, yl = _long_rows(xw), _long_rows(y)                  # element-wise passes
+        rows, row = xl.shape
         if not training:
             scale = gamma / np.sqrt(self.buffers["running_var"] + x.dtype.type(self.eps))
             shift = beta - self.buffers["running_mean"] * scale
-            y = np.multiply(xw, _tile(scale, xw.shape[1]), out=out)
-            y += _tile(shift, xw.shape[1])
+            t_scale, t_shift = _tile(scale, row), _tile(shift, row)
+
+            def affine(b):
+                np.multiply(xl[b], t_scale, out=yl[b])
+                yl[b] += t_shift
+
+            _blockwise(affine, rows, row)
             return y.reshape(x.shape)
         m = xw.size // c
         mean = _fold(xw.sum(axis=0), c) / x.dtype.type(m)
-        xc = xw - _tile(mean, xw.shape[1])                      # (R, L)
+        xc = self._buf.get("xhat", xw.shape, x.dtype)           # kept for backward
+        xcl = _long_rows(xc)
+        t_mean = _tile(mean, row)
+        _blockwise(lambda b: np.subtract(xl[b], t_mean, out=xcl[b]), rows, row)
         var = _fold(np.einsum("ij,ij->j", xc, xc), c) / x.dtype.type(m)
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        xhat = xc
-        xhat *= _tile(inv_std, xw.shape[1])                     # in place: xc is ours
-        self._xhat, self._inv_std = xhat, inv_std
+        self._xhat, self._inv_std = xc, inv_std
         self._update_running(mean, var, m)
-        y = np.multiply(xhat, _tile(gamma, xw.shape[1]), out=out)
-        y += _tile(beta, xw.shape[1])
+        t_inv, t_gamma, t_beta = _tile(inv_std, row), _tile(gamma, row), _tile(beta, row)
+
+        def normalise(b):                                       # xhat, then gamma*xhat + beta
+            xcl[b] *= t_inv
+            np.multiply(xcl[b], t_gamma, out=yl[b])
+            yl[b] += t_beta
+
+        _blockwise(normalise, rows, row)
         return y.reshape(x.shape)
 
     def _update_running(self, mean, var, m):
@@ -78,7 +96,7 @@ class BatchNorm(Module):
     def backward(self, dy):
         c = dy.shape[-1]
         dyw = _wide(dy)
-        xhat, m, row = self._xhat, dyw.size // c, dyw.shape[1]
+        xhat, m = self._xhat, dyw.size // c
         dbeta = _fold(dyw.sum(axis=0), c)
         dgamma = _fold(np.einsum("ij,ij->j", dyw, xhat), c)
         self.grads["beta"][...] = dbeta
@@ -88,10 +106,19 @@ class BatchNorm(Module):
         # dx = k * (dy - dbeta / m - xhat * dgamma / m), k = gamma * inv_std; dy is ours
         k = self.params["gamma"] * self._inv_std                # (C,)
         inv_m = dy.dtype.type(1.0 / m)
-        dx = np.multiply(xhat, _tile(k * dgamma * inv_m, row))
-        dyw *= _tile(k, row)
-        dyw -= _tile(k * dbeta * inv_m, row)
-        dyw -= dx
+        dyl, xl = _long_rows(dyw), _long_rows(xhat)
+        rows, row = dyl.shape
+        t_xhat, t_k = _tile(k * dgamma * inv_m, row), _tile(k, row)
+        t_beta = _tile(k * dbeta * inv_m, row)
+        part = _long_rows(self._buf.get("part", dyw.shape, dy.dtype))
+
+        def input_grad(b):                                      # in cache, block by block
+            p = np.multiply(xl[b], t_xhat, out=part[b])
+            dyl[b] *= t_k
+            dyl[b] -= t_beta
+            dyl[b] -= p
+
+        _blockwise(input_grad, rows, row)
         return dyw.reshape(dy.shape)
 
     def get_config(self):

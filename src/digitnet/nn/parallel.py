@@ -1,0 +1,105 @@
+"""Element-wise work split over the CPU's cores.
+
+BLAS already runs every matrix product on all cores, but the rest of a training step --
+batch normalisation, pooling, ReLU, the patch copies of a convolution -- is NumPy
+element-wise work on one core, while the others wait. NumPy releases the GIL inside such
+operations, so the same operation on disjoint slices of an array, run from several Python
+threads, runs in parallel. Each element is computed by the same operation on the same values
+as before: results are bit-for-bit those of the single-threaded code (tested).
+
+Only independent slices are split (batch rows, blocks of rows, columns of a per-column
+reduction); anything drawing random numbers stays on the caller's thread.
+
+The number of threads is ``DIGITNET_THREADS`` if set, else the CPUs this process may use;
+``1`` turns the splitting off. Work below :data:`MIN_ELEMENTS` per thread runs on the
+caller's thread (handing it over costs ~20-50 microseconds).
+
+OpenBLAS's idle threads normally spin for ~0.1 s after each matrix product, so the cores
+are never free between products and split work only queues behind them (measured: no gain
+on a cnn training step). ``import digitnet`` therefore sets ``OPENBLAS_THREAD_TIMEOUT``
+(see :data:`digitnet.OPENBLAS_THREAD_TIMEOUT`) before NumPy loads; if NumPy was imported
+first without it, the default here is one thread (``DIGITNET_THREADS`` still decides).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import digitnet
+
+MIN_ELEMENTS = 65_536          # per thread: below this, splitting costs more than it saves
+
+_lock = threading.Lock()
+_state = threading.local()     # .inside: this thread is running a share of a split
+_pool: ThreadPoolExecutor | None = None
+_pool_threads = 0
+
+
+def threads() -> int:
+    """How many threads element-wise work is split over (>= 1)."""
+    value = os.environ.get("DIGITNET_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"DIGITNET_THREADS must be a whole number of threads, got "
+                             f"{value!r}; unset it to use every CPU") from None
+        return max(1, n)
+    if not digitnet.BLAS_WAIT_SET:
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                       # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_threads
+    with _lock:
+        if _pool is None or _pool_threads != workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="digitnet")
+            _pool_threads = workers
+        return _pool
+
+
+def shares(n: int, elements: int) -> int:
+    """Into how many parts to split ``n`` independent items holding ``elements`` values in
+    all: 1 when the work is small, when splitting is off, or inside a split already."""
+    if n < 2 or getattr(_state, "inside", False):
+        return 1
+    return max(1, min(threads(), n, elements // MIN_ELEMENTS))
+
+
+def _run_inside(fn: Callable[[int, int], object], start: int, stop: int) -> None:
+    _state.inside = True
+    try:
+        fn(start, stop)
+    finally:
+        _state.inside = False
+
+
+def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
+    """Call ``fn(start, stop)`` on contiguous parts of ``range(n)``, in parallel.
+
+    ``fn`` must only write to the part it is given. ``elements`` (the values the whole
+    work touches) decides whether splitting is worth it. The caller's thread takes the
+    first part; an exception in any part is raised here after all parts finished."""
+    k = shares(n, elements)
+    if k == 1:
+        fn(0, n)
+        return
+    bounds = [n * i // k for i in range(k + 1)]
+    pool = _executor(k - 1)
+    futures = [pool.submit(_run_inside, fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    try:
+        _run_inside(fn, bounds[0], bounds[1])
+    finally:
+        for f in futures:
+            f.exception()                        # wait for every part
+    for f in futures:
+        f.result()                               # re-raise a worker's exception

@@ -1,0 +1,135 @@
+"""Element-wise work split over threads (digitnet.nn.parallel) gives bit-identical results."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+
+from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU, parallel, wide
+from digitnet.nn.wide import LONG_ROW, long_rows, row_blocks
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Split even the smallest work three ways."""
+    monkeypatch.setenv("DIGITNET_THREADS", "3")
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+
+
+def test_split_covers_every_index_once_in_contiguous_parts(split_everything):
+    seen, lock = [], threading.Lock()
+
+    def fn(a, b):
+        with lock:
+            seen.append((a, b, threading.current_thread().name))
+
+    parallel.split(fn, 10, 10)
+    assert sorted((a, b) for a, b, _ in seen) == [(0, 3), (3, 6), (6, 10)]
+    names = {a: name for a, _, name in seen}
+    assert names[0] == threading.current_thread().name                # the caller's part
+    assert names[3].startswith("digitnet") and names[6].startswith("digitnet")
+
+
+def test_split_runs_serially_when_small_or_off_or_nested(monkeypatch):
+    calls = []
+    parallel.split(lambda a, b: calls.append((a, b)), 10, 100)      # far below MIN_ELEMENTS
+    assert calls == [(0, 10)]
+    monkeypatch.setenv("DIGITNET_THREADS", "1")
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    calls.clear()
+    parallel.split(lambda a, b: calls.append((a, b)), 10, 10)
+    assert calls == [(0, 10)]
+    monkeypatch.setenv("DIGITNET_THREADS", "2")
+    inner = []
+
+    def outer(a, b):
+        parallel.split(lambda c, d: inner.append((c, d)), 4, 4)    # inside a part: serial
+
+    parallel.split(outer, 2, 2)
+    assert sorted(inner) == [(0, 4), (0, 4)]
+
+
+def test_split_raises_a_workers_exception_after_all_parts_finish(split_everything):
+    done = []
+
+    def fn(a, b):
+        if a > 0:
+            raise RuntimeError(f"part {a}")
+        done.append(a)
+
+    with pytest.raises(RuntimeError, match="part"):
+        parallel.split(fn, 9, 9)
+    assert done == [0]
+
+
+def test_bad_thread_count_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DIGITNET_THREADS", "two")
+    with pytest.raises(ValueError, match="DIGITNET_THREADS must be a whole number"):
+        parallel.threads()
+
+
+def test_long_rows_regroup_whole_rows_into_a_view():
+    x = np.arange(3072 * 768, dtype=np.float32).reshape(3072, 768)
+    v = long_rows(x)
+    assert np.shares_memory(v, x) and v.shape[1] % 768 == 0 and v.shape[1] <= LONG_ROW
+    assert v.shape == (96, 24576)
+    assert long_rows(np.zeros((7, 5))).shape == (1, 35)             # 7 is prime: all rows
+    assert long_rows(np.zeros((3, 40000))).shape == (3, 40000)      # already long
+    blocks = row_blocks(3, 20, 1000)
+    assert blocks[0].start == 3 and blocks[-1].stop == 20
+    assert sum(b.stop - b.start for b in blocks) == 17
+
+
+def _run(layer, x, dy, training=True):
+    y = layer.forward(x.copy(), training=training)
+    dx = layer.backward(dy.copy()) if training else None
+    return y, dx
+
+
+def _layers():
+    rng = np.random.default_rng(0)
+    cases = [
+        (Conv2D(4, 3, padding="same"), (5, 7, 7, 1)),           # one channel: slab im2col
+        (Conv2D(6, 5, padding="same"), (5, 9, 9, 3)),           # few channels: dx by rows
+        (Conv2D(20, 3, padding="same"), (4, 6, 6, 20)),         # dx as a convolution
+        (Conv2D(5, 3, stride=2, padding=1), (4, 9, 9, 17)),     # dx per offset, stride 2
+        (Conv2D(8, 3), (6, 8, 8, 16)),                          # dx per offset, valid
+        (MaxPool2D(2), (5, 8, 8, 3)),
+        (MaxPool2D(2), (5, 9, 7, 3)),                           # odd sizes: borders dropped
+        (BatchNorm(), (6, 5, 4, 3)),
+        (BatchNorm(), (7, 11)),
+        (ReLU(), (5, 6, 6, 2)),
+    ]
+    for layer, shape in cases:
+        layer.build(shape[1:], np.random.default_rng(1))
+        layer.needs_input_grad = True
+        for p in layer.params.values():                         # BatchNorm: not 1 and 0
+            p[...] = rng.standard_normal(p.shape)
+        x = rng.standard_normal(shape).astype(np.float32)
+        if isinstance(layer, MaxPool2D):
+            x = np.round(x, 1)                                   # ties, to test their rule
+        y = layer.forward(x.copy(), training=True)
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        yield layer, x, dy
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_layers_give_the_same_bits_split_or_not(monkeypatch, index):
+    layer, x, dy = list(_layers())[index]
+    twin = copy.deepcopy(layer)
+    monkeypatch.setenv("DIGITNET_THREADS", "1")
+    one = _run(layer, x, dy) + _run(layer, x, dy, training=False)[:1]
+    monkeypatch.setenv("DIGITNET_THREADS", "3")
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(wide, "LONG_ROW", 12)                   # many rows and blocks to split
+    monkeypatch.setattr(wide, "BLOCK", 24)
+    three = _run(twin, x, dy) + _run(twin, x, dy, training=False)[:1]
+    for a, b in zip(one, three, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    for k, g in layer.grads.items():
+        assert np.array_equal(g, twin.grads[k])
+    for k, buf in getattr(layer, "buffers", {}).items():
+        assert np.array_equal(buf, twin.buffers[k])
