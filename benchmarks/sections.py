@@ -66,7 +66,7 @@ class Plan:
 
     quick: bool
     warmup_epochs: int = 1
-    epochs: int = 3
+    epochs: int = 5
     train_images: int | None = None          # None: the whole training split
     infer_images: int = 10_000
     infer_repeats: int = 5

@@ -226,7 +226,8 @@ class Conv2D(Module):
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
             yw = y.reshape(n * ho, wo * f)                   # long rows, see nn.wide
-            yw += tile(self.params["b"], wo * f)
+            tb = tile(self.params["b"], wo * f)
+            split(lambda a, b: np.add(yw[a:b], tb, out=yw[a:b]), n * ho, yw.size)
         return y.reshape(n, ho, wo, f)
 
     def _forward_chunked(self, x, w2, ho, wo, k):
