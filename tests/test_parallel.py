@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,18 +20,40 @@ def split_everything(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
 
 
-def test_split_covers_every_index_once_in_contiguous_parts(split_everything):
+def test_split_covers_every_index_once_on_several_threads(split_everything):
+    seen, lock, met = [], threading.Lock(), set()
+    barrier = threading.Barrier(3)
+
+    def fn(a, b):
+        name = threading.current_thread().name
+        if name not in met:                  # each thread's first part waits for the others:
+            met.add(name)                    # fails (times out) unless 3 threads take parts
+            barrier.wait(timeout=10)
+        with lock:
+            seen.append((a, b))
+
+    parallel.split(fn, 10, 10)
+    seen.sort()
+    assert seen[0][0] == 0 and seen[-1][1] == 10 and len(seen) == 10
+    assert all(seen[i][1] == seen[i + 1][0] for i in range(9))      # contiguous, no overlap
+    assert len(met) == 3
+
+
+def test_a_paused_thread_leaves_its_share_to_the_others(split_everything):
+    """Parts are handed out in turn: if one thread is slow, the others do the rest."""
     seen, lock = [], threading.Lock()
 
     def fn(a, b):
+        if threading.current_thread().name.startswith("digitnet"):
+            time.sleep(0.3)                  # a pool thread stalls on its first part
         with lock:
             seen.append((a, b, threading.current_thread().name))
 
-    parallel.split(fn, 10, 10)
-    assert sorted((a, b) for a, b, _ in seen) == [(0, 3), (3, 6), (6, 10)]
-    names = {a: name for a, _, name in seen}
-    assert names[0] == threading.current_thread().name                # the caller's part
-    assert names[3].startswith("digitnet") and names[6].startswith("digitnet")
+    assert parallel.threads() == 3
+    parallel.split(fn, 12, 12)
+    caller = threading.current_thread().name
+    assert sorted(a for a, _, _ in seen) == list(range(12))
+    assert sum(name == caller for _, _, name in seen) >= 8      # the caller took most parts
 
 
 def test_split_runs_serially_when_small_or_off_or_nested(monkeypatch):
@@ -133,3 +156,35 @@ def test_layers_give_the_same_bits_split_or_not(monkeypatch, index):
         assert np.array_equal(g, twin.grads[k])
     for k, buf in getattr(layer, "buffers", {}).items():
         assert np.array_equal(buf, twin.buffers[k])
+
+
+def test_one_thread_when_openblas_threads_keep_spinning(monkeypatch):
+    """NumPy imported before digitnet, without OPENBLAS_THREAD_TIMEOUT: splitting would only
+    queue behind OpenBLAS's spinning threads, so the default is one thread."""
+    import digitnet
+
+    monkeypatch.delenv("DIGITNET_THREADS", raising=False)
+    monkeypatch.setattr(digitnet, "BLAS_WAIT_SET", False)
+    assert parallel.threads() == 1
+    monkeypatch.setenv("DIGITNET_THREADS", "2")                 # the user's choice wins
+    assert parallel.threads() == 2
+    monkeypatch.delenv("DIGITNET_THREADS")
+    monkeypatch.setattr(digitnet, "BLAS_WAIT_SET", True)
+    assert parallel.threads() >= 1
+
+
+def test_importing_digitnet_first_sets_the_openblas_wait():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    code = ("import os, digitnet, numpy; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], digitnet.BLAS_WAIT_SET)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["18", "True"]
+    code = "import numpy, digitnet; print(digitnet.BLAS_WAIT_SET)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["False"]

@@ -241,6 +241,8 @@ class Conv2D(Module):
         padded = buf.prefix("xpad", (step, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
         flat = buf.prefix("cols", (step * ho * wo * k,), x.dtype)
 
+        tb = tile(self.params["b"], wo * f) if self.bias else None
+
         def alloc(shape):                                   # the first prod(shape) values
             return flat[:shape[0] * shape[1]].reshape(shape)
 
@@ -255,8 +257,8 @@ class Conv2D(Module):
             cols = self._im2col(xp, ho, wo, alloc)
             ys = y[s:s + m].reshape(m * ho * wo, f)
             np.matmul(cols, w2, out=ys)
-            if self.bias:
-                ys += self.params["b"]
+            if self.bias:                                    # long rows, see nn.wide
+                ys.reshape(m * ho, wo * f)[...] += tb
         return y
 
     def backward(self, dy):

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from digitnet.nn import parallel
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
-from digitnet.nn.parallel import split
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -163,19 +163,26 @@ class ReLU(Module):
     keeps_output = True
 
     def forward(self, x, *, training):
-        x = np.ascontiguousarray(x)
-        y = x if self.inplace else np.empty_like(x)
-        xf, yf = x.reshape(-1), y.reshape(-1)                # split over threads
-        split(lambda a, b: np.maximum(xf[a:b], 0, out=yf[a:b]), xf.size, xf.size)
+        if x.size < 2 * parallel.MIN_ELEMENTS:               # small (MLPs): one call
+            y = np.maximum(x, 0, out=x if self.inplace else None)
+        else:                                                # large: split over threads
+            x = np.ascontiguousarray(x)
+            y = x if self.inplace else np.empty_like(x)
+            xf, yf = x.reshape(-1), y.reshape(-1)
+            parallel.split(lambda a, b: np.maximum(xf[a:b], 0, out=yf[a:b]), xf.size,
+                           xf.size)
         if training:
             self._y = y
         return y
 
     def backward(self, dy):
+        if dy.size < 2 * parallel.MIN_ELEMENTS:
+            dy *= self._y > 0
+            return dy
         dy = np.ascontiguousarray(dy)                       # ours to overwrite
         dyf, yf = dy.reshape(-1), self._y.reshape(-1)
-        split(lambda a, b: np.multiply(dyf[a:b], yf[a:b] > 0, out=dyf[a:b]), dyf.size,
-              dyf.size)
+        parallel.split(lambda a, b: np.multiply(dyf[a:b], yf[a:b] > 0, out=dyf[a:b]),
+                       dyf.size, dyf.size)
         return dy
 
 

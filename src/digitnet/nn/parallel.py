@@ -23,6 +23,7 @@ first without it, the default here is one thread (``DIGITNET_THREADS`` still dec
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -30,7 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import digitnet
 
-MIN_ELEMENTS = 65_536          # per thread: below this, splitting costs more than it saves
+MIN_ELEMENTS = 65_536          # per part: below this, splitting costs more than it saves
+PARTS_PER_THREAD = 4           # parts handed out per thread (see split)
 
 _lock = threading.Lock()
 _state = threading.local()     # .inside: this thread is running a share of a split
@@ -70,34 +72,41 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 def shares(n: int, elements: int) -> int:
     """Into how many parts to split ``n`` independent items holding ``elements`` values in
     all: 1 when the work is small, when splitting is off, or inside a split already."""
-    if n < 2 or getattr(_state, "inside", False):
-        return 1
+    if n < 2 or elements < 2 * MIN_ELEMENTS or getattr(_state, "inside", False):
+        return 1                                 # (cheap checks first: MLP steps call this)
     return max(1, min(threads(), n, elements // MIN_ELEMENTS))
-
-
-def _run_inside(fn: Callable[[int, int], object], start: int, stop: int) -> None:
-    _state.inside = True
-    try:
-        fn(start, stop)
-    finally:
-        _state.inside = False
 
 
 def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
     """Call ``fn(start, stop)`` on contiguous parts of ``range(n)``, in parallel.
 
     ``fn`` must only write to the part it is given. ``elements`` (the values the whole
-    work touches) decides whether splitting is worth it. The caller's thread takes the
-    first part; an exception in any part is raised here after all parts finished."""
+    work touches) decides whether splitting is worth it. The range is cut into up to
+    :data:`PARTS_PER_THREAD` parts per thread, which the caller's thread and the pool's
+    threads take in turn until none is left: when the host pauses one virtual CPU (as on
+    this project's machine), the other thread does the remaining parts instead of waiting
+    for half of the work. An exception in any part is raised here after all parts finished.
+    """
     k = shares(n, elements)
     if k == 1:
         fn(0, n)
         return
-    bounds = [n * i // k for i in range(k + 1)]
+    parts = max(k, min(n, k * PARTS_PER_THREAD, elements // MIN_ELEMENTS))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    tickets = itertools.count()                  # next() is atomic under the GIL
+
+    def drain() -> None:
+        _state.inside = True
+        try:
+            while (i := next(tickets)) < parts:
+                fn(bounds[i], bounds[i + 1])
+        finally:
+            _state.inside = False
+
     pool = _executor(k - 1)
-    futures = [pool.submit(_run_inside, fn, bounds[i], bounds[i + 1]) for i in range(1, k)]
+    futures = [pool.submit(drain) for _ in range(k - 1)]
     try:
-        _run_inside(fn, bounds[0], bounds[1])
+        drain()
     finally:
         for f in futures:
             f.exception()                        # wait for every part
