@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitnet.nn import parallel
 from digitnet.nn.buffers import Buffers
 from digitnet.nn.module import Module, register
 from digitnet.nn.wide import blockwise as _blockwise
@@ -51,6 +52,12 @@ class BatchNorm(Module):
         c = x.shape[-1]
         xw = _wide(x)                                           # (R, L), L = W*C or D
         gamma, beta = self.params["gamma"], self.params["beta"]
+        if not training and xw.size < 2 * parallel.MIN_ELEMENTS:   # one image: fewest calls
+            scale = gamma / np.sqrt(self.buffers["running_var"] + x.dtype.type(self.eps))
+            shift = beta - self.buffers["running_mean"] * scale
+            y = np.multiply(xw, _tile(scale, xw.shape[1]), out=xw if self.inplace else None)
+            y += _tile(shift, xw.shape[1])
+            return y.reshape(x.shape)
         y = xw if self.inplace else np.empty_like(xw)
         xl, yl = _long_rows(xw), _long_rows(y)                  # element-wise passes
         rows, row = xl.shape
