@@ -75,7 +75,7 @@ class Plan:
     target_cap: dict[str, int] | None = None  # None: the preset's own epochs
     target_train_images: int | None = None
     seed_examples: int = FULL_EPOCH           # examples per timed run of the per-sample loop
-    seed_runs: int = 3
+    seed_runs: int = 5
     memory_presets: tuple[str, ...] | None = None    # None: every preset
     memory_check_preset: str = "cnn"
     sgemm_size: int = 2048

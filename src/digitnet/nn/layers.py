@@ -163,7 +163,7 @@ class ReLU(Module):
     keeps_output = True
 
     def forward(self, x, *, training):
-        if x.size < 2 * parallel.MIN_ELEMENTS:               # small (MLPs): one call
+        if x.ndim < 4 or x.size < 2 * parallel.MIN_ELEMENTS:  # MLPs: one call (see backward)
             y = np.maximum(x, 0, out=x if self.inplace else None)
         else:                                                # large: split over threads
             x = np.ascontiguousarray(x)
@@ -176,7 +176,9 @@ class ReLU(Module):
         return y
 
     def backward(self, dy):
-        if dy.size < 2 * parallel.MIN_ELEMENTS:
+        # split only image activations: between an MLP's products OpenBLAS's threads still
+        # spin, and a split ReLU made 784-512-256-10 inference 12% slower (docs/performance.md)
+        if dy.ndim < 4 or dy.size < 2 * parallel.MIN_ELEMENTS:
             dy *= self._y > 0
             return dy
         dy = np.ascontiguousarray(dy)                       # ours to overwrite
