@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import os
+import signal
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from digitnet.errors import ConfigError
 from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU, parallel, wide
 from digitnet.nn.wide import LONG_ROW, long_rows, row_blocks
 
@@ -90,8 +93,22 @@ def test_split_raises_a_workers_exception_after_all_parts_finish(split_everythin
 
 def test_bad_thread_count_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DIGITNET_THREADS", "two")
-    with pytest.raises(ValueError, match="DIGITNET_THREADS must be a whole number"):
+    with pytest.raises(ConfigError, match="DIGITNET_THREADS must be a whole number"):
         parallel.threads()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_split_works_in_a_forked_child(split_everything):
+    """The parent's pool threads do not exist in a fork; split must still finish there."""
+    parallel.split(lambda a, b: None, 6, 6)                     # the parent has a pool now
+    pid = os.fork()
+    if pid == 0:                                                # child: 10 s to finish
+        signal.alarm(10)
+        out = np.zeros(6)
+        parallel.split(lambda a, b: out.__setitem__(slice(a, b), 1), 6, 6)
+        os._exit(0 if out.sum() == 6 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def test_long_rows_regroup_whole_rows_into_a_view():

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import digitnet
+from digitnet.errors import ConfigError
 
 MIN_ELEMENTS = 65_536          # per part: below this, splitting costs more than it saves
 PARTS_PER_THREAD = 4           # parts handed out per thread (see split)
@@ -47,8 +48,8 @@ def threads() -> int:
         try:
             n = int(value)
         except ValueError:
-            raise ValueError(f"DIGITNET_THREADS must be a whole number of threads, got "
-                             f"{value!r}; unset it to use every CPU") from None
+            raise ConfigError(f"DIGITNET_THREADS must be a whole number of threads, got "
+                              f"{value!r}; unset it to use every CPU") from None
         return max(1, n)
     if not digitnet.BLAS_WAIT_SET:
         return 1
@@ -108,7 +109,11 @@ def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
     try:
         drain()
     finally:
-        for f in futures:
-            f.exception()                        # wait for every part
-    for f in futures:
+        # a helper that has not started yet has nothing left to do: cancel it instead of
+        # waiting for it to wake up; wait for the ones that are running their part
+        running = [f for f in futures if not f.cancel()]
+        for f in running:
+            f.exception()
+    for f in running:
         f.result()                               # re-raise a worker's exception
+
