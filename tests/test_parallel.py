@@ -78,7 +78,7 @@ def test_split_runs_serially_when_small_or_off_or_nested(monkeypatch):
     assert sorted(inner) == [(0, 4), (0, 4)]
 
 
-def test_split_raises_a_workers_exception_after_all_parts_finish(split_everything):
+def test_split_raises_an_exception_from_any_part(split_everything):
     done = []
 
     def fn(a, b):

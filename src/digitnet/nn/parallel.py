@@ -86,7 +86,8 @@ def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
     :data:`PARTS_PER_THREAD` parts per thread, which the caller's thread and the pool's
     threads take in turn until none is left: when the host pauses one virtual CPU (as on
     this project's machine), the other thread does the remaining parts instead of waiting
-    for half of the work. An exception in any part is raised here after all parts finished.
+    for half of the work. An exception in any part stops the thread that ran it and is
+    raised here once the running parts have returned; parts not yet started are skipped.
     """
     k = shares(n, elements)
     if k == 1:
