@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import digitnet
 from digitnet.errors import ConfigError
@@ -37,8 +37,90 @@ PARTS_PER_THREAD = 4           # parts handed out per thread (see split)
 
 _lock = threading.Lock()
 _state = threading.local()     # .inside: this thread is running a share of a split
-_pool: ThreadPoolExecutor | None = None
-_pool_threads = 0
+_jobs: queue.SimpleQueue | None = None     # tasks for the helper threads
+_helpers: list[threading.Thread] = []
+_cpus: int | None = None       # usable CPUs, asked once
+
+
+class _Task:
+    """One call handed to a helper thread: a lighter ``concurrent.futures.Future``.
+
+    A ``ThreadPoolExecutor`` took ~18 us to hand a task over and its futures wait on
+    Python-level conditions; this takes ~14 us and waits on a plain lock. A LeNet-5 step
+    makes ~13 splits: its epoch ran 7-8% faster (per-round median ratios 0.928 and 0.920,
+    old and new alternating, 10 rounds each).
+
+    Whoever first claims the task runs it -- a helper -- or drops it -- the caller, through
+    :meth:`cancel`, when it needs the task no more and no helper has started it yet.
+    """
+
+    __slots__ = ("fn", "args", "claims", "finished", "value", "error")
+
+    def __init__(self, fn: Callable[..., object], args: tuple) -> None:
+        self.fn, self.args = fn, args
+        self.claims = itertools.count()          # next() is atomic under the GIL
+        self.finished = threading.Lock()         # held until the task has run
+        self.finished.acquire()
+        self.value: object = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        if next(self.claims):                    # cancelled by the caller
+            return
+        try:
+            self.value = self.fn(*self.args)
+        except BaseException as exc:             # re-raised by result(), in the caller
+            self.error = exc
+        finally:
+            self.fn = self.args = None
+            self.finished.release()
+
+    def cancel(self) -> bool:
+        """Drop the task if no helper has started it; False if one has (wait for it)."""
+        return next(self.claims) == 0
+
+    def result(self) -> object:
+        """Wait until the task has run; its value, or its exception raised here."""
+        with self.finished:
+            pass
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _help(jobs: queue.SimpleQueue) -> None:
+    while True:
+        jobs.get().run()
+
+
+def _submit(fn: Callable[..., object], *args: object) -> _Task:
+    """Queue ``fn(*args)`` for the helper threads (started on first use, up to
+    ``threads() - 1`` of them, daemons: they never keep the interpreter alive)."""
+    global _jobs
+    task = _Task(fn, args)
+    wanted = threads() - 1
+    if len(_helpers) < wanted:
+        with _lock:
+            if _jobs is None:
+                _jobs = queue.SimpleQueue()
+            while len(_helpers) < wanted:
+                t = threading.Thread(target=_help, args=(_jobs,), daemon=True,
+                                     name=f"digitnet-{len(_helpers) + 1}")
+                t.start()
+                _helpers.append(t)
+    _jobs.put(task)
+    return task
+
+
+def _forget_helpers() -> None:
+    """In a forked child the helper threads do not exist: start new ones when needed."""
+    global _jobs, _lock
+    _jobs, _lock = None, threading.Lock()
+    _helpers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers)
 
 
 def threads() -> int:
@@ -53,21 +135,13 @@ def threads() -> int:
         return max(1, n)
     if not digitnet.BLAS_WAIT_SET:
         return 1
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:                       # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_threads
-    with _lock:
-        if _pool is None or _pool_threads != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="digitnet")
-            _pool_threads = workers
-        return _pool
+    global _cpus
+    if _cpus is None:
+        try:
+            _cpus = max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:                   # not Linux
+            _cpus = max(1, os.cpu_count() or 1)
+    return _cpus
 
 
 def shares(n: int, elements: int) -> int:
@@ -105,16 +179,15 @@ def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
         finally:
             _state.inside = False
 
-    pool = _executor(k - 1)
-    futures = [pool.submit(drain) for _ in range(k - 1)]
+    tasks = [_submit(drain) for _ in range(k - 1)]
     try:
         drain()
     finally:
         # a helper that has not started yet has nothing left to do: cancel it instead of
         # waiting for it to wake up; wait for the ones that are running their part
-        running = [f for f in futures if not f.cancel()]
-        for f in running:
-            f.exception()
-    for f in running:
-        f.result()                               # re-raise a worker's exception
-
+        running = [t for t in tasks if not t.cancel()]
+        for t in running:
+            with t.finished:
+                pass
+    for t in running:
+        t.result()                               # re-raise a helper's exception
