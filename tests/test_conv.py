@@ -136,6 +136,28 @@ def test_maxpool_ties_go_to_the_first_maximum(size):
     assert np.array_equal(y, ry) and np.array_equal(layer.backward(dy.copy()), rdx)
 
 
+def test_maxpool_2x2_with_columns_apart_equals_the_in_place_comparison():
+    """Few channels: the 2x2 forward copies the left and right columns apart first. Same
+    outputs, winners and gradients, to the bit, as comparing them in place (which a
+    non-contiguous input takes), ties included."""
+    from digitnet.nn import conv
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 3, (3, 8, 6, 5)).astype(np.float32)          # many ties
+    dy = rng.standard_normal((3, 4, 3, 5)).astype(np.float32)
+    apart, in_place = built(MaxPool2D(2), x.shape[1:]), built(MaxPool2D(2), x.shape[1:])
+    strided = np.zeros(x.shape[:3] + (10,), np.float32)[..., ::2]
+    strided[...] = x                                                   # same values
+    assert conv._few_channels(x) and not conv._few_channels(strided)
+    assert not conv._few_channels(np.zeros((1, 4, 4, conv._POOL_APART_BELOW), np.float32))
+    y1, y2 = apart.forward(x, training=True), in_place.forward(strided, training=True)
+    assert np.array_equal(y1, y2)
+    assert np.array_equal(apart._col1, in_place._col1)
+    assert np.array_equal(apart._row1, in_place._row1)
+    assert np.array_equal(apart.backward(dy.copy()), in_place.backward(dy.copy()))
+    ry, rdx = ref.maxpool_forward_backward(x, dy, (2, 2), (2, 2))
+    assert np.array_equal(y1, ry) and np.array_equal(apart.backward(dy.copy()), rdx)
+
+
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
 def test_avgpool_matches_reference_and_gradcheck(size, stride, hw):
     rng = np.random.default_rng(3)
@@ -226,6 +248,20 @@ def test_all_input_gradient_paths_match_reference(k, p):
         assert dx.shape == rdx.shape and np.allclose(dx, rdx, atol=1e-10), name
     assert layer._input_grad_form() == "by rows"           # 2 input channels: few
     assert np.array_equal(layer.backward(dy.copy()), forms["by rows"])
+
+
+def test_weight_gradient_of_few_inputs_many_filters_matches_reference():
+    """LeNet's second layer shape (few input channels, >= 16 filters) computes dW.T =
+    dy.T @ patches instead of patches.T @ dy: the same gradient."""
+    from digitnet.nn import conv
+    rng = np.random.default_rng(12)
+    layer = built(Conv2D(conv._FEW_CHANNELS, 3), (7, 6, 3))
+    x = rng.standard_normal((4, 7, 6, 3))
+    dy = rng.standard_normal((4,) + layer.forward(x, training=True).shape[1:])
+    layer.backward(dy.copy())
+    _, rdw, rdb = ref.conv2d_backward(x, layer.params["W"], dy)
+    assert np.allclose(layer.grads["W"], rdw, atol=1e-10)
+    assert np.allclose(layer.grads["b"], rdb, atol=1e-10)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
