@@ -1,12 +1,13 @@
-"""Which of Conv2D's three input-gradient algorithms is faster, per layer shape.
+"""Which of Conv2D's four input-gradient algorithms is faster, per layer shape.
 
 ``Conv2D.backward`` computes dx as one more convolution (``_input_grad_as_conv``: dy
 padded, one patch copy, one matrix product), from one patch matrix of dy's rows shared by
-the kernel rows (``_input_grad_by_rows``, stride 1), or per kernel offset
+the kernel rows (``_input_grad_by_rows``, stride 1), as one product with a banded matrix
+built from the kernel (``_input_grad_banded``, stride 1), or per kernel offset
 (``_input_grad_per_offset``: kh*kw small matrix products, each added onto a window of dx),
-and picks one with a fixed rule (``Conv2D._input_grad_form``). This script times all three
+and picks one with a fixed rule (``Conv2D._input_grad_form``). This script times all four
 on the shapes of the presets' layers and a few others (batch 128, float32, fastest of N,
-alternating) and prints what the rule picks next to what was fastest. All three are tested
+alternating) and prints what the rule picks next to what was fastest. All four are tested
 against the loop reference in ``tests/test_conv.py``; they differ only in float32
 summation order.
 
@@ -36,6 +37,10 @@ SHAPES = [
     (14, 32, 64, 3, "same", ""),
     (14, 32, 64, 5, "same", ""),
     (24, 32, 64, 5, "valid", ""),
+    (28, 6, 16, 5, "same", ""),
+    (28, 3, 8, 3, "same", ""),
+    (14, 6, 16, 3, "same", ""),
+    (28, 8, 8, 3, "same", ""),
 ]
 
 
@@ -55,8 +60,8 @@ def main() -> None:
     args = p.parse_args()
     rng = np.random.default_rng(0)
     print("| input | C_in -> C_out | kernel | padding | as conv (ms) | by rows (ms) "
-          "| per offset (ms) | fastest | the rule picks | layer |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| banded (ms) | per offset (ms) | fastest | the rule picks | layer |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, c_in, c_out, k, padding, where in SHAPES:
         # a 1x1 convolution first, so that the measured layer computes its input gradient
         model = Sequential([Conv2D(c_in, 1), Conv2D(c_out, k, padding=padding)],
@@ -68,6 +73,7 @@ def main() -> None:
         dy2 = dy.reshape(-1, c_out)
         forms = {"as conv": partial(layer._input_grad_as_conv, dy),
                  "by rows": partial(layer._input_grad_by_rows, dy),
+                 "banded": partial(layer._input_grad_banded, dy),
                  "per offset": partial(layer._input_grad_per_offset, dy2)}
         best = dict.fromkeys(forms, float("inf"))
         for _ in range(2):                       # alternate, so that drift hits all

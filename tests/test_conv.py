@@ -233,7 +233,7 @@ def test_small_cnn_trains_end_to_end_gradients():
 @pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (2, 1), ((3, 5), (0, 2)),
                                  ((2, 3), (1, 0))])
 def test_all_input_gradient_paths_match_reference(k, p):
-    """backward() picks one of three dx algorithms by cost; check each on the same input."""
+    """backward() picks one of four dx algorithms by cost; check each on the same input."""
     rng = np.random.default_rng(8)
     layer = built(Conv2D(3, k, 1, p), (6, 7, 2))
     x = rng.standard_normal((2, 6, 7, 2))
@@ -243,11 +243,31 @@ def test_all_input_gradient_paths_match_reference(k, p):
     rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, (1, 1), pad)
     forms = {"as conv": layer._input_grad_as_conv(dy.copy()).copy(),
              "by rows": layer._input_grad_by_rows(dy.copy()).copy(),
+             "banded": layer._input_grad_banded(dy.copy()).copy(),
              "per offset": layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()}
     for name, dx in forms.items():
         assert dx.shape == rdx.shape and np.allclose(dx, rdx, atol=1e-10), name
-    assert layer._input_grad_form() == "by rows"           # 2 input channels: few
-    assert np.array_equal(layer.backward(dy.copy()), forms["by rows"])
+    form = layer._input_grad_form()                        # 2 input channels: few
+    wo, kw = layer.output_shape[1], layer.kernel_size[1]
+    assert form == ("banded" if wo <= 2 * kw else "by rows")
+    assert np.array_equal(layer.backward(dy.copy()), forms[form])
+
+
+def test_banded_input_gradient_equals_the_by_rows_form_to_the_bit():
+    """LeNet-5's second layer (6 -> 16 channels, 5x5, 14x14 input) takes the banded form;
+    in float32 it gives exactly the by-rows form's dx (same terms in the same order, the
+    band's zeros add nothing), so switching forms did not change training."""
+    rng = np.random.default_rng(13)
+    layer = Conv2D(16, 5)
+    layer.build((14, 14, 6), rng, np.float32)
+    layer.needs_input_grad = True
+    x = rng.standard_normal((6, 14, 14, 6)).astype(np.float32)
+    dy = rng.standard_normal((6,) + layer.forward(x, training=True).shape[1:]).astype(
+        np.float32)
+    assert layer._input_grad_form() == "banded"
+    banded = layer.backward(dy.copy()).copy()
+    assert banded.dtype == np.float32
+    assert np.array_equal(banded, layer._input_grad_by_rows(dy.copy()))
 
 
 def test_weight_gradient_of_few_inputs_many_filters_matches_reference():
