@@ -69,7 +69,7 @@ class Plan:
     epochs: int = 5
     train_images: int | None = None          # None: the whole training split
     infer_images: int = 10_000
-    infer_repeats: int = 5
+    infer_repeats: int = 11                  # passes per framework (5 left +-15% noise)
     latency_calls: int = 300                 # per framework
     latency_rounds: int = 5
     target_cap: dict[str, int] | None = None  # None: the preset's own epochs
