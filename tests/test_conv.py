@@ -253,10 +253,12 @@ def test_all_input_gradient_paths_match_reference(k, p):
     assert np.array_equal(layer.backward(dy.copy()), forms[form])
 
 
-def test_banded_input_gradient_equals_the_by_rows_form_to_the_bit():
+def test_banded_input_gradient_equals_the_by_rows_form_in_float32():
     """LeNet-5's second layer (6 -> 16 channels, 5x5, 14x14 input) takes the banded form;
-    in float32 it gives exactly the by-rows form's dx (same terms in the same order, the
-    band's zeros add nothing), so switching forms did not change training."""
+    in float32 it equals the by-rows form's dx up to float32 rounding. The two are different
+    BLAS products: on AVX-512 kernels they happened to give the same bits, on Haswell kernels
+    (AMD EPYC, or OPENBLAS_CORETYPE=Haswell) they differ in the last bits, so only a
+    tolerance is a property of the code (|dx| ~ 1-10 here: 1e-5 is ~100 float32 ulps)."""
     rng = np.random.default_rng(13)
     layer = Conv2D(16, 5)
     layer.build((14, 14, 6), rng, np.float32)
@@ -267,7 +269,8 @@ def test_banded_input_gradient_equals_the_by_rows_form_to_the_bit():
     assert layer._input_grad_form() == "banded"
     banded = layer.backward(dy.copy()).copy()
     assert banded.dtype == np.float32
-    assert np.array_equal(banded, layer._input_grad_by_rows(dy.copy()))
+    by_rows = layer._input_grad_by_rows(dy.copy())
+    np.testing.assert_allclose(banded, by_rows, rtol=1e-5, atol=1e-5)
 
 
 def test_weight_gradient_of_few_inputs_many_filters_matches_reference():
