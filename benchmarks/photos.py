@@ -1,6 +1,6 @@
 """Accuracy of ``digitnet predict`` on synthetic photos of MNIST digits and numbers.
 
-Renders MNIST digits as photos of dark ink on paper (``digitnet.data.photos``: random size,
+Renders MNIST digits as photos of dark ink on paper (``digitnet.reading.photos``: random size,
 pen width, rotation, position on a larger sheet, paper tint and texture, uneven lighting,
 blur, noise, JPEG), writes them as JPEG files and runs ``digitnet predict --json`` on them,
 in this process, exactly as a user would on the command line. Prints:
@@ -36,7 +36,7 @@ import numpy as np
 
 from digitnet.cli import main as digitnet_main
 from digitnet.data import load_mnist
-from digitnet.data.photos import compose_number, jpeg_bytes, render_photo
+from digitnet.reading.photos import compose_number, jpeg_bytes, render_photo
 from digitnet.errors import DigitnetError
 from digitnet.evaluate import evaluate
 from digitnet.io import load_model

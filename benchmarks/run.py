@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
 
     start = time.perf_counter()
-    # digitnet before NumPy, as in the CLI: it sets OpenBLAS's thread wait (digitnet/__init__)
+    # OpenBLAS's short thread wait before NumPy loads, as the CLI sets it
+    # (digitnet.nn.runtime.BLAS_THREAD_TIMEOUT; OpenBLAS reads it once, at NumPy's import)
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
     importlib.import_module("digitnet")
     import numpy as np  # noqa: F401  (after the thread variables are set)
 

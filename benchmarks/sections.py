@@ -40,7 +40,8 @@ import numpy as np
 from digitnet import presets
 from digitnet.data import Split
 from digitnet.nn import Dense, Flatten, ReLU, Sequential, Sigmoid
-from digitnet.train import TrainConfig, batch_to_input, fit, seed_streams
+from digitnet.data.preprocess import to_input
+from digitnet.train import TrainConfig, fit, seed_streams
 
 SETTLE_SECONDS = 0.25
 BATCH_SIZE = 128
@@ -161,7 +162,7 @@ def describe(config: dict[str, Any]) -> str:
 def wide_mlp(seed: int = 0) -> Sequential:
     """784-512-256-10 ReLU, He init: the issue's wide MLP."""
     return Sequential([Flatten(), Dense(512), ReLU(), Dense(256), ReLU(), Dense(10)],
-                      presets.MLP_INPUT, seed_streams(seed)["init"])
+                      presets.INPUT_SHAPE, seed_streams(seed)["init"])
 
 
 def speed_models(only: tuple[str, ...] | None = None
@@ -333,7 +334,7 @@ def _inference_row(b: Bench, name: str, make: Callable[[], Sequential], n: int
     p, test = b.plan, b.data.test
     model = make()
     row: dict[str, Any] = {"model": name, "architecture": describe(model.get_config())}
-    x = batch_to_input(test.images[:n], model.input_shape)      # (n, *input) float32
+    x = to_input(test.images[:n], model.input_shape)      # (n, *input) float32
     twin, row["torch"] = None, _peer_status(b)
     if b.torch is not None:
         try:
@@ -401,7 +402,7 @@ def _shipped(b: Bench, n: int) -> dict[str, Any]:
             return skipped("no shipped model in this install")
         model = load_shipped_model()
         test = b.data.test
-        x = batch_to_input(test.images[:n], model.input_shape)
+        x = to_input(test.images[:n], model.input_shape)
         ips = []
         for _ in range(b.plan.infer_repeats):
             settle()
@@ -493,7 +494,7 @@ def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, t
     shuffle = seed_streams(cfg.seed)["shuffle"]
     images_t, labels_t = _torch_data(b.torch, train)
     test = b.data.test
-    xt = torch_twin.to_torch_input(batch_to_input(test.images, model.input_shape), twin)
+    xt = torch_twin.to_torch_input(to_input(test.images, model.input_shape), twin)
     n = len(train)
 
     def epoch(e: int) -> float:
@@ -560,7 +561,7 @@ def time_to_accuracy(b: Bench) -> dict[str, Any]:
                                    "weight_decay", "schedule", "warmup")},
                                "notes": notes}
         b.log(f"[target] {name}: until {target:.1%} test accuracy, at most {cap} epochs")
-        x_test = batch_to_input(b.data.test.images, model.input_shape)
+        x_test = to_input(b.data.test.images, model.input_shape)
         d_run = _Runner("digitnet", target, cap)
         others: list[_Runner] = []
         row["torch"] = _peer_status(b)
@@ -628,7 +629,7 @@ def seed_loop(b: Bench) -> dict[str, Any]:
 
     preset_model, preset_cfg = presets.build("sigmoid", 0, epochs=1)
     same = Sequential([Flatten(), Dense(30, init="lecun"), Sigmoid(), Dense(10, init="lecun"),
-                       Sigmoid()], presets.MLP_INPUT, seed_streams(0)["init"])
+                       Sigmoid()], presets.INPUT_SHAPE, seed_streams(0)["init"])
     same_cfg = TrainConfig(epochs=1, batch_size=10, optimizer="sgd", lr=3.0, loss="mse")
     times: dict[str, list[float]] = {"per-sample loop": [], "sigmoid preset": [],
                                      "same network": []}
@@ -846,7 +847,7 @@ def augmentation(b: Bench) -> dict[str, Any]:
         order = np.random.default_rng(1).permutation(len(train))
         alone = 0.0
         for start in range(0, len(train), BATCH_SIZE):
-            x = batch_to_input(train.images[order[start:start + BATCH_SIZE]],
+            x = to_input(train.images[order[start:start + BATCH_SIZE]],
                                preset.input_shape)
             t0 = time.perf_counter()
             augmenter(x)

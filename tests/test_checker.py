@@ -12,9 +12,9 @@ import pytest
 from cli_helpers import run_cli
 from photo_helpers import mnist_style_digits
 
-from digitnet.checker import build_checker, not_one_digit, pieces_split, train_checker
+from digitnet.reading.checker import build_checker, not_one_digit, pieces_split, train_checker
 from digitnet.data.mnist import MNIST, Split
-from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
+from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
 from digitnet.io import load_model, save_model
 from digitnet.nn import Dense, Flatten, Sequential
 
@@ -140,8 +140,8 @@ def test_predict_refuses_a_digit_model_as_checker(tmp_path):
 
 
 def test_the_checkers_digits_are_averaged_with_the_models():
-    from digitnet.checker import checker_proba
-    from digitnet.predict import READ_WEIGHT, second_opinion
+    from digitnet.reading.checker import checker_proba
+    from digitnet.reading.recognise import READ_WEIGHT, second_opinion
 
     checker = build_checker(1)
     x = np.random.default_rng(0).integers(0, 256, (5, 28, 28)).astype(np.uint8)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.data.imagefile import WORK_SIDE, open_image, read_grey
+from digitnet.reading.imagefile import WORK_SIDE, open_image, read_grey
 from digitnet.errors import ConfigError, ImageError
 
 

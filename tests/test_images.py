@@ -7,7 +7,7 @@ import pytest
 from photo_helpers import HELD_OUT, mnist_style_digits, photo
 from PIL import Image
 
-from digitnet.data.images import (
+from digitnet.reading.images import (
     CENTRE,
     centre_of_mass,
     dilate,
@@ -16,7 +16,7 @@ from digitnet.data.images import (
     prepare,
     to_mnist,
 )
-from digitnet.data.photos import DEFAULT, paper_field
+from digitnet.reading.photos import DEFAULT, paper_field
 from digitnet.errors import ImageError
 
 

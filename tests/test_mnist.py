@@ -244,17 +244,23 @@ def test_to_input():
     images = np.zeros((3, 28, 28), np.uint8)
     images[0, 0, 0], images[1, 5, 7], images[2] = 255, 51, 128
     x = to_input(images)
-    assert x.dtype == np.float32 and x.shape == (3, 1, 28, 28) and x.flags.c_contiguous
-    assert x[0, 0, 0, 0] == 1.0 and x[1, 0, 5, 7] == np.float32(0.2) and x.min() == 0.0
-    np.testing.assert_array_equal(x[:, 0], (images / 255).astype(np.float32))
+    assert x.dtype == np.float32 and x.shape == (3, 28, 28, 1) and x.flags.c_contiguous
+    assert x[0, 0, 0, 0] == 1.0 and x[1, 5, 7, 0] == np.float32(0.2) and x.min() == 0.0
+    np.testing.assert_array_equal(x[..., 0], (images / 255).astype(np.float32))
+    old_mlp = to_input(images, (1, 28, 28))             # old MLP files: the same values
+    assert old_mlp.shape == (3, 1, 28, 28) and np.array_equal(old_mlp.ravel(), x.ravel())
+    floats = to_input(images / np.float32(255))          # already scaled: taken as is
+    assert floats.dtype == np.float32 and np.array_equal(floats, x)
+    out = np.empty((3, 28, 28, 1), np.float32)
+    assert to_input(images, out=out) is out and np.array_equal(out, x)
     x[0, 0, 0, 0] = 7  # a new array, not a view of the images
     assert images[0, 0, 0] == 255
 
 
 @pytest.mark.parametrize(("images", "message"), [
-    (np.zeros((2, 28, 28), np.float32), "images must be uint8 .* got dtype float32"),
-    (np.zeros((28, 28), np.uint8), r"shape \(N, 28, 28\), got \(28, 28\)"),
-    (np.zeros((2, 1, 28, 28), np.uint8), r"got \(2, 1, 28, 28\)"),
+    (np.zeros((2, 28, 28), np.int32), "images must be uint8 .* got dtype int32"),
+    (np.zeros((28,), np.uint8), r"shape \(N, 28, 28\) .*got \(28,\)"),
+    (np.zeros((2, 2, 28, 28), np.uint8), r"got \(2, 2, 28, 28\)"),
 ])
 def test_to_input_rejects(images, message):
     with pytest.raises(ConfigError, match=message):

@@ -114,9 +114,10 @@ def test_flat_buffer_update_equals_per_array_update(name):
     model = Sequential([Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(3)], (2, 3),
                        np.random.default_rng(0), dtype=np.float64)
     triples = [(p, g, d) for _, p, g, d in model.named_parameters()]
-    assert all(p.base is model.flat_params for p, _, _ in triples)
+    assert all(np.shares_memory(p, model.flat_params) for p, _, _ in triples)
     copies = [(p.copy(), g, d) for p, g, d in triples]      # separate arrays, same grads
-    fast = make_optimizer(name, model.named_parameters(), 0.1, weight_decay=0.01)
+    fast = make_optimizer(name, model.named_parameters(), 0.1, weight_decay=0.01,
+                          flat=model.flat_buffers())
     slow = make_optimizer(name, copies, 0.1, weight_decay=0.01)
     assert len(fast.groups) == 1 and len(slow.groups) == len(triples)
     rng = np.random.default_rng(1)
@@ -130,3 +131,17 @@ def test_flat_buffer_update_equals_per_array_update(name):
         slow.step()
     for (p, _, _), (q, _, _) in zip(triples, copies, strict=True):
         assert np.allclose(p, q, rtol=1e-12, atol=1e-14)
+
+
+def test_flat_buffers_must_hold_every_parameter():
+    """use_flat is declared by the caller and checked, not inferred from array identity."""
+    from digitnet.nn import Dense, Flatten, Sequential
+
+    model = Sequential([Flatten(), Dense(3)], (2, 2), np.random.default_rng(0))
+    other = Sequential([Flatten(), Dense(3)], (2, 2), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="not a view into the flat buffers"):
+        make_optimizer("sgd", model.named_parameters(), 0.1, flat=other.flat_buffers())
+    opt = make_optimizer("sgd", model.named_parameters(), 0.1, flat=model.flat_buffers())
+    opt.step()
+    with pytest.raises(ValueError, match="before the first step"):
+        opt.use_flat(*model.flat_buffers())

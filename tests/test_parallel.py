@@ -1,4 +1,4 @@
-"""Element-wise work split over threads (digitnet.nn.parallel) gives bit-identical results."""
+"""Element-wise work split over threads (digitnet.nn.runtime.parallel) gives bit-identical results."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from digitnet.errors import ConfigError
-from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU, parallel, wide
-from digitnet.nn.wide import LONG_ROW, long_rows, row_blocks
+from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU
+from digitnet.nn.kernels import rows as wide
+from digitnet.nn.runtime import parallel
+from digitnet.nn.kernels.rows import LONG_ROW, long_rows, row_blocks
 
 
 @pytest.fixture
@@ -92,9 +94,15 @@ def test_split_raises_an_exception_from_any_part(split_everything):
 
 
 def test_bad_thread_count_is_a_clear_error(monkeypatch):
+    """The engine raises ValueError (it imports nothing of digitnet); the CLI turns it into
+    a ConfigError, one line and exit status 1."""
+    from digitnet.cli import configure_runtime
+
     monkeypatch.setenv("DIGITNET_THREADS", "two")
-    with pytest.raises(ConfigError, match="DIGITNET_THREADS must be a whole number"):
+    with pytest.raises(ValueError, match="DIGITNET_THREADS must be a whole number"):
         parallel.threads()
+    with pytest.raises(ConfigError, match="DIGITNET_THREADS must be a whole number"):
+        configure_runtime()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -176,33 +184,41 @@ def test_layers_give_the_same_bits_split_or_not(monkeypatch, index):
         assert np.array_equal(buf, twin.buffers[k])
 
 
-def test_one_thread_when_openblas_threads_keep_spinning(monkeypatch):
-    """NumPy imported before digitnet, without OPENBLAS_THREAD_TIMEOUT: splitting would only
-    queue behind OpenBLAS's spinning threads, so the default is one thread."""
-    import digitnet
-
+def test_thread_count_is_configured_explicitly(monkeypatch):
+    """set_threads wins, then DIGITNET_THREADS; by default one thread unless OpenBLAS's
+    threads wait only briefly (OPENBLAS_THREAD_TIMEOUT set): splitting would otherwise only
+    queue behind OpenBLAS's spinning threads."""
     monkeypatch.delenv("DIGITNET_THREADS", raising=False)
-    monkeypatch.setattr(digitnet, "BLAS_WAIT_SET", False)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.setattr(parallel, "_configured", None)
     assert parallel.threads() == 1
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "18")
+    assert parallel.threads() == parallel.usable_cpus()
     monkeypatch.setenv("DIGITNET_THREADS", "2")                 # the user's choice wins
     assert parallel.threads() == 2
-    monkeypatch.delenv("DIGITNET_THREADS")
-    monkeypatch.setattr(digitnet, "BLAS_WAIT_SET", True)
-    assert parallel.threads() >= 1
+    parallel.set_threads(3)                                     # an explicit call wins
+    assert parallel.threads() == 3
+    parallel.set_threads(None)
+    assert parallel.threads() == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a whole number"):
+            parallel.set_threads(bad)
 
 
-def test_importing_digitnet_first_sets_the_openblas_wait():
-    import os
+def test_importing_digitnet_changes_nothing_and_the_cli_sets_the_openblas_wait():
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    code = ("import os, digitnet, numpy; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], digitnet.BLAS_WAIT_SET)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    assert out == ["18", "True"]
-    code = "import numpy, digitnet; print(digitnet.BLAS_WAIT_SET)"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_THREAD_TIMEOUT", "DIGITNET_THREADS")}
+    code = ("import os, digitnet, digitnet.nn, digitnet.reading, digitnet.cli; "
+            "print('OPENBLAS_THREAD_TIMEOUT' in os.environ)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["False"]
+    code = ("import os; from digitnet import cli; cli.configure_runtime(); "
+            "from digitnet.nn.runtime import threads; "
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], threads() == len(os.sched_getaffinity(0)))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["18", "True"]

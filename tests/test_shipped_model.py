@@ -41,7 +41,7 @@ def test_shipped_model_accuracy_is_what_its_metadata_says(mnist):
 
 
 def test_shipped_checker_is_packaged_small_and_documented():
-    from digitnet.data.pieces import NOT_ONE_DIGIT
+    from digitnet.reading.pieces import NOT_ONE_DIGIT
     from digitnet.models import SHIPPED_CHECKER, load_shipped_checker
 
     assert SHIPPED_CHECKER.is_file(), f"{SHIPPED_CHECKER} is missing from the package"

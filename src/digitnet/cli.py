@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from digitnet import __version__
-from digitnet.errors import DigitnetError
+from digitnet.errors import ConfigError, DigitnetError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -141,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_checker(args: argparse.Namespace) -> int:
-    from digitnet.checker import train_checker
+    from digitnet.reading.checker import train_checker
     from digitnet.io import save_model
 
     out = Path(args.out)
@@ -301,9 +302,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from digitnet.explain import write_explain
+    from digitnet.reading.explain import write_explain
     from digitnet.io import load_model
-    from digitnet.predict import explain_path, recognise_files
+    from digitnet.reading.recognise import explain_path, recognise_files
     from digitnet.progress import ProgressBar
 
     model = load_model(resolve_model_path(args.model))
@@ -332,7 +333,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _load_checker(path: str):
-    from digitnet.data.pieces import NOT_ONE_DIGIT
+    from digitnet.reading.pieces import NOT_ONE_DIGIT
     from digitnet.io import load_model
 
     checker = load_model(path)
@@ -599,6 +600,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_runtime() -> None:
+    """The engine's threads, set explicitly: OpenBLAS's short thread wait before NumPy loads
+    (see :mod:`digitnet.nn.runtime`; a value already in the environment is kept), then
+    ``DIGITNET_THREADS`` (a bad value is a one-line error)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")   # runtime.BLAS_THREAD_TIMEOUT
+    value = os.environ.get("DIGITNET_THREADS", "").strip()
+    if value:
+        from digitnet.nn.runtime import parse_threads, set_threads
+
+        try:
+            set_threads(parse_threads(value))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -606,6 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        configure_runtime()
         return args.func(args)
     except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {exc}", file=sys.stderr)

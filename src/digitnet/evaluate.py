@@ -9,12 +9,12 @@ import numpy as np
 from digitnet.confidence import confidence_and_correct, selective
 from digitnet.metrics import classification_report
 from digitnet.nn import Sequential
-from digitnet.train import batch_to_input
+from digitnet.data.preprocess import to_input
 
 
 def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities for raw images. (N, 28, 28) uint8 or float -> (N, 10) float32."""
-    outs = [model.predict_proba(batch_to_input(images[i:i + batch_size], model.input_shape),
+    outs = [model.predict_proba(to_input(images[i:i + batch_size], model.input_shape),
                                 batch_size)
             for i in range(0, images.shape[0], batch_size)]
     if not outs:

@@ -24,10 +24,12 @@ from digitnet.nn import (
     Sequential,
     Sigmoid,
 )
+from digitnet.data.preprocess import INPUT_SHAPE
 from digitnet.train import TrainConfig, seed_streams
 
-MLP_INPUT = (1, 28, 28)       # (C, H, W): MLPs flatten it anyway
-CNN_INPUT = (28, 28, 1)       # channels-last (H, W, C), the layout of digitnet.nn.conv
+# Every preset takes channels-last (H, W, C) images (INPUT_SHAPE), the layout of
+# digitnet.nn.conv; MLPs flatten them. Model files saved with the old MLP shape (1, 28, 28)
+# load and read the same 784 values in the same order.
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Preset:
     target: float                     # test accuracy this preset must reach
     layers: Callable[[], list[Module]]
     config: TrainConfig
-    input_shape: tuple[int, ...] = MLP_INPUT
+    input_shape: tuple[int, ...] = INPUT_SHAPE
 
 
 def _mlp(hidden: list[int], act: Callable[[], Module] = ReLU, init: str = "he",
@@ -132,19 +134,19 @@ _add(Preset(
     "—", 0.990, _lenet5,
     TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
                 weight_decay=5e-4, schedule="cosine", warmup=1),
-    CNN_INPUT))
+    INPUT_SHAPE))
 _add(Preset(
     "cnn-fast", "conv 32@5x5-BN-pool, conv 64@5x5-BN-pool, 256-BN-dropout, 10; augmentation",
     "—", 0.993, _cnn_fast,
     TrainConfig(epochs=8, batch_size=128, optimizer="nesterov", lr=0.05,
                 weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT)),
-    CNN_INPUT))
+    INPUT_SHAPE))
 _add(Preset(
     "cnn", "conv 32@5x5-BN-pool, conv 64@3x3-BN, conv 64@3x3-BN-pool, 256-BN-dropout, 10; "
     "augmentation", "—", 0.996, _cnn,
     TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
                 weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT)),
-    CNN_INPUT))
+    INPUT_SHAPE))
 _add(Preset(
     "mlp-augment", "the mlp preset trained on elastically and affinely distorted digits", "—",
     0.990,

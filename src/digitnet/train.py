@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.data.preprocess import PIXEL_MAX
+from digitnet.data.preprocess import to_input
 from digitnet.errors import ConfigError, DivergenceError
 from digitnet.nn import Sequential, make_optimizer, make_schedule
 from digitnet.nn.losses import get_loss, softmax_cross_entropy
@@ -125,21 +125,6 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     return {n: np.random.default_rng(s) for n, s in zip(names, children, strict=True)}
 
 
-def batch_to_input(images: np.ndarray, input_shape: tuple[int, ...],
-                   out: np.ndarray | None = None) -> np.ndarray:
-    """Model input from a batch: uint8 pixels are scaled to [0, 1] float32, as in training.
-
-    images : (B, 28, 28) uint8 or float; returns (B, *input_shape) float32.
-    """
-    b = images.shape[0]
-    if images.dtype == np.uint8:
-        if out is None:
-            out = np.empty((b,) + tuple(input_shape), dtype=np.float32)
-        np.divide(images.reshape(out.shape), PIXEL_MAX, out=out)
-        return out
-    return np.asarray(images, dtype=np.float32).reshape((b,) + tuple(input_shape))
-
-
 def evaluate_loss_accuracy(model: Sequential, images: np.ndarray, labels: np.ndarray,
                            loss: str = "cross_entropy", batch_size: int = 1000
                            ) -> tuple[float, int]:
@@ -147,7 +132,7 @@ def evaluate_loss_accuracy(model: Sequential, images: np.ndarray, labels: np.nda
     loss_fn = get_loss(loss)
     total, correct, n = 0.0, 0, images.shape[0]
     for i in range(0, n, batch_size):
-        xb = batch_to_input(images[i:i + batch_size], model.input_shape)
+        xb = to_input(images[i:i + batch_size], model.input_shape)
         yb = labels[i:i + batch_size]
         out = model.forward(xb, training=False)
         total += loss_fn(out, yb)[0] * xb.shape[0]
@@ -183,7 +168,8 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         if hasattr(layer, "rng"):
             layer.rng = streams["dropout"]
     optimizer = make_optimizer(config.optimizer, list(model.named_parameters()), config.lr,
-                               momentum=config.momentum, weight_decay=config.weight_decay)
+                               momentum=config.momentum, weight_decay=config.weight_decay,
+                               flat=model.flat_buffers())
     schedule = make_schedule(config.schedule, config.lr, config.epochs, warmup=config.warmup,
                              step_size=config.step_size, gamma=config.gamma,
                              min_lr=config.min_lr)
@@ -245,7 +231,7 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, epoch,
     with ProgressBar(steps, f"Epoch {epoch}", enabled=progress) as bar:
         for step in range(steps):
             idx = order[step * bs:(step + 1) * bs]
-            xb = batch_to_input(images[idx], model.input_shape, buf[:idx.size])
+            xb = to_input(images[idx], model.input_shape, buf[:idx.size])
             if augment is not None:
                 xb = augment(xb)
             optimizer.lr = schedule(epoch - 1 + step / steps)

@@ -1,6 +1,6 @@
 """The models shipped inside the package, so `digitnet evaluate` and `digitnet predict` work on
 a fresh install without training: the digit model, and the segment checker that helps
-`predict` split touching digits (:mod:`digitnet.checker`).
+`predict` split touching digits (:mod:`digitnet.reading.checker`).
 
 How it was trained (the exact command and seed) is in its metadata (``model.meta``) and in the
 README.

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.buffers import Buffers as _Buffers
+from digitnet.nn.runtime.buffers import Buffers as _Buffers
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
-from digitnet.nn.parallel import split
-from digitnet.nn.wide import fold, tile
+from digitnet.nn.runtime.parallel import split
+from digitnet.nn.kernels.rows import fold, tile
 
 # inference is done in chunks whose patch matrix stays below this many bytes
 _INFERENCE_COLS_BYTES = 16 << 20
@@ -509,6 +509,8 @@ class MaxPool2D(_Pool2D):
     rule), so ties never double a gradient.
     """
 
+    is_max_pool = True
+
     def forward(self, x, *, training):
         """(N, H, W, C) -> (N, Ho, Wo, C); in training also records which offset won."""
         if self.pool_size == self.stride == (2, 2):
@@ -534,7 +536,7 @@ class MaxPool2D(_Pool2D):
         of a window (the left and right columns), then of the two rows. Ties go to the
         first maximum in row-major order, as in the general path (row 0 unless row 1 is
         strictly larger; within the row, column 0 unless column 1 is strictly larger).
-        Images are split over threads (:mod:`digitnet.nn.parallel`).
+        Images are split over threads (:mod:`digitnet.nn.runtime.parallel`).
 
         With few channels the left and right columns are first copied apart (each pixel's
         C values moved as one block, :func:`_columns_apart`): comparing them in place

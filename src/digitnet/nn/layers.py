@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn import parallel
+from digitnet.nn.runtime import parallel
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
 
@@ -161,6 +161,7 @@ class ReLU(Module):
     """max(0, x); backward passes dy where the input was positive."""
 
     keeps_output = True
+    commutes_with_max = True
 
     def forward(self, x, *, training):
         if x.ndim < 4 or x.size < 2 * parallel.MIN_ELEMENTS:  # MLPs: one call (see backward)

@@ -49,6 +49,11 @@ class Module:
     keeps_output = False
     #: the layer's output is a view of its input (writes to one are writes to the other)
     aliases_input = False
+    #: an element-wise f with max(f(a), f(b)) = f(max(a, b)), gradients included (ReLU):
+    #: a max-pool right after it may run first (see Sequential)
+    commutes_with_max = False
+    #: the layer takes the maximum over windows (MaxPool2D)
+    is_max_pool = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -123,6 +128,8 @@ class Sequential(Module):
         self.built = False
         #: free-form JSON-compatible metadata saved with the model (see digitnet.io)
         self.meta: dict[str, Any] = {}
+        #: a network's input is data: no dx unless asked for (see backward)
+        self.needs_input_grad = False
         if input_shape is not None:
             self.build(input_shape, rng if rng is not None else np.random.default_rng(0),
                        dtype)
@@ -143,17 +150,16 @@ class Sequential(Module):
         return shape
 
     def _execution_order(self) -> list[Module]:
-        """The layers in the order forward runs them: a ReLU directly followed by a max-pool
-        runs after it instead, on a quarter of the values (2x2 pools). Exact: max(relu(a),
-        relu(b)) = relu(max(a, b)), and the gradient reaches the same input (the first
-        maximum of a window whose maximum is positive; nothing otherwise)."""
-        from digitnet.nn.conv import MaxPool2D
-        from digitnet.nn.layers import ReLU
-
+        """The layers in the order forward runs them: a layer that commutes with a max (a
+        ReLU) directly followed by a max-pool runs after it instead, on a quarter of the
+        values (2x2 pools). Exact: max(relu(a), relu(b)) = relu(max(a, b)), and the
+        gradient reaches the same input (the first maximum of a window whose maximum is
+        positive; nothing otherwise). The layers declare it (``commutes_with_max``,
+        ``is_max_pool``): this class knows no concrete layer."""
         run = list(self.layers)
         i = 0
         while i < len(run) - 1:
-            if type(run[i]) is ReLU and type(run[i + 1]) is MaxPool2D:
+            if run[i].commutes_with_max and run[i + 1].is_max_pool:
                 run[i], run[i + 1] = run[i + 1], run[i]
                 i += 2
             else:
@@ -194,29 +200,49 @@ class Sequential(Module):
             layer.grads[key] = flat_g[off:off + p.size].reshape(p.shape)
         self.flat_params, self.flat_grads = flat_p, flat_g
 
+    def flat_buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The two 1-D buffers holding every parameter and every gradient (each layer's
+        arrays are views into them), for optimizers to update in one go; None without
+        parameters."""
+        if getattr(self, "flat_params", None) is None:
+            return None
+        return self.flat_params, self.flat_grads
+
     def _mark_input_grads(self) -> None:
         # Layers up to and including the first one with parameters never need dx: nothing
         # upstream of them learns. Skipping it saves the largest matmul of an MLP's backward.
         first = next((i for i, layer in enumerate(self.layers) if layer.params), None)
         for i, layer in enumerate(self.layers):
-            layer.needs_input_grad = first is not None and i > first
+            layer.needs_input_grad = self.needs_input_grad or (first is not None and i > first)
         self._first_param_layer = first
 
     def forward(self, x: np.ndarray, *, training: bool) -> np.ndarray:
-        """(N, *input_shape) -> (N, *output_shape)."""
+        """(N, *input_shape) -> (N, *output_shape), an array of the caller's own.
+
+        Layers may return scratch buffers that their next training pass reuses; the
+        network's output is copied out of them (a small (N, classes) copy), so an earlier
+        result never changes under the caller."""
+        out = x
         for layer in self._run:
-            x = layer.forward(x, training=training)
-        return x
+            out = layer.forward(out, training=training)
+        if training or np.may_share_memory(out, x):
+            out = out.copy()
+        return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        """(N, *output_shape) -> None; fills every layer's ``grads``.
+        """(N, *output_shape) -> dx (N, *input_shape), or None; fills every layer's
+        ``grads``.
 
-        Back-propagation stops at the first layer with parameters, so no input gradient is
-        returned (use the layers directly to get one).
+        As for every layer, dx is computed only when ``needs_input_grad`` is True. A network
+        is built with it False (its input is data: nothing upstream learns), so
+        back-propagation stops at the first layer with parameters and None is returned; set
+        it True before ``build`` (e.g. for input saliency, or a Sequential nested in another
+        one) to get dx.
         """
-        if self._first_param_layer is None:
+        stop = 0 if self.needs_input_grad else self._first_param_layer
+        if stop is None:
             return None
-        for layer in reversed(self._run[self._first_param_layer:]):
+        for layer in reversed(self._run[stop:]):
             dy = layer.backward(dy)
         return dy
 

@@ -30,31 +30,19 @@ def _triples(params: Iterable) -> list[ParamTriple]:
     return out
 
 
-def _coalesce(params: list[ParamTriple]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The arrays the update runs over: when every parameter is a view of one flat buffer
-    (as :class:`Sequential` arranges) and every gradient a view of another, those two
-    buffers; otherwise each (param, grad) pair."""
-    p_base = params[0][0].base
-    g_base = params[0][1].base
-    if (p_base is not None and g_base is not None and p_base.ndim == 1
-            and p_base.shape == g_base.shape and p_base.dtype == g_base.dtype
-            and all(p.base is p_base and g.base is g_base for p, g, _ in params)):
-        return [(p_base, g_base)]
-    return [(p, g) for p, g, _ in params]
-
-
 class Optimizer:
     """Base class: validates arguments and applies L2 weight decay to the gradients.
 
-    The update itself runs over ``self.groups``: the model's flat parameter and gradient
-    buffers when it has them (one set of NumPy calls per step), else each pair.
+    The update itself runs over ``self.groups``: each (param, grad) pair, or, after
+    :meth:`use_flat` (``make_optimizer(..., flat=model.flat_buffers())``), the model's two
+    flat buffers that hold every parameter and gradient (one set of NumPy calls per step).
     """
 
     def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0) -> None:
         self.params = _triples(params)
         if not self.params:
             raise ValueError("the optimizer received no parameters")
-        self.groups = _coalesce(self.params)
+        self.groups = [(p, g) for p, g, _ in self.params]
         if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ValueError(f"learning rate must be a positive number, got {lr!r}")
         if not (weight_decay >= 0 and math.isfinite(weight_decay)):
@@ -62,6 +50,24 @@ class Optimizer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.steps = 0
+
+    def use_flat(self, flat_params: np.ndarray, flat_grads: np.ndarray) -> None:
+        """Run the update over two flat buffers that hold every parameter and gradient (as
+        :meth:`Sequential.flat_buffers` returns them) instead of pair by pair. Call before
+        the first step: the state kept per group starts again."""
+        if self.steps:
+            raise ValueError("use_flat must be called before the first step")
+        if flat_params.shape != flat_grads.shape or flat_params.ndim != 1:
+            raise ValueError(f"flat buffers must be two 1-D arrays of one shape, got "
+                             f"{flat_params.shape} and {flat_grads.shape}")
+        for p, g, _ in self.params:
+            if not (np.shares_memory(p, flat_params) and np.shares_memory(g, flat_grads)):
+                raise ValueError("a parameter or gradient is not a view into the flat buffers")
+        self.groups = [(flat_params, flat_grads)]
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        """Subclasses with per-group state allocate it again for ``self.groups``."""
 
     def _decay(self) -> None:
         """L2 weight decay folded into the gradients of the decayed parameters."""
@@ -100,6 +106,9 @@ class Momentum(Optimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self.v = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
@@ -136,6 +145,9 @@ class Adam(Optimizer):
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self.m = [np.zeros_like(p) for p, _ in self.groups]
         self.v = [np.zeros_like(p) for p, _ in self.groups]
 
@@ -174,6 +186,9 @@ class RMSprop(Optimizer):
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must be in [0, 1), got {rho!r}")
         self.rho, self.eps = float(rho), float(eps)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self.s = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
@@ -192,6 +207,9 @@ class AdaGrad(Optimizer):
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr, weight_decay)
         self.eps = float(eps)
+        self._reset_state()
+
+    def _reset_state(self) -> None:
         self.s = [np.zeros_like(p) for p, _ in self.groups]
 
     def _update(self, i, p, g):
@@ -207,8 +225,20 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Ad
 
 
 def make_optimizer(name: str, params: Iterable, lr: float, *, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> Optimizer:
-    """Build an optimizer by name: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad."""
+                   weight_decay: float = 0.0,
+                   flat: tuple[np.ndarray, np.ndarray] | None = None) -> Optimizer:
+    """Build an optimizer by name: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad.
+
+    ``flat``: the model's flat parameter and gradient buffers (``Sequential.flat_buffers()``)
+    to update in one go (see :meth:`Optimizer.use_flat`)."""
+    opt = _make(name, params, lr, momentum, weight_decay)
+    if flat is not None:
+        opt.use_flat(*flat)
+    return opt
+
+
+def _make(name: str, params: Iterable, lr: float, momentum: float, weight_decay: float
+          ) -> Optimizer:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
     if name == "sgd":

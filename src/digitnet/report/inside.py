@@ -1,8 +1,8 @@
 """A look inside a network: what its first layer responds to and what each layer computes
 for one example.
 
-Conventions: MLP presets take ``(1, 28, 28)`` inputs and flatten them; convolutional layers
-are channels-last, activations ``(N, H, W, C)`` and Conv2D weights ``(kH, kW, C_in, C_out)``;
+Conventions: every preset takes ``(28, 28, 1)`` inputs (MLPs flatten them; old MLP files
+have ``(1, 28, 28)``); convolutional layers are channels-last, activations ``(N, H, W, C)`` and Conv2D weights ``(kH, kW, C_in, C_out)``;
 Dense weights are ``(D_in, D_out)``.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.nn import Conv2D, Dense, Dropout, Flatten, Module, Sequential
-from digitnet.train import batch_to_input
+from digitnet.data.preprocess import to_input
 
 #: layers that pass values through unchanged at inference (only reshaped): not drawn
 PASS_THROUGH = (Flatten, Dropout)
@@ -100,7 +100,7 @@ def layer_activations(model: Sequential, image: np.ndarray) -> list[Activation]:
         through at inference (Flatten, Dropout). The last one holds the network's outputs
         (logits for softmax-trained models).
     """
-    x = batch_to_input(np.asarray(image)[None], model.input_shape)        # (1, *input_shape)
+    x = to_input(np.asarray(image)[None], model.input_shape)        # (1, *input_shape)
     out = [Activation(-1, "input", x[0].reshape(_image_size(model.input_shape)))]
     for i, layer in enumerate(model.layers):
         x = layer.forward(x, training=False)

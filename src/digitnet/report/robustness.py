@@ -18,7 +18,7 @@ import numpy as np
 from digitnet.data.augment import bilinear_sample, gaussian_matrix
 from digitnet.data.preprocess import PIXEL_MAX
 from digitnet.nn import Sequential
-from digitnet.train import batch_to_input
+from digitnet.data.preprocess import to_input
 
 Transform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
@@ -142,6 +142,6 @@ def _count_correct(model: Sequential, images: np.ndarray, labels: np.ndarray,
     for s in range(0, len(labels), batch_size):
         x = images[s:s + batch_size].astype(np.float32) / PIXEL_MAX         # (B, 28, 28)
         x = transform(x, level, rng)
-        proba = model.predict_proba(batch_to_input(x, model.input_shape), batch_size)
+        proba = model.predict_proba(to_input(x, model.input_shape), batch_size)
         correct += int(np.count_nonzero(proba.argmax(axis=1) == labels[s:s + batch_size]))
     return correct

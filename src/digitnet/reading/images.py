@@ -4,7 +4,7 @@ MNIST digits are light ink on a black background, size-normalised to fit a 20x20
 the aspect ratio (with anti-aliasing) and placed in 28x28 so that their centre of mass is at
 the centre. A photo of a digit on paper is none of that; :func:`prepare` makes it so:
 
-1. grey levels (:mod:`digitnet.data.imagefile`: any format, EXIF orientation, alpha);
+1. grey levels (:mod:`digitnet.reading.imagefile`: any format, EXIF orientation, alpha);
 2. polarity: ink is what departs the most from the background, on one side; dark ink is
    inverted so that ink is bright (:func:`ink_is_dark`);
 3. background suppression: a smooth background (a low percentile per block, interpolated
@@ -13,7 +13,7 @@ the centre. A photo of a digit on paper is none of that; :func:`prepare` makes i
    scaled between the noise floor (3 robust standard deviations) and the ink level, giving
    a soft ink map in [0, 1] (:func:`ink_map`);
 4. digits: connected components of the confident ink, grouped and split into digits, left to
-   right (:mod:`digitnet.data.segment`);
+   right (:mod:`digitnet.reading.segment`);
 5. each digit is cropped to its ink, its strokes thickened when they would be thinner than
    MNIST's after scaling, its longest side scaled to 20 px with anti-aliasing, and placed in
    28x28 with its centre of mass at MNIST's centre (:func:`normalise_digit`);
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digitnet.data.components import Components, label_components
-from digitnet.data.imagefile import ImageSource, LoadedImage, open_image
-from digitnet.data.segment import Segment, Slot, segment, stroke_width
+from digitnet.reading.components import Components, label_components
+from digitnet.reading.imagefile import ImageSource, LoadedImage, open_image
+from digitnet.reading.segment import Segment, Slot, segment, stroke_width
 from digitnet.errors import ImageError
 
 SIZE = 28
@@ -123,7 +123,7 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     Parameters
     ----------
     source : path, PIL.Image.Image or np.ndarray
-        See :func:`digitnet.data.imagefile.open_image`.
+        See :func:`digitnet.reading.imagefile.open_image`.
     single : bool
         Treat all the ink as one digit (no segmentation).
 
@@ -132,7 +132,7 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     Prepared
         ``slots`` are the digits left to right, each with its readings; ``digits`` holds the
         ``(M, 28, 28)`` uint8 inputs of every candidate segment; ``digits[reading()]`` are
-        the digits by the shapes alone, :func:`digitnet.predict.recognise` lets the model
+        the digits by the shapes alone, :func:`digitnet.reading.recognise.recognise` lets the model
         choose.
 
     Raises
@@ -161,15 +161,6 @@ def to_mnist(source: ImageSource) -> np.ndarray:
     """One digit as an MNIST-style ``(28, 28)`` uint8 image (all the ink is one digit)."""
     return prepare(source, single=True).digits[0]
 
-
-def to_mnist_digits(source: ImageSource) -> np.ndarray:
-    """The digits of an image, left to right, as ``(K, 28, 28)`` uint8, touching digits
-    split by shape alone (:mod:`digitnet.predict` lets the model choose instead)."""
-    p = prepare(source)
-    return p.digits[p.reading()]
-
-
-# -- polarity and background -----------------------------------------------------------------
 
 def ink_is_dark(levels: np.ndarray) -> bool:
     """Whether the ink is darker than its background.

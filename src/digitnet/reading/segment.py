@@ -15,7 +15,7 @@
    straight upright or slanted line (:func:`line_cuts`: overlapping digits have no cheap
    seam, and the cheapest path hands a stroke of one to the other), each with a prior
    from its shape (:func:`reading_prior`). The recogniser picks the reading that is most
-   plausible given what it reads (:func:`digitnet.predict.choose_readings`);
+   plausible given what it reads (:func:`digitnet.reading.recognise.choose_readings`);
    ``options[0]`` is the best guess from the shapes alone.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.data.components import Components
+from digitnet.reading.components import Components
 
 #: components smaller than this fraction of the largest one's area are specks
 SPECK_FRACTION = 0.03

@@ -4,15 +4,15 @@ neighbour).
 
 The digit model is trained on whole digits only and reads every input as some digit, so it
 cannot say which reading of touching digits is right; the checker can. It has 11 classes: the
-ten digits and :data:`~digitnet.data.pieces.NOT_ONE_DIGIT`; only the probability of the
-eleventh is used (:func:`not_one_digit`), by :func:`digitnet.predict.choose_readings`. It is
+ten digits and :data:`~digitnet.reading.pieces.NOT_ONE_DIGIT`; only the probability of the
+eleventh is used (:func:`not_one_digit`), by :func:`digitnet.reading.recognise.choose_readings`. It is
 trained on the segments the real pipeline produces from numbers composed of training digits
-(:mod:`digitnet.data.pieces`), validated on numbers composed of validation digits; the test
+(:mod:`digitnet.reading.pieces`), validated on numbers composed of validation digits; the test
 digits are never used.
 
 Typical use::
 
-    from digitnet.checker import train_checker
+    from digitnet.reading.checker import train_checker
     checker = train_checker(load_mnist(), numbers=12000, seed=0)   # ~15 minutes
     save_model("checker.npz", checker)
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.data.mnist import Split
-from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces
+from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces
 from digitnet.evaluate import predict_proba
 from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from digitnet.train import TrainConfig, fit, seed_streams

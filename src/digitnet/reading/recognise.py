@@ -3,17 +3,17 @@
 Typical use::
 
     from digitnet.io import load_model
-    from digitnet.predict import recognise, recognise_files
+    from digitnet.reading.recognise import recognise, recognise_files
 
     result = recognise("number.jpg", load_model("model.npz"))   # raises ImageError if bad
     print(result.prediction, result.confidence)                 # "4096" 0.97
     for r in recognise_files(["a.png", "b.jpg"], model):       # errors inside the results
         print(r.file, r.error or r.prediction)
 
-Each image goes through :func:`digitnet.data.images.prepare` (MNIST-style preprocessing and
+Each image goes through :func:`digitnet.reading.images.prepare` (MNIST-style preprocessing and
 segmentation into digits, left to right); the model reads each 28x28 digit. Where digits
 touch, the segmenter offers several readings; the model's confidence, the shapes and the
-segment checker (:mod:`digitnet.checker`: is this one whole digit?) choose between them,
+segment checker (:mod:`digitnet.reading.checker`: is this one whole digit?) choose between them,
 and the checker's digit probabilities are averaged with the model's. A
 number's confidence is the product of its digits' confidences: the model's probability that
 every digit is right, if the digits' errors are independent.
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.data.imagefile import ImageSource
-from digitnet.data.images import Prepared, prepare
+from digitnet.reading.imagefile import ImageSource
+from digitnet.reading.images import Prepared, prepare
 from digitnet.errors import DigitnetError
 from digitnet.evaluate import predict_proba
 from digitnet.nn import Sequential
@@ -130,7 +130,7 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
     Parameters
     ----------
     source : path, PIL.Image.Image or np.ndarray
-        The image (see :func:`digitnet.data.imagefile.open_image`).
+        The image (see :func:`digitnet.reading.imagefile.open_image`).
     model : Sequential, optional
         Defaults to the model shipped with digitnet.
     single : bool
@@ -217,7 +217,7 @@ def second_opinion(proba: np.ndarray, checker: Sequential, digits: np.ndarray
     model from MNIST's clean images, and their average (:data:`READ_WEIGHT` for the
     checker) misreads fewer photographed digits than either. Returns the combined
     ``(D, 10)`` and the checker's probability that each input is not one digit ``(D,)``."""
-    from digitnet.checker import checker_proba
+    from digitnet.reading.checker import checker_proba
 
     digit, not_one = checker_proba(checker, digits)
     combined = (proba + READ_WEIGHT * digit) / (1 + READ_WEIGHT)

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from digitnet.errors import DigitnetError
 from digitnet.io import atomic_write
-from digitnet.predict import Recognition
+from digitnet.reading.recognise import Recognition
 
 TILE = 200            # height of the step pictures
 DIGIT_ZOOM = 5        # 28x28 inputs are shown 140x140

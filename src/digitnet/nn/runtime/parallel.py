@@ -10,27 +10,28 @@ as before: results are bit-for-bit those of the single-threaded code (tested).
 Only independent slices are split (batch rows, blocks of rows, columns of a per-column
 reduction); anything drawing random numbers stays on the caller's thread.
 
-The number of threads is ``DIGITNET_THREADS`` if set, else the CPUs this process may use;
-``1`` turns the splitting off. Work below :data:`MIN_ELEMENTS` per thread runs on the
+Configured explicitly, never on import: :func:`set_threads` (the CLI calls it with
+``DIGITNET_THREADS``), else ``DIGITNET_THREADS`` if set, else the CPUs this process may use
+when OpenBLAS's threads wait only briefly after a product (``OPENBLAS_THREAD_TIMEOUT`` in the
+environment: :func:`digitnet.nn.runtime.blas_env` gives the value the CLI sets before NumPy
+loads), else 1. With OpenBLAS's default ~0.1 s spin after each product the cores are never
+free between products and split work only queues behind them (measured: no gain on a cnn
+step). ``1`` turns the splitting off. Work below :data:`MIN_ELEMENTS` per thread runs on the
 caller's thread (handing it over costs ~20-50 microseconds).
 
-OpenBLAS's idle threads normally spin for ~0.1 s after each matrix product, so the cores
-are never free between products and split work only queues behind them (measured: no gain
-on a cnn training step). ``import digitnet`` therefore sets ``OPENBLAS_THREAD_TIMEOUT``
-(see :data:`digitnet.OPENBLAS_THREAD_TIMEOUT`) before NumPy loads; if NumPy was imported
-first without it, the default here is one thread (``DIGITNET_THREADS`` still decides).
+The pool is a small one of its own rather than ``concurrent.futures``: a
+``ThreadPoolExecutor`` took ~18 us to hand a task over against ~14 us here, and a LeNet-5
+step makes ~13 splits: its epoch ran 7-8% faster (per-round median ratios 0.928 and 0.920,
+10 rounds each), above the 5% a form must earn. Its correctness does not rest on the GIL:
+every shared counter is taken under a lock, so it is also right on free-threaded Python.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import queue
 import threading
 from collections.abc import Callable
-
-import digitnet
-from digitnet.errors import ConfigError
 
 MIN_ELEMENTS = 65_536          # per part: below this, splitting costs more than it saves
 PARTS_PER_THREAD = 4           # parts handed out per thread (see split)
@@ -40,35 +41,47 @@ _state = threading.local()     # .inside: this thread is running a share of a sp
 _jobs: queue.SimpleQueue | None = None     # tasks for the helper threads
 _helpers: list[threading.Thread] = []
 _cpus: int | None = None       # usable CPUs, asked once
+_configured: int | None = None  # set_threads()
+
+
+class _Counter:
+    """``next()`` handing out 0, 1, 2, ... to any number of threads, under a lock (an
+    ``itertools.count`` is only atomic under the GIL)."""
+
+    __slots__ = ("_n", "_lock")
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def __next__(self) -> int:
+        with self._lock:
+            n = self._n
+            self._n = n + 1
+        return n
 
 
 class _Task:
     """One call handed to a helper thread: a lighter ``concurrent.futures.Future``.
 
-    A ``ThreadPoolExecutor`` took ~18 us to hand a task over and its futures wait on
-    Python-level conditions; this takes ~14 us and waits on a plain lock. A LeNet-5 step
-    makes ~13 splits: its epoch ran 7-8% faster (per-round median ratios 0.928 and 0.920,
-    old and new alternating, 10 rounds each).
-
     Whoever first claims the task runs it -- a helper -- or drops it -- the caller, through
     :meth:`cancel`, when it needs the task no more and no helper has started it yet.
     """
 
-    __slots__ = ("fn", "args", "claims", "finished", "value", "error")
+    __slots__ = ("fn", "args", "claimed", "finished", "error")
 
     def __init__(self, fn: Callable[..., object], args: tuple) -> None:
         self.fn, self.args = fn, args
-        self.claims = itertools.count()          # next() is atomic under the GIL
+        self.claimed = threading.Lock()          # acquired once: by the runner or canceller
         self.finished = threading.Lock()         # held until the task has run
         self.finished.acquire()
-        self.value: object = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        if next(self.claims):                    # cancelled by the caller
+        if not self.claimed.acquire(blocking=False):     # cancelled by the caller
             return
         try:
-            self.value = self.fn(*self.args)
+            self.fn(*self.args)
         except BaseException as exc:             # re-raised by result(), in the caller
             self.error = exc
         finally:
@@ -77,15 +90,14 @@ class _Task:
 
     def cancel(self) -> bool:
         """Drop the task if no helper has started it; False if one has (wait for it)."""
-        return next(self.claims) == 0
+        return self.claimed.acquire(blocking=False)
 
-    def result(self) -> object:
-        """Wait until the task has run; its value, or its exception raised here."""
+    def result(self) -> None:
+        """Wait until the task has run; its exception, if any, raised here."""
         with self.finished:
             pass
         if self.error is not None:
             raise self.error
-        return self.value
 
 
 def _help(jobs: queue.SimpleQueue) -> None:
@@ -123,18 +135,27 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helpers)
 
 
-def threads() -> int:
-    """How many threads element-wise work is split over (>= 1)."""
-    value = os.environ.get("DIGITNET_THREADS", "").strip()
-    if value:
-        try:
-            n = int(value)
-        except ValueError:
-            raise ConfigError(f"DIGITNET_THREADS must be a whole number of threads, got "
-                              f"{value!r}; unset it to use every CPU") from None
-        return max(1, n)
-    if not digitnet.BLAS_WAIT_SET:
-        return 1
+def set_threads(n: int | None) -> None:
+    """Split element-wise work over ``n`` threads (1 = off); ``None``: back to the default
+    (``DIGITNET_THREADS``, else the usable CPUs when ``OPENBLAS_THREAD_TIMEOUT`` is set, else
+    1)."""
+    global _configured
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"threads must be a whole number >= 1, got {n!r}")
+    _configured = n
+
+
+def parse_threads(value: str) -> int:
+    """``DIGITNET_THREADS``'s text -> a thread count (>= 1); ValueError saying what to do."""
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ValueError(f"DIGITNET_THREADS must be a whole number of threads, got "
+                         f"{value!r}; unset it to use every CPU") from None
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (asked once per process)."""
     global _cpus
     if _cpus is None:
         try:
@@ -142,6 +163,18 @@ def threads() -> int:
         except AttributeError:                   # not Linux
             _cpus = max(1, os.cpu_count() or 1)
     return _cpus
+
+
+def threads() -> int:
+    """How many threads element-wise work is split over (>= 1)."""
+    if _configured is not None:
+        return _configured
+    value = os.environ.get("DIGITNET_THREADS", "").strip()
+    if value:
+        return parse_threads(value)
+    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
+        return 1                                 # OpenBLAS spins: splitting only contends
+    return usable_cpus()
 
 
 def shares(n: int, elements: int) -> int:
@@ -169,7 +202,7 @@ def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
         return
     parts = max(k, min(n, k * PARTS_PER_THREAD, elements // MIN_ELEMENTS))
     bounds = [n * i // parts for i in range(parts + 1)]
-    tickets = itertools.count()                  # next() is atomic under the GIL
+    tickets = _Counter()
 
     def drain() -> None:
         _state.inside = True

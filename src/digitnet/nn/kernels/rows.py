@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from digitnet.nn.parallel import split
+from digitnet.nn.runtime.parallel import split
 
 
 def wide(x: np.ndarray) -> np.ndarray:
@@ -66,7 +66,7 @@ def row_blocks(start: int, stop: int, row_len: int) -> list[slice]:
 
 def blockwise(fn: Callable[[slice], object], rows: int, row_len: int) -> None:
     """``fn(rows_slice)`` for every block of :func:`row_blocks`, the rows split over threads
-    (:func:`digitnet.nn.parallel.split`)."""
+    (:func:`digitnet.nn.runtime.parallel.split`)."""
     def part(a: int, b: int) -> None:
         for blk in row_blocks(a, b, row_len):
             fn(blk)
