@@ -36,11 +36,11 @@ import numpy as np
 
 from digitnet.cli import main as digitnet_main
 from digitnet.data import load_mnist
-from digitnet.reading.photos import compose_number, jpeg_bytes, render_photo
 from digitnet.errors import DigitnetError
 from digitnet.evaluate import evaluate
 from digitnet.io import load_model
 from digitnet.models import shipped_model_path
+from digitnet.reading.photos import compose_number, jpeg_bytes, render_photo
 
 SINGLE, NUMBER = 0, 1
 

@@ -39,8 +39,8 @@ import numpy as np
 
 from digitnet import presets
 from digitnet.data import Split
-from digitnet.nn import Dense, Flatten, ReLU, Sequential, Sigmoid
 from digitnet.data.preprocess import to_input
+from digitnet.nn import Dense, Flatten, ReLU, Sequential, Sigmoid
 from digitnet.train import TrainConfig, fit, seed_streams
 
 SETTLE_SECONDS = 0.25

@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from digitnet.data import load_digits_28
-from digitnet.reading.images import place_by_centre_of_mass
 from digitnet.data.mnist import Split
-from digitnet.reading.photos import DEFAULT, compose_number, jpeg_bytes, render_photo
 from digitnet.nn import Dense, Flatten, ReLU, Sequential
+from digitnet.reading.images import place_by_centre_of_mass
+from digitnet.reading.photos import DEFAULT, compose_number, jpeg_bytes, render_photo
 from digitnet.train import TrainConfig, fit
 
 pytest.importorskip("sklearn.datasets", reason="needs scikit-learn (digitnet[test])")

@@ -12,11 +12,11 @@ import pytest
 from cli_helpers import run_cli
 from photo_helpers import mnist_style_digits
 
-from digitnet.reading.checker import build_checker, not_one_digit, pieces_split, train_checker
 from digitnet.data.mnist import MNIST, Split
-from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
 from digitnet.io import load_model, save_model
 from digitnet.nn import Dense, Flatten, Sequential
+from digitnet.reading.checker import build_checker, not_one_digit, pieces_split, train_checker
+from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
 
 
 def test_far_apart_digits_are_whole_digits_with_their_labels():

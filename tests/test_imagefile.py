@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.reading.imagefile import WORK_SIDE, open_image, read_grey
 from digitnet.errors import ConfigError, ImageError
+from digitnet.reading.imagefile import WORK_SIDE, open_image, read_grey
 
 
 def grey_card(h: int = 40, w: int = 30) -> np.ndarray:

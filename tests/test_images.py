@@ -7,6 +7,7 @@ import pytest
 from photo_helpers import HELD_OUT, mnist_style_digits, photo
 from PIL import Image
 
+from digitnet.errors import ImageError
 from digitnet.reading.images import (
     CENTRE,
     centre_of_mass,
@@ -17,7 +18,6 @@ from digitnet.reading.images import (
     to_mnist,
 )
 from digitnet.reading.photos import DEFAULT, paper_field
-from digitnet.errors import ImageError
 
 
 def grey(img: Image.Image) -> np.ndarray:

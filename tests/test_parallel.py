@@ -1,4 +1,4 @@
-"""Element-wise work split over threads (digitnet.nn.runtime.parallel) gives bit-identical results."""
+"""Element-wise work split over threads (digitnet.nn.runtime.parallel): bit-identical results."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 from digitnet.errors import ConfigError
 from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU
 from digitnet.nn.kernels import rows as wide
-from digitnet.nn.runtime import parallel
 from digitnet.nn.kernels.rows import LONG_ROW, long_rows, row_blocks
+from digitnet.nn.runtime import parallel
 
 
 @pytest.fixture
@@ -218,7 +218,8 @@ def test_importing_digitnet_changes_nothing_and_the_cli_sets_the_openblas_wait()
     assert out == ["False"]
     code = ("import os; from digitnet import cli; cli.configure_runtime(); "
             "from digitnet.nn.runtime import threads; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], threads() == len(os.sched_getaffinity(0)))")
+            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], "
+            "threads() == len(os.sched_getaffinity(0)))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["18", "True"]

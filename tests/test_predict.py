@@ -16,10 +16,10 @@ from photo_helpers import HELD_OUT, digits_model, mnist_style_digits, number_pho
 from PIL import Image
 
 from digitnet.cli import main
-from digitnet.reading.images import prepare
 from digitnet.errors import ImageError
 from digitnet.evaluate import predict_proba
 from digitnet.io import save_model
+from digitnet.reading.images import prepare
 from digitnet.reading.recognise import choose_readings, recognise, recognise_files
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -142,8 +142,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_checker(args: argparse.Namespace) -> int:
-    from digitnet.reading.checker import train_checker
     from digitnet.io import save_model
+    from digitnet.reading.checker import train_checker
 
     out = Path(args.out)
     if not out.parent.exists():
@@ -302,10 +302,10 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from digitnet.reading.explain import write_explain
     from digitnet.io import load_model
-    from digitnet.reading.recognise import explain_path, recognise_files
     from digitnet.progress import ProgressBar
+    from digitnet.reading.explain import write_explain
+    from digitnet.reading.recognise import explain_path, recognise_files
 
     model = load_model(resolve_model_path(args.model))
     checker = False if args.no_checker else (_load_checker(args.checker) if args.checker
@@ -333,8 +333,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _load_checker(path: str):
-    from digitnet.reading.pieces import NOT_ONE_DIGIT
     from digitnet.io import load_model
+    from digitnet.reading.pieces import NOT_ONE_DIGIT
 
     checker = load_model(path)
     outputs = checker.output_shape[-1]

@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from digitnet.confidence import confidence_and_correct, selective
+from digitnet.data.preprocess import to_input
 from digitnet.metrics import classification_report
 from digitnet.nn import Sequential
-from digitnet.data.preprocess import to_input
 
 
 def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from digitnet.data.preprocess import INPUT_SHAPE
 from digitnet.errors import ConfigError
 from digitnet.nn import (
     BatchNorm,
@@ -24,7 +25,6 @@ from digitnet.nn import (
     Sequential,
     Sigmoid,
 )
-from digitnet.data.preprocess import INPUT_SHAPE
 from digitnet.train import TrainConfig, seed_streams
 
 # Every preset takes channels-last (H, W, C) images (INPUT_SHAPE), the layout of

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.runtime.buffers import Buffers as _Buffers
 from digitnet.nn.init import get_initializer
-from digitnet.nn.module import Module, Shape, register
-from digitnet.nn.runtime.parallel import split
 from digitnet.nn.kernels.rows import fold, tile
+from digitnet.nn.module import Module, Shape, register
+from digitnet.nn.runtime.buffers import Buffers as _Buffers
+from digitnet.nn.runtime.parallel import split
 
 # inference is done in chunks whose patch matrix stays below this many bytes
 _INFERENCE_COLS_BYTES = 16 << 20

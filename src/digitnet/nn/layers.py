@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.runtime import parallel
 from digitnet.nn.init import get_initializer
 from digitnet.nn.module import Module, Shape, register
+from digitnet.nn.runtime import parallel
 
 
 def _positive_int(name: str, value: Any) -> int:

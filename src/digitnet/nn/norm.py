@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitnet.nn.runtime import parallel
-from digitnet.nn.runtime.buffers import Buffers
-from digitnet.nn.module import Module, register
 from digitnet.nn.kernels.rows import blockwise as _blockwise
 from digitnet.nn.kernels.rows import fold as _fold
 from digitnet.nn.kernels.rows import long_rows as _long_rows
 from digitnet.nn.kernels.rows import tile as _tile
 from digitnet.nn.kernels.rows import wide as _wide
+from digitnet.nn.module import Module, register
+from digitnet.nn.runtime import parallel
+from digitnet.nn.runtime.buffers import Buffers
 
 
 @register

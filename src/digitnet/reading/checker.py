@@ -5,8 +5,8 @@ neighbour).
 The digit model is trained on whole digits only and reads every input as some digit, so it
 cannot say which reading of touching digits is right; the checker can. It has 11 classes: the
 ten digits and :data:`~digitnet.reading.pieces.NOT_ONE_DIGIT`; only the probability of the
-eleventh is used (:func:`not_one_digit`), by :func:`digitnet.reading.recognise.choose_readings`. It is
-trained on the segments the real pipeline produces from numbers composed of training digits
+eleventh is used (:func:`not_one_digit`), by
+:func:`digitnet.reading.recognise.choose_readings`. It is trained on the segments the real pipeline produces from numbers composed of training digits
 (:mod:`digitnet.reading.pieces`), validated on numbers composed of validation digits; the test
 digits are never used.
 
@@ -29,9 +29,9 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.data.mnist import Split
-from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces
 from digitnet.evaluate import predict_proba
 from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
+from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces
 from digitnet.train import TrainConfig, fit, seed_streams
 
 #: training settings of the checker

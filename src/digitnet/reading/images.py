@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from digitnet.errors import ImageError
 from digitnet.reading.components import Components, label_components
 from digitnet.reading.imagefile import ImageSource, LoadedImage, open_image
 from digitnet.reading.segment import Segment, Slot, segment, stroke_width
-from digitnet.errors import ImageError
 
 SIZE = 28
 BOX = 20

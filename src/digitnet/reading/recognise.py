@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.reading.imagefile import ImageSource
-from digitnet.reading.images import Prepared, prepare
 from digitnet.errors import DigitnetError
 from digitnet.evaluate import predict_proba
 from digitnet.nn import Sequential
+from digitnet.reading.imagefile import ImageSource
+from digitnet.reading.images import Prepared, prepare
 
 #: weight of the checker's log-probability that a segment is one whole digit in the score of
 #: a reading (chosen on numbers made of validation digits)

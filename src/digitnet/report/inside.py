@@ -2,8 +2,8 @@
 for one example.
 
 Conventions: every preset takes ``(28, 28, 1)`` inputs (MLPs flatten them; old MLP files
-have ``(1, 28, 28)``); convolutional layers are channels-last, activations ``(N, H, W, C)`` and Conv2D weights ``(kH, kW, C_in, C_out)``;
-Dense weights are ``(D_in, D_out)``.
+have ``(1, 28, 28)``); convolutional layers are channels-last, activations ``(N, H, W, C)``
+and Conv2D weights ``(kH, kW, C_in, C_out)``; Dense weights are ``(D_in, D_out)``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.nn import Conv2D, Dense, Dropout, Flatten, Module, Sequential
 from digitnet.data.preprocess import to_input
+from digitnet.nn import Conv2D, Dense, Dropout, Flatten, Module, Sequential
 
 #: layers that pass values through unchanged at inference (only reshaped): not drawn
 PASS_THROUGH = (Flatten, Dropout)

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from digitnet.data.augment import bilinear_sample, gaussian_matrix
-from digitnet.data.preprocess import PIXEL_MAX
+from digitnet.data.preprocess import PIXEL_MAX, to_input
 from digitnet.nn import Sequential
-from digitnet.data.preprocess import to_input
 
 Transform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
