@@ -6,7 +6,8 @@ The digit model is trained on whole digits only and reads every input as some di
 cannot say which reading of touching digits is right; the checker can. It has 11 classes: the
 ten digits and :data:`~digitnet.reading.pieces.NOT_ONE_DIGIT`; only the probability of the
 eleventh is used (:func:`not_one_digit`), by
-:func:`digitnet.reading.recognise.choose_readings`. It is trained on the segments the real pipeline produces from numbers composed of training digits
+:func:`digitnet.reading.recognise.choose_readings`. It is trained on the segments the real
+pipeline produces from numbers composed of training digits
 (:mod:`digitnet.reading.pieces`), validated on numbers composed of validation digits; the test
 digits are never used.
 
