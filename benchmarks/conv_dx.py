@@ -1,15 +1,11 @@
-"""Which of Conv2D's four input-gradient algorithms is faster, per layer shape.
+"""Which registered input-gradient form of Conv2D is faster, per layer shape.
 
-``Conv2D.backward`` computes dx as one more convolution (``_input_grad_as_conv``: dy
-padded, one patch copy, one matrix product), from one patch matrix of dy's rows shared by
-the kernel rows (``_input_grad_by_rows``, stride 1), as one product with a banded matrix
-built from the kernel (``_input_grad_banded``, stride 1), or per kernel offset
-(``_input_grad_per_offset``: kh*kw small matrix products, each added onto a window of dx),
-and picks one with a fixed rule (``Conv2D._input_grad_form``). This script times all four
-on the shapes of the presets' layers and a few others (batch 128, float32, fastest of N,
-alternating) and prints what the rule picks next to what was fastest. All four are tested
-against the loop reference in ``tests/test_conv.py``; they differ only in float32
-summation order.
+``Conv2D.backward`` computes dx with one of the forms in
+``digitnet.nn.kernels.conv_dx.FORMS`` (the loop ``reference`` aside), chosen by
+``conv_dx.choose``. This script times every fast form on the shapes of the presets' layers
+and a few others (batch 128, float32, fastest of N, alternating) and prints what the rule
+picks next to what was fastest. Every form is tested against the loop reference in
+``tests/test_conv.py``; they differ only in float32 summation order.
 
 Usage (from the repository root)::
 
@@ -25,6 +21,8 @@ from functools import partial
 import numpy as np
 
 from digitnet.nn import Conv2D, Sequential
+from digitnet.nn.kernels import conv_dx
+from digitnet.nn.runtime import Buffers
 
 #: (input size, C_in, C_out, kernel, padding, where it occurs)
 SHAPES = [
@@ -59,9 +57,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     args = p.parse_args()
     rng = np.random.default_rng(0)
-    print("| input | C_in -> C_out | kernel | padding | as conv (ms) | by rows (ms) "
-          "| banded (ms) | per offset (ms) | fastest | the rule picks | layer |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    names = [n for n in conv_dx.FORMS if n != "reference"]
+    print("| input | C_in -> C_out | kernel | padding | "
+          + " | ".join(f"{n} (ms)" for n in names) + " | fastest | the rule picks | layer |")
+    print("|---|---|---|---|" + "---|" * len(names) + "---|---|---|")
     for size, c_in, c_out, k, padding, where in SHAPES:
         # a 1x1 convolution first, so that the measured layer computes its input gradient
         model = Sequential([Conv2D(c_in, 1), Conv2D(c_out, k, padding=padding)],
@@ -70,18 +69,18 @@ def main() -> None:
         layer.forward(rng.random((args.batch, size, size, c_in), dtype=np.float32),
                       training=True)
         dy = rng.random((args.batch, *layer.output_shape), dtype=np.float32)
-        dy2 = dy.reshape(-1, c_out)
-        forms = {"as conv": partial(layer._input_grad_as_conv, dy),
-                 "by rows": partial(layer._input_grad_by_rows, dy),
-                 "banded": partial(layer._input_grad_banded, dy),
-                 "per offset": partial(layer._input_grad_per_offset, dy2)}
+        shape = conv_dx.ConvShape((args.batch, size, size, c_in), layer.kernel_size,
+                                  layer.stride, layer.pad, layer.output_shape)
+        W = layer.params["W"]
+        forms = {name: partial(fn, dy, W, shape, Buffers())
+                 for name, fn in conv_dx.FORMS.items() if name != "reference"}
         best = dict.fromkeys(forms, float("inf"))
         for _ in range(2):                       # alternate, so that drift hits all
             for name, fn in forms.items():
                 best[name] = min(best[name], fastest(fn, args.repeats))
         times = " | ".join(f"{best[name] * 1e3:.2f}" for name in forms)
         print(f"| {size}x{size} | {c_in} -> {c_out} | {k}x{k} | {padding} | {times} | "
-              f"{min(best, key=best.get)} | {layer._input_grad_form()} | {where} |", flush=True)
+              f"{min(best, key=best.get)} | {conv_dx.choose(shape)} | {where} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from digitnet.nn import (
 )
 from digitnet.nn import reference as ref
 from digitnet.nn.gradcheck import check_layer
+from digitnet.nn.kernels import conv_dw, conv_dx, im2col, pool, rules
 
 TOL = 1e-6
 
@@ -136,26 +137,25 @@ def test_maxpool_ties_go_to_the_first_maximum(size):
     assert np.array_equal(y, ry) and np.array_equal(layer.backward(dy.copy()), rdx)
 
 
-def test_maxpool_2x2_with_columns_apart_equals_the_in_place_comparison():
-    """Few channels: the 2x2 forward copies the left and right columns apart first. Same
-    outputs, winners and gradients, to the bit, as comparing them in place (which a
-    non-contiguous input takes), ties included."""
-    from digitnet.nn import conv
+@pytest.mark.parametrize("form", sorted(pool.COLUMNS))
+def test_maxpool_2x2_every_column_form_matches_the_reference(form):
+    """Each registered way to read a 2x2 window's columns gives the reference's outputs and
+    gradients, to the bit (a max and a masked copy round nothing), ties included."""
     rng = np.random.default_rng(11)
     x = rng.integers(-2, 3, (3, 8, 6, 5)).astype(np.float32)          # many ties
     dy = rng.standard_normal((3, 4, 3, 5)).astype(np.float32)
-    apart, in_place = built(MaxPool2D(2), x.shape[1:]), built(MaxPool2D(2), x.shape[1:])
-    strided = np.zeros(x.shape[:3] + (10,), np.float32)[..., ::2]
-    strided[...] = x                                                   # same values
-    assert conv._few_channels(x) and not conv._few_channels(strided)
-    assert not conv._few_channels(np.zeros((1, 4, 4, conv._POOL_APART_BELOW), np.float32))
-    y1, y2 = apart.forward(x, training=True), in_place.forward(strided, training=True)
-    assert np.array_equal(y1, y2)
-    assert np.array_equal(apart._col1, in_place._col1)
-    assert np.array_equal(apart._row1, in_place._row1)
-    assert np.array_equal(apart.backward(dy.copy()), in_place.backward(dy.copy()))
+    y, col1, row1 = pool.forward_2x2(x, True, form)
+    dx = pool.backward_2x2(dy, x.shape, col1, row1)
     ry, rdx = ref.maxpool_forward_backward(x, dy, (2, 2), (2, 2))
-    assert np.array_equal(y1, ry) and np.array_equal(apart.backward(dy.copy()), rdx)
+    assert np.array_equal(y, ry) and np.array_equal(dx, rdx)
+
+
+def test_maxpool_2x2_rule_moves_columns_apart_only_for_few_contiguous_channels():
+    x = np.zeros((3, 8, 6, 5), np.float32)
+    strided = np.zeros((3, 8, 6, 10), np.float32)[..., ::2]
+    assert pool.choose(x) == "apart" and pool.choose(strided) == "in_place"
+    assert pool.choose(np.zeros((1, 4, 4, rules.POOL_APART_BELOW), np.float32)) == "in_place"
+    assert pool.choose(np.zeros((1, 5, 4, 3), np.float32)) == "in_place"     # odd height
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
@@ -230,84 +230,106 @@ def test_small_cnn_trains_end_to_end_gradients():
         assert rel_error(g, numerical_gradient(loss, p)) < 1e-5, name
 
 
-@pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (2, 1), ((3, 5), (0, 2)),
-                                 ((2, 3), (1, 0))])
-def test_all_input_gradient_paths_match_reference(k, p):
-    """backward() picks one of four dx algorithms by cost; check each on the same input."""
-    rng = np.random.default_rng(8)
-    layer = built(Conv2D(3, k, 1, p), (6, 7, 2))
-    x = rng.standard_normal((2, 6, 7, 2))
-    y = layer.forward(x, training=True)
-    dy = rng.standard_normal(y.shape)
-    pad = p if isinstance(p, tuple) else (p, p)
-    rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, (1, 1), pad)
-    forms = {"as conv": layer._input_grad_as_conv(dy.copy()).copy(),
-             "by rows": layer._input_grad_by_rows(dy.copy()).copy(),
-             "banded": layer._input_grad_banded(dy.copy()).copy(),
-             "per offset": layer._input_grad_per_offset(dy.reshape(-1, 3).copy()).copy()}
-    for name, dx in forms.items():
-        assert dx.shape == rdx.shape and np.allclose(dx, rdx, atol=1e-10), name
-    form = layer._input_grad_form()                        # 2 input channels: few
-    wo, kw = layer.output_shape[1], layer.kernel_size[1]
-    assert form == ("banded" if wo <= 2 * kw else "by rows")
-    assert np.array_equal(layer.backward(dy.copy()), forms[form])
+DX_SHAPES = [  # (H, W, C, filters, kernel, stride, padding)
+    (6, 7, 2, 3, 3, 1, 1), (6, 7, 2, 3, 3, 1, 0), (6, 7, 2, 3, 5, 1, 2), (6, 7, 2, 3, 2, 1, 1),
+    (6, 7, 2, 3, (3, 5), 1, (0, 2)), (6, 7, 2, 3, (2, 3), 1, (1, 0)), (14, 14, 6, 16, 5, 1, 0),
+    (9, 9, 17, 5, 3, 2, 1), (8, 8, 16, 8, 3, 1, 0), (7, 7, 1, 4, 3, 1, 1),
+]
 
 
-def test_banded_input_gradient_equals_the_by_rows_form_in_float32():
-    """LeNet-5's second layer (6 -> 16 channels, 5x5, 14x14 input) takes the banded form;
-    in float32 it equals the by-rows form's dx up to float32 rounding. The two are different
-    BLAS products: on AVX-512 kernels they happened to give the same bits, on Haswell kernels
-    (AMD EPYC, or OPENBLAS_CORETYPE=Haswell) they differ in the last bits, so only a
-    tolerance is a property of the code (|dx| ~ 1-10 here: 1e-5 is ~100 float32 ulps)."""
-    rng = np.random.default_rng(13)
-    layer = Conv2D(16, 5)
-    layer.build((14, 14, 6), rng, np.float32)
+def _conv_case(shape, dtype=np.float64, seed=8):
+    h, w, c, f, k, stride, pad = shape
+    rng = np.random.default_rng(seed)
+    layer = Conv2D(f, k, stride, pad)
+    layer.build((h, w, c), rng, dtype)
     layer.needs_input_grad = True
-    x = rng.standard_normal((6, 14, 14, 6)).astype(np.float32)
-    dy = rng.standard_normal((6,) + layer.forward(x, training=True).shape[1:]).astype(
-        np.float32)
-    assert layer._input_grad_form() == "banded"
-    banded = layer.backward(dy.copy()).copy()
-    assert banded.dtype == np.float32
-    by_rows = layer._input_grad_by_rows(dy.copy())
-    np.testing.assert_allclose(banded, by_rows, rtol=1e-5, atol=1e-5)
+    x = rng.standard_normal((3, h, w, c)).astype(dtype)
+    dy = rng.standard_normal((3,) + layer.compute_output_shape((h, w, c))).astype(dtype)
+    return layer, x, dy
 
 
-def test_weight_gradient_of_few_inputs_many_filters_matches_reference():
-    """LeNet's second layer shape (few input channels, >= 16 filters) computes dW.T =
-    dy.T @ patches instead of patches.T @ dy: the same gradient."""
-    from digitnet.nn import conv
+@pytest.mark.parametrize("form", sorted(conv_dx.FORMS))
+@pytest.mark.parametrize("shape", DX_SHAPES)
+def test_every_input_gradient_form_matches_the_loop_reference(form, shape):
+    """Each registered dx form, forced through Conv2D(dx_form=...), against the loop
+    convolution's dx in float64; the banded form applies to stride 1 only."""
+    layer, x, dy = _conv_case(shape)
+    if form == "banded" and layer.stride != (1, 1):
+        pytest.skip("the banded form is for stride 1")
+    forced = Conv2D(layer.filters, layer.kernel_size, layer.stride, layer.pad, dx_form=form)
+    forced.build(layer.input_shape, np.random.default_rng(0), np.float64)
+    forced.params["W"][...] = layer.params["W"]
+    forced.needs_input_grad = True
+    forced.forward(x, training=True)
+    rdx, _, _ = ref.conv2d_backward(x, layer.params["W"], dy, layer.stride, layer.pad)
+    dx = forced.backward(dy.copy())
+    assert dx.shape == rdx.shape and np.allclose(dx, rdx, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", DX_SHAPES)
+def test_the_chosen_input_gradient_form_matches_the_reference_in_float32(shape):
+    """The form the rule picks, in float32 as in training, against the float64 loop
+    reference: float32 rounding only (|dx| ~ 1-10 here; 1e-4 is ~100 ulps)."""
+    layer, x, dy = _conv_case(shape, np.float32)
+    layer.forward(x, training=True)
+    dx = layer.backward(dy.copy())
+    rdx, _, _ = ref.conv2d_backward(x.astype(np.float64), layer.params["W"].astype(np.float64),
+                                    dy.astype(np.float64), layer.stride, layer.pad)
+    assert dx.dtype == np.float32
+    np.testing.assert_allclose(dx, rdx, rtol=1e-4, atol=1e-4)
+
+
+def test_input_gradient_rule():
+    """Banded for stride 1, few channels, narrow output (LeNet-5's second layer); per offset
+    otherwise (the cnn preset's layers, stride 2, wide outputs)."""
+    def shape(x, k, stride, out):
+        return conv_dx.ConvShape(x, (k, k), (stride, stride), (0, 0), out)
+
+    assert conv_dx.choose(shape((128, 14, 14, 6), 5, 1, (10, 10, 16))) == "banded"
+    assert conv_dx.choose(shape((128, 12, 12, 32), 3, 1, (10, 10, 64))) == "per_offset"
+    assert conv_dx.choose(shape((128, 28, 28, 6), 5, 1, (24, 24, 16))) == "per_offset"
+    assert conv_dx.choose(shape((128, 14, 14, 6), 5, 2, (5, 5, 16))) == "per_offset"
+    with pytest.raises(ValueError, match="dx_form must be one of"):
+        Conv2D(3, dx_form="by_rows")
+
+
+@pytest.mark.parametrize("form", sorted(conv_dw.FORMS))
+@pytest.mark.parametrize("channels,filters", [(1, 4), (3, 16), (6, 16), (32, 8)])
+def test_every_weight_gradient_form_matches_the_reference(monkeypatch, form, channels,
+                                                          filters):
+    """Each registered dW form, forced through Conv2D(dw_form=...), equals the loop
+    reference's dW in float64 (blocked: over several blocks, a partial last one included)."""
+    monkeypatch.setattr(rules, "DW_BLOCK_ROWS", 64)     # 3*7*6 = 126 rows: 2 blocks
     rng = np.random.default_rng(12)
-    layer = built(Conv2D(conv._FEW_CHANNELS, 3), (7, 6, 3))
-    x = rng.standard_normal((4, 7, 6, 3))
-    dy = rng.standard_normal((4,) + layer.forward(x, training=True).shape[1:])
+    layer = Conv2D(filters, 3, dw_form=form)
+    layer.build((9, 8, channels), rng, np.float64)
+    x = rng.standard_normal((3, 9, 8, channels))
+    dy = rng.standard_normal((3,) + layer.forward(x, training=True).shape[1:])
     layer.backward(dy.copy())
     _, rdw, rdb = ref.conv2d_backward(x, layer.params["W"], dy)
     assert np.allclose(layer.grads["W"], rdw, atol=1e-10)
     assert np.allclose(layer.grads["b"], rdb, atol=1e-10)
 
 
+def test_weight_gradient_rule():
+    assert conv_dw.choose(6, 16, 10_000) == "transposed"       # LeNet's 6 -> 16
+    assert conv_dw.choose(1, 6, 100_352) == "blocked"          # LeNet's first layer
+    assert conv_dw.choose(1, 32, 100_352) == "one_product"     # the cnn preset's
+    assert conv_dw.choose(32, 64, 12_800) == "one_product"
+    assert conv_dw.choose(1, 6, 2 * rules.DW_BLOCK_ROWS) == "one_product"
+
+
+@pytest.mark.parametrize("form", sorted(im2col.FORMS))
 @pytest.mark.parametrize("channels", [1, 3])
-def test_weight_gradient_summed_in_blocks_matches_one_product(monkeypatch, channels):
-    """Few filters and a long batch axis: dW is summed over blocks of rows (a partial last
-    block included); it equals the single product up to float32 rounding."""
-    from digitnet.nn import conv
-    rng = np.random.default_rng(9)
-    layer = Conv2D(4, 3)
-    layer.build((9, 8, channels), rng, np.float32)
-    x = rng.standard_normal((5, 9, 8, channels)).astype(np.float32)
-    dy = rng.standard_normal((5, *layer.forward(x, training=True).shape[1:])).astype(
-        np.float32)
-    layer.backward(dy.copy())
-    one = layer.grads["W"].copy()
-    assert "dwpart" not in layer._buf._arrays
-    monkeypatch.setattr(conv, "_DW_ROWS", 64)                  # 5*7*6 = 210 rows: 4 blocks
-    layer.backward(dy.copy())
-    _, rdw, _ = ref.conv2d_backward(x.astype(np.float64), layer.params["W"].astype(np.float64),
-                                    dy.astype(np.float64))
-    assert "dwpart" in layer._buf._arrays                  # the blocked path ran
-    assert np.allclose(layer.grads["W"], rdw, rtol=1e-5, atol=1e-5)
-    assert np.allclose(one, rdw, rtol=1e-5, atol=1e-5)
+def test_every_patch_matrix_form_matches_the_reference(form, channels):
+    if form == "slabs" and channels != 1:
+        pytest.skip("the slab form is for one input channel")
+    rng = np.random.default_rng(13)
+    xp = rng.standard_normal((2, 7, 6, channels))
+    alloc = np.empty
+    want = im2col.reference(xp, (3, 2), (2, 1), (3, 5), alloc)
+    got = im2col.FORMS[form](xp, (3, 2), (2, 1), (3, 5), alloc)
+    assert np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("size,stride", [(2, 2), (3, 2)])
@@ -323,6 +345,7 @@ def test_relu_then_maxpool_runs_pool_first_with_identical_results(size, stride):
 
     fused, listed = make(), make()
     assert [type(m).__name__ for m in fused._run[1:3]] == ["MaxPool2D", "ReLU"]
+    assert [type(m).__name__ for m in fused.layers[1:3]] == ["ReLU", "MaxPool2D"]
     rng = np.random.default_rng(4)
     x = rng.integers(-2, 3, (5, 9, 9, 2)).astype(np.float32)
     fused.layers[0].params["W"][...] = rng.integers(-1, 2, (3, 3, 2, 4))
@@ -351,8 +374,8 @@ def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(
     its own, so threads sharing a model get the same answers as one thread alone."""
     import threading
 
-    from digitnet.nn import conv
-    monkeypatch.setattr(conv, "_INFERENCE_COLS_BYTES", 3 * 8 * 8 * 9 * 2 * 4)  # 3 images
+    from digitnet.nn.runtime import thread_buffers
+    monkeypatch.setattr(rules, "INFERENCE_COLS_BYTES", 3 * 8 * 8 * 9 * 2 * 4)  # 3 images
     rng = np.random.default_rng(11)
     model = Sequential([Conv2D(3, 3, padding="same"), ReLU(), Conv2D(2, 3, padding=1)],
                        (8, 8, 2), rng)
@@ -361,11 +384,11 @@ def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(
     for n in (7, 2, 5, 7, 1):                       # grow, shrink, grow again
         assert np.allclose(model.forward(x[:n], training=False), expected[:n], atol=1e-6)
     first = model.layers[0]
-    assert conv._inference_buffers(first) is conv._inference_buffers(first)
+    assert thread_buffers(first) is thread_buffers(first)
     results, others = {}, {}
 
     def work(k):
-        others[k] = conv._inference_buffers(first)
+        others[k] = thread_buffers(first)
         results[k] = [model.forward(x[:n], training=False) for n in (7, 3, 7) * 5]
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
@@ -373,7 +396,7 @@ def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(
         t.start()
     for t in threads:
         t.join()
-    assert len({id(b) for b in others.values()} | {id(conv._inference_buffers(first))}) == 4
+    assert len({id(b) for b in others.values()} | {id(thread_buffers(first))}) == 4
     for k in range(3):
         for y in results[k]:
             assert np.allclose(y, expected[:len(y)], atol=1e-6)

@@ -141,9 +141,10 @@ def _layers():
     rng = np.random.default_rng(0)
     cases = [
         (Conv2D(4, 3, padding="same"), (5, 7, 7, 1)),           # one channel: slab im2col
+        (Conv2D(6, 3, dw_form="blocked"), (40, 9, 9, 1)),       # dW in blocks
         (Conv2D(6, 5, padding="same"), (5, 9, 9, 3)),           # few channels: dx banded
-        (Conv2D(4, 3, padding="same"), (5, 12, 12, 3)),         # few channels: dx by rows
-        (Conv2D(20, 3, padding="same"), (4, 6, 6, 20)),         # dx as a convolution
+        (Conv2D(4, 3, padding="same", dx_form="banded"), (5, 12, 12, 3)),  # banded, wide
+        (Conv2D(20, 3, padding="same"), (4, 6, 6, 20)),         # dx per offset, same
         (Conv2D(5, 3, stride=2, padding=1), (4, 9, 9, 17)),     # dx per offset, stride 2
         (Conv2D(8, 3), (6, 8, 8, 16)),                          # dx per offset, valid
         (MaxPool2D(2), (5, 8, 8, 3)),

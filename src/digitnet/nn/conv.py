@@ -6,31 +6,24 @@ Channels-last is what an im2col + matrix-multiply convolution wants: the patch m
 the NHWC output, so no transpose is ever copied, forward or backward. For one-channel MNIST
 input, (N, 28, 28, 1) is the same memory as (N, 1, 28, 28).
 
-The only Python loops are over the kH*kW kernel offsets (9 or 25 iterations): each moves a
-whole (N, Ho, Wo, C) slab at once, never one image, pixel or channel at a time. Slow, obvious
-loop versions of every layer live in :mod:`digitnet.nn.reference` for the tests.
+The layers hold the maths and the shapes; the alternative ways to compute a step live in
+:mod:`digitnet.nn.kernels` (patch matrices, dW, dx, 2x2 max-pool), each a registry of named
+forms with one rule that picks among them. Slow, obvious loop versions of every layer live in
+:mod:`digitnet.nn.reference` for the tests.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any
 
 import numpy as np
 
 from digitnet.nn.init import get_initializer
+from digitnet.nn.kernels import conv_dw, conv_dx, im2col, pool, rules
+from digitnet.nn.kernels.im2col import windows
 from digitnet.nn.kernels.rows import fold, tile
 from digitnet.nn.module import Module, Shape, register
-from digitnet.nn.runtime.buffers import Buffers as _Buffers
-from digitnet.nn.runtime.parallel import split
-
-# inference is done in chunks whose patch matrix stays below this many bytes
-_INFERENCE_COLS_BYTES = 16 << 20
-#: below this many input channels a stride-1 layer computes dx "by rows", and below this
-#: many filters dW is summed in blocks of _DW_ROWS rows
-_FEW_CHANNELS = 16
-_DW_ROWS = 2048
+from digitnet.nn.runtime import Buffers, split, thread_buffers
 
 
 def _pair(name: str, value: Any) -> tuple[int, int]:
@@ -64,28 +57,10 @@ def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def _windows(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
-    """Yield ``(i, j, view)`` for each kernel offset: view = x[:, i::sh, j::sw, :] cut to
-    (N, Ho, Wo, C). ``x`` is (N, H, W, C), already padded."""
-    for i in range(kh):
-        for j in range(kw):
-            yield i, j, x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
-
-
-_thread = threading.local()
-
-
-def _inference_buffers(layer: Module) -> _Buffers:
-    """The scratch arrays of ``layer``'s inference, one set per thread, so that threads
-    sharing a model never write into each other's patch matrices; they go away with the
-    layer (weak references)."""
-    table = getattr(_thread, "table", None)
-    if table is None:
-        table = _thread.table = weakref.WeakKeyDictionary()
-    buf = table.get(layer)
-    if buf is None:
-        buf = table[layer] = _Buffers()
-    return buf
+def _form(registry: dict, name: str | None, what: str) -> str | None:
+    if name is not None and name not in registry:
+        raise ValueError(f"{what} must be one of {', '.join(registry)}, got {name!r}")
+    return name
 
 
 @register
@@ -97,8 +72,8 @@ class Conv2D(Module):
     y[n, p, q, f] = b[f] + sum_{i, j, c} W[i, j, c, f] x_pad[n, p*sh + i, q*sw + j, c].
 
     Computed as one matrix product: patches (N*Ho*Wo, kH*kW*C_in) @ W (kH*kW*C_in, C_out).
-    Backward: dW = patches.T @ dy, db = sum dy, and dx by scattering dy @ W.T back onto the
-    padded input, one kernel offset at a time (col2im).
+    Backward: dW = patches.T @ dy, db = sum dy, and dx = the sum over kernel offsets of
+    dy @ W[i, j].T placed where that offset reads the input (col2im).
 
     Parameters
     ----------
@@ -111,12 +86,17 @@ class Conv2D(Module):
     init : str
         Weight initialiser (fan_in = kH*kW*C_in).
     bias : bool
+    dx_form, dw_form : str, optional
+        Force one of :data:`digitnet.nn.kernels.conv_dx.FORMS` /
+        :data:`~digitnet.nn.kernels.conv_dw.FORMS` instead of the kernel's rule (tests and
+        benchmarks; not saved with the model).
     """
 
     decay_keys = ("W",)
 
     def __init__(self, filters: int, kernel_size: Any = 3, stride: Any = 1,
-                 padding: Any = "valid", init: str = "he", bias: bool = True) -> None:
+                 padding: Any = "valid", init: str = "he", bias: bool = True, *,
+                 dx_form: str | None = None, dw_form: str | None = None) -> None:
         super().__init__()
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) \
                 or filters <= 0:
@@ -124,12 +104,14 @@ class Conv2D(Module):
         self.filters = int(filters)
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.stride = _pair("stride", stride)
-        self.padding = padding if isinstance(padding, str) else padding
+        self.padding = padding
         self.pad = _padding(padding, self.kernel_size)
         get_initializer(init)
         self.init = init
         self.bias = bool(bias)
-        self._buf = _Buffers()
+        self.dx_form = _form(conv_dx.FORMS, dx_form, "dx_form")
+        self.dw_form = _form(conv_dw.FORMS, dw_form, "dw_form")
+        self._buf = Buffers()
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3:
@@ -154,62 +136,10 @@ class Conv2D(Module):
         self._alloc_grads()
         return out
 
-    def _pad(self, x: np.ndarray, pad: tuple[int, int], name: str) -> np.ndarray:
-        """(N, H, W, C) -> (N, H + 2ph, W + 2pw, C) in a reused buffer whose zero border is
-        written once (only the interior changes between calls)."""
-        ph, pw = pad
-        if not ph and not pw:
-            return np.ascontiguousarray(x)
-        n, h, w, c = x.shape
-        xp = self._buf.get(name, (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
-
-        def part(a, b):
-            xp[a:b, ph:ph + h, pw:pw + w, :] = x[a:b]
-
-        split(part, n, x.size)
-        return xp
-
-    @staticmethod
-    def _patches(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-                 ho: int, wo: int) -> np.ndarray:
-        """A read-only strided view of all patches, no copy: (N, Ho, Wo, kH, kW*C).
-
-        In a contiguous NHWC array the kW*C values of one kernel row of a patch are
-        contiguous, so one view covers every patch and a single ``copyto`` turns it into the
-        patch matrix (far faster than one copy per kernel offset).
-        """
-        (kh, kw), (sh, sw) = kernel, stride
-        n, _, _, c = xp.shape
-        s_n, s_h, s_w, s_c = xp.strides
-        return np.lib.stride_tricks.as_strided(
-            xp, shape=(n, ho, wo, kh, kw * c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
-            writeable=False)
-
-    def _im2col(self, xp: np.ndarray, ho: int, wo: int, alloc) -> np.ndarray:
-        """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C).
-
-        Written into ``alloc(shape)`` (a reused buffer). With one input channel the rows of
-        a patch are only kW values long, which NumPy copies slowly; the matrix is then built
-        transposed, (kH*kW, N*Ho*Wo), one long image-sized slab per kernel offset, and
-        returned as its transpose (a view BLAS reads directly).
-        """
-        n, c = xp.shape[0], xp.shape[3]
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        m, k = n * ho * wo, kh * kw * c
-        if c == 1:
-            buf = alloc((k, m))
-            s_n, s_h, s_w, _ = xp.strides
-            slabs = np.lib.stride_tricks.as_strided(
-                xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w),
-                writeable=False)
-            dest = buf.reshape(kh, kw, n, ho, wo)
-            split(lambda a, b: np.copyto(dest[:, :, a:b], slabs[:, :, a:b]), n, m * k)
-            return buf.T                                     # (M, kh*kw) view
-        cols = alloc((m, k))
-        dest = cols.reshape(n, ho, wo, kh, kw * c)
-        patches = self._patches(xp, self.kernel_size, self.stride, ho, wo)
-        split(lambda a, b: np.copyto(dest[a:b], patches[a:b]), n, m * k)
-        return cols
+    def _cols(self, xp: np.ndarray, alloc) -> np.ndarray:
+        """Padded input -> patch matrix (N*Ho*Wo, kH*kW*C) (see kernels.im2col)."""
+        build = im2col.FORMS[im2col.choose(xp.shape[3])]
+        return build(xp, self.kernel_size, self.stride, self.output_shape[:2], alloc)
 
     def forward(self, x, *, training):
         """x (N, H, W, C_in) -> (N, Ho, Wo, C_out)."""
@@ -220,27 +150,26 @@ class Conv2D(Module):
         if not training:
             return self._forward_chunked(x, w2, ho, wo, k)
         self._x_shape = x.shape
-        cols = self._im2col(self._pad(x, self.pad, "xpad"), ho, wo,
-                            lambda shape: self._buf.get("cols", shape, x.dtype))
-        self._cols = cols
+        xp = im2col.pad(x, self.pad, self._buf, "xpad")
+        self._cols_m = cols = self._cols(xp, lambda shape: self._buf.get("cols", shape,
+                                                                         x.dtype))
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
-            yw = y.reshape(n * ho, wo * f)                   # long rows, see nn.wide
+            yw = y.reshape(n * ho, wo * f)                   # long rows, see kernels.rows
             tb = tile(self.params["b"], wo * f)
             split(lambda a, b: np.add(yw[a:b], tb, out=yw[a:b]), n * ho, yw.size)
         return y.reshape(n, ho, wo, f)
 
     def _forward_chunked(self, x, w2, ho, wo, k):
-        """Inference in slices of the batch, so the patch matrix stays small (and in
-        scratch arrays kept per thread, :func:`_inference_buffers`: fresh 10-60 MB arrays on
-        every call cost more in page faults than the convolution itself)."""
+        """Inference in slices of the batch, so the patch matrix stays small, in scratch
+        arrays kept per thread (:func:`~digitnet.nn.runtime.thread_buffers`: fresh 10-60 MB
+        arrays every call cost more in page faults than the convolution itself)."""
         (n, h, w, c), f, (ph, pw) = x.shape, self.filters, self.pad
         y = np.empty((n, ho, wo, f), dtype=x.dtype)
-        step = min(n, max(1, _INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1)))
-        buf = _inference_buffers(self)
+        step = min(n, max(1, rules.INFERENCE_COLS_BYTES // max(ho * wo * k * x.itemsize, 1)))
+        buf = thread_buffers(self)
         padded = buf.prefix("xpad", (step, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
         flat = buf.prefix("cols", (step * ho * wo * k,), x.dtype)
-
         tb = tile(self.params["b"], wo * f) if self.bias else None
 
         def alloc(shape):                                   # the first prod(shape) values
@@ -254,204 +183,29 @@ class Conv2D(Module):
                 xp[:, ph:ph + h, pw:pw + w, :] = xs
             else:
                 xp = np.ascontiguousarray(xs)
-            cols = self._im2col(xp, ho, wo, alloc)
             ys = y[s:s + m].reshape(m * ho * wo, f)
-            np.matmul(cols, w2, out=ys)
-            if self.bias:                                    # long rows, see nn.wide
+            np.matmul(self._cols(xp, alloc), w2, out=ys)
+            if self.bias:                                    # long rows, see kernels.rows
                 ys.reshape(m * ho, wo * f)[...] += tb
         return y
 
     def backward(self, dy):
-        """dy (N, Ho, Wo, C_out) -> dx (N, H, W, C_in)."""
+        """dy (N, Ho, Wo, C_out) -> dx (N, H, W, C_in), or None when no layer upstream
+        learns (``needs_input_grad``)."""
         n, ho, wo, f = dy.shape
         dy2 = dy.reshape(n * ho * wo, f)
-        self._weight_grad(dy2)
+        gw = self.grads["W"].reshape(-1, f)                  # (kh*kw*C, F)
+        dw = self.dw_form or conv_dw.choose(self._x_shape[3], f, dy2.shape[0])
+        conv_dw.FORMS[dw](self._cols_m, dy2, gw, self._buf)
         if self.bias:
             self.grads["b"][...] = fold(dy.reshape(n * ho, wo * f).sum(axis=0), f)
         if not self.needs_input_grad:
             return None
-        form = self._input_grad_form()
-        if form == "as conv":
-            return self._input_grad_as_conv(dy)
-        if form == "banded":
-            return self._input_grad_banded(dy)
-        if form == "by rows":
-            return self._input_grad_by_rows(dy)
-        return self._input_grad_per_offset(dy2)
-
-    def _weight_grad(self, dy2):
-        """dW (kH*kW*C, F) = patches.T @ dy. With few filters (LeNet's first layer: 6) and a
-        long batch axis OpenBLAS is slow on this product (1.25 ms for 100,352 rows of
-        25 x 6); summed in blocks of ``_DW_ROWS`` rows that stay in cache it takes 0.55 ms.
-        Wider layers gain nothing from blocks and keep the single product."""
-        f = self.filters
-        gw = self.grads["W"].reshape(-1, f)
-        cols, m = self._cols, dy2.shape[0]
-        if f >= _FEW_CHANNELS and 1 < self._x_shape[3] < _FEW_CHANNELS:
-            # few input channels, more filters (LeNet's 6 -> 16): OpenBLAS is faster on
-            # dW.T = dy.T @ patches than on patches.T @ dy (1.1 vs 1.9 ms, 2 threads)
-            np.matmul(dy2.T, cols, out=gw.T)
-            return
-        if f >= _FEW_CHANNELS or m <= 2 * _DW_ROWS:
-            np.matmul(cols.T, dy2, out=gw)
-            return
-        part = self._buf.get("dwpart", gw.shape, dy2.dtype)
-        np.matmul(cols[:_DW_ROWS].T, dy2[:_DW_ROWS], out=gw)
-        for s in range(_DW_ROWS, m, _DW_ROWS):
-            np.matmul(cols[s:s + _DW_ROWS].T, dy2[s:s + _DW_ROWS], out=part)
-            gw += part
-
-    def _input_grad_form(self) -> str:
-        """Which of the four ways to get dx this layer uses ("as conv", "banded", "by
-        rows", "per offset"). With few input channels (LeNet's 6) the per-offset products
-        have too few columns for BLAS and the row forms win (LeNet's 6 -> 16 5x5 layer:
-        per offset 2.4 ms, by rows 2.0, banded 1.3); of those, the banded form does Wo/kW
-        times the by-rows form's arithmetic, so it is used only for narrow outputs
-        (Wo <= 2 kW). With 32 or more channels the per-offset or convolution forms win
-        (``benchmarks/conv_dx.py`` times all four per shape)."""
-        if self.stride == (1, 1) and self._x_shape[3] < _FEW_CHANNELS:
-            return "banded" if self.output_shape[1] <= 2 * self.kernel_size[1] else "by rows"
-        return "as conv" if self._input_grad_by_conv() else "per offset"
-
-    def _input_grad_by_conv(self) -> bool:
-        """Which of the two ways to get dx this layer uses: the conv form wins when dx is not
-        much larger than dy's patches (same padding), the per-offset form otherwise (valid
-        padding, big kernels). ``benchmarks/conv_dx.py`` times both per shape."""
-        (kh, kw), (ph, pw) = self.kernel_size, self.pad
-        _, h, w, c = self._x_shape
-        ho, wo, f = self.output_shape
-        return (self.stride == (1, 1) and ph < kh and pw < kw
-                and h * w * f <= 1.5 * ho * wo * c)
-
-    def _input_grad_as_conv(self, dy):
-        """dx for stride 1 as one more convolution: dy padded by k-1-pad, correlated with the
-        kernel rotated by 180 degrees and its channel axes swapped. One patch copy and one
-        matrix product, instead of a scatter-add per kernel offset."""
-        _, h, w, c = self._x_shape
-        (kh, kw), (ph, pw), f = self.kernel_size, self.pad, self.filters
-        n = dy.shape[0]
-        dyp = self._pad(dy, (kh - 1 - ph, kw - 1 - pw), "dypad")     # (N, H+kh-1, W+kw-1, F)
-        cols = self._buf.get("dcols", (n * h * w, kh * kw * f), dy.dtype)
-        np.copyto(cols.reshape(n, h, w, kh, kw * f),
-                  self._patches(dyp, self.kernel_size, (1, 1), h, w))
-        # W (kh, kw, C, F) -> rotated, swapped (kh*kw*F, C)
-        w_rot = self.params["W"][::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * f, c)
-        dx = cols @ w_rot                                    # (N*H*W, C)
-        return dx.reshape(n, h, w, c)
-
-    def _input_grad_by_rows(self, dy):
-        """dx for stride 1 from one patch matrix of dy's *rows*, shared by all kernel rows.
-
-        With dy padded by kW-1 columns on each side, the kW*F values under a kernel row are
-        contiguous, and they are the same for every kernel row i: one product with the
-        kernel (rotated, (kW*F, kH*C)) gives each row's contribution R_i, (N, Ho, Wp, C),
-        which lands on dx shifted down by i rows. The patch matrix is kH times smaller than
-        the convolution form's, and the product has kH*C columns instead of C, which BLAS
-        handles far better than the per-offset form's kH*kW products with C columns when C
-        is small (LeNet's 16 -> 6 channels)."""
-        n, h, w, c = self._x_shape
-        (kh, kw), (ph, pw), f = self.kernel_size, self.pad, self.filters
-        ho, wo, _ = self.output_shape
-        hp, wp = h + 2 * ph, w + 2 * pw                       # wp == wo + kw - 1
-        dyw = self._pad(dy, (0, kw - 1), "dyrows")            # (N, Ho, Wo + 2(kW-1), F)
-        s_n, s_h, s_w, s_c = dyw.strides
-        rows = np.lib.stride_tricks.as_strided(dyw, shape=(n, ho, wp, kw * f),
-                                               strides=(s_n, s_h, s_w, s_c), writeable=False)
-        cols = self._buf.get("drows", (n * ho * wp, kw * f), dy.dtype)
-        dest = cols.reshape(n, ho, wp, kw * f)
-        split(lambda a, b: np.copyto(dest[a:b], rows[a:b]), n, cols.size)
-        # W (kh, kw, C, F) -> (kw*F, kh*C): row (j', f) with j' = kw-1-j, column (i, c)
-        w_rot = self.params["W"][:, ::-1].transpose(1, 3, 0, 2).reshape(kw * f, kh * c)
-        r = np.matmul(cols, w_rot, out=self._buf.get("dr", (n * ho * wp, kh * c), dy.dtype))
-        parts = self._buf.get("dparts", (kh, n, ho, wp, c), dy.dtype)
-        # each kernel row's share to its own array: a transposing copy of C-value blocks
-        # (one element each, see _pixel_blocks; 0.72 -> 0.35 ms for LeNet's C = 6)
-        blocks = np.dtype((np.void, c * r.itemsize))
-        by_row = r.reshape(n, ho * wp, kh * c).view(blocks).transpose(2, 0, 1)
-        to = parts.reshape(kh, n, ho * wp * c).view(blocks)             # (kh, n, Ho*Wp)
-        dxp = self._buf.get("dxrows", (n, hp, wp, c), dy.dtype)
-
-        def part(a, b):                                      # images a:b, in parallel
-            np.copyto(to[:, a:b], by_row[:, a:b])
-            dxp[a:b, :ho] = parts[0, a:b]
-            dxp[a:b, ho:] = 0
-            for i in range(1, kh):
-                dxp[a:b, i:i + ho] += parts[i, a:b]
-
-        split(part, n, parts.size)
-        return self._unpad(dxp, h, w)
-
-    def _input_grad_banded(self, dy):
-        """dx for stride 1 as one product with a banded matrix built from the kernel.
-
-        A padded input row (Wp*C values) receives, from output row r and kernel row i,
-        ``dy[r] @ B_i.T`` where B_i (Wp*C, Wo*F) holds W[i, j] at rows w'C.. and columns
-        wF.. for w' = w + j: the whole-row form of the convolution along the width.
-        Stacking the kernel rows gives one (N*Ho, Wo*F) @ (Wo*F, kH*Wp*C) product; each
-        kernel row's block then lands on dx shifted down by i rows. Most of B is zero, so
-        this does Wo/kW times the arithmetic of the by-rows form, but in a shape BLAS runs
-        well (LeNet's 6 -> 16 layer: 160 x 420 instead of 80 x 30 columns), without dy's
-        patch matrix or regrouping copies: 1.2-1.5 ms instead of 1.7-2.9 (two threads).
-        On LeNet's shape the terms of each sum come in the same order as in the by-rows
-        form and the zeros add nothing: the same dx, to the bit (tested); other shapes may
-        differ from it in float32 rounding, as BLAS picks other kernels."""
-        n, h, w, c = self._x_shape
-        (kh, kw), (ph, pw), f = self.kernel_size, self.pad, self.filters
-        ho, wo, _ = self.output_shape
-        hp, wp = h + 2 * ph, w + 2 * pw
-        band = self._buf.get("band", (kh, wp, c, wo, f), dy.dtype, zeros="new")
-        W = self.params["W"]                                  # (kh, kw, C, F)
-        for x0 in range(wo):                                  # the band's nonzero blocks
-            band[:, x0:x0 + kw, :, x0, :] = W
-        rows = self._buf.get("drband", (n * ho, kh * wp * c), dy.dtype)
-        np.matmul(dy.reshape(n * ho, wo * f), band.reshape(kh * wp * c, wo * f).T, out=rows)
-        per_row = rows.reshape(n, ho, kh, wp * c)
-        dxp = self._buf.get("dxrows", (n, hp, wp, c), dy.dtype)
-        dxr = dxp.reshape(n, hp, wp * c)
-
-        def part(a, b):                                      # images a:b, in parallel
-            dxr[a:b, :ho] = per_row[a:b, :, 0]
-            dxr[a:b, ho:] = 0
-            for i in range(1, kh):
-                dxr[a:b, i:i + ho] += per_row[a:b, :, i]
-
-        split(part, n, dxp.size)
-        return self._unpad(dxp, h, w)
-
-    def _input_grad_per_offset(self, dy2):
-        """dx for any stride: for each kernel offset (i, j), dy @ W[i, j].T is the gradient
-        reaching the input pixels that offset touched; add it onto those pixels (col2im, but
-        with contiguous operands and a buffer 1/(kh*kw) the size of the patch matrix)."""
-        n, h, w, c = self._x_shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
-        ho, wo, f = self.output_shape
-        dxp = self._buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy2.dtype)
-        parts = self._buf.get("dparts", (kh * kw, n, ho, wo, c), dy2.dtype)
-        W = self.params["W"]
-        for o in range(kh * kw):                             # (N*Ho*Wo, F) @ (F, C)
-            np.matmul(dy2, W[o // kw, o % kw].T, out=parts[o].reshape(n * ho * wo, c))
-
-        def part(a, b):                                      # images a:b, in parallel
-            dxa = dxp[a:b]
-            dxa.fill(0)
-            for o, (_, _, win) in enumerate(_windows(dxa, kh, kw, sh, sw, ho, wo)):
-                win += parts[o, a:b]
-
-        split(part, n, parts.size)
-        return self._unpad(dxp, h, w)
-
-    def _unpad(self, dxp, h, w):
-        """The interior of a padded gradient, contiguous for the next layer."""
-        ph, pw = self.pad
-        if not ph and not pw:
-            return dxp
-        dx = np.empty((dxp.shape[0], h, w, dxp.shape[3]), dxp.dtype)
-
-        def part(a, b):
-            dx[a:b] = dxp[a:b, ph:ph + h, pw:pw + w, :]
-
-        split(part, dx.shape[0], dx.size)
-        return dx
+        shape = conv_dx.ConvShape(self._x_shape, self.kernel_size, self.stride, self.pad,
+                                  self.output_shape)
+        dx = conv_dx.FORMS[self.dx_form or conv_dx.choose(shape)](
+            dy, self.params["W"], shape, self._buf)
+        return dx.astype(dy.dtype, copy=False)
 
     def describe(self):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -488,9 +242,7 @@ class _Pool2D(Module):
         return ho, wo, c
 
     def _windows(self, x):
-        (kh, kw), (sh, sw) = self.pool_size, self.stride
-        ho, wo, _ = self.output_shape
-        return _windows(x, kh, kw, sh, sw, ho, wo)
+        return windows(x, self.pool_size, self.stride, self.output_shape[:2])
 
     def get_config(self):
         return {"pool_size": list(self.pool_size), "stride": list(self.stride)}
@@ -506,7 +258,8 @@ class MaxPool2D(_Pool2D):
     """Max over each window: (N, H, W, C) -> (N, Ho, Wo, C).
 
     Backward sends dy to the first maximum of each window in row-major order (PyTorch's
-    rule), so ties never double a gradient.
+    rule), so ties never double a gradient. 2x2 windows of stride 2 take the whole-array
+    path of :mod:`digitnet.nn.kernels.pool`.
     """
 
     is_max_pool = True
@@ -514,7 +267,9 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, *, training):
         """(N, H, W, C) -> (N, Ho, Wo, C); in training also records which offset won."""
         if self.pool_size == self.stride == (2, 2):
-            return self._forward_2x2(x, training)
+            y, self._col1, self._row1 = pool.forward_2x2(x, training)
+            self._x_shape = x.shape
+            return y
         y = idx = gt = None
         for o, (_, _, win) in enumerate(self._windows(x)):
             if y is None:
@@ -531,46 +286,10 @@ class MaxPool2D(_Pool2D):
             self._idx, self._x_shape = idx, x.shape
         return y
 
-    def _forward_2x2(self, x, training):
-        """The common 2x2/stride-2 case in whole-array operations: the max of each row pair
-        of a window (the left and right columns), then of the two rows. Ties go to the
-        first maximum in row-major order, as in the general path (row 0 unless row 1 is
-        strictly larger; within the row, column 0 unless column 1 is strictly larger).
-        Images are split over threads (:mod:`digitnet.nn.runtime.parallel`).
-
-        With few channels the left and right columns are first copied apart (each pixel's
-        C values moved as one block, :func:`_columns_apart`): comparing them in place
-        would run NumPy's inner loops over C values at a time (LeNet-5's 6 channels: the
-        two column comparisons took 1.3 of the layer's 1.4 ms on a batch of 128)."""
-        n, h, w, c = x.shape
-        ho, wo = h // 2, w // 2
-        apart = _few_channels(x)
-        xr = x[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c)
-        y = np.empty((n, ho, wo, c), x.dtype)
-        if training:
-            self._col1 = np.empty((n, ho, 2, wo, c), bool)      # column 1 won, per row
-            self._row1 = np.empty((n, ho, wo, c), bool)         # row 1 won
-            self._x_shape = x.shape
-
-        def part(a, b):
-            if apart:                                            # (n, Ho, 2, Wo, C) each
-                left, right = _columns_apart(x[a:b])
-            else:
-                left, right = xr[a:b, :, :, :, 0], xr[a:b, :, :, :, 1]
-            if training:
-                np.greater(right, left, out=self._col1[a:b])
-            rows = np.maximum(left, right, out=left if apart else None)  # max in each row
-            np.maximum(rows[:, :, 0], rows[:, :, 1], out=y[a:b])
-            if training:
-                np.greater(rows[:, :, 1], rows[:, :, 0], out=self._row1[a:b])
-
-        split(part, n, x.size)
-        return y
-
     def backward(self, dy):
         """dy (N, Ho, Wo, C) -> dx (N, H, W, C), non-zero only at each window's maximum."""
         if self.pool_size == self.stride == (2, 2):
-            return self._backward_2x2(dy)
+            return pool.backward_2x2(dy, self._x_shape, self._col1, self._row1)
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         h, w, _ = self.input_shape
         ho, wo, _ = self.output_shape
@@ -585,59 +304,6 @@ class MaxPool2D(_Pool2D):
             else:
                 dw += np.where(hit, dy, 0)     # overlapping windows add up
         return dx
-
-    def _backward_2x2(self, dy):
-        n, h, w, c = self._x_shape
-        ho, wo = h // 2, w // 2
-        exact = h == 2 * ho and w == 2 * wo
-        dx = np.empty(self._x_shape, dy.dtype) if exact else np.zeros(self._x_shape, dy.dtype)
-        dxr = dx[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c) if exact else None
-
-        def part(a, b):
-            hit = np.empty(dy[a:b].shape, dtype=bool)
-            row1, col1 = self._row1[a:b], self._col1[a:b]
-            for i in (0, 1):
-                row = row1 if i else ~row1
-                for j in (0, 1):
-                    col = col1[:, :, i] if j else ~col1[:, :, i]
-                    np.logical_and(row, col, out=hit)
-                    target = (dxr[a:b, :, i, :, j] if exact
-                              else dx[a:b, i:2 * ho:2, j:2 * wo:2])
-                    np.multiply(dy[a:b], hit, out=target)
-
-        split(part, n, dx.size)
-        return dx
-
-
-def _few_channels(x: np.ndarray) -> bool:
-    """Whether a 2x2 max-pool's forward pass should move the left and right columns apart
-    first: few channels (NumPy's inner loops would run over C values at a time), even H and
-    W, and a C-contiguous array (pixels as blocks). Measured on a batch of 128, one thread:
-    C = 6, 28x28, forward 1.28 -> 0.57 ms; C = 16 or 32: no gain. (The backward pass put
-    back together the same way was slower: 0.73 -> 0.93 ms.)"""
-    n, h, w, c = x.shape
-    return c < _POOL_APART_BELOW and h % 2 == 0 and w % 2 == 0 and x.flags.c_contiguous
-
-
-_POOL_APART_BELOW = 16
-
-
-def _pixel_blocks(x: np.ndarray) -> np.ndarray:
-    """(n, h, w, c) C-contiguous -> (n, h, w) view whose elements are the c-value blocks of
-    each pixel (a void dtype): copying them moves C values per element."""
-    n, h, w, c = x.shape
-    return x.reshape(n, h, w * c).view(np.dtype((np.void, c * x.itemsize)))
-
-
-def _columns_apart(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, H, W, C) -> its even and odd columns, two new C-contiguous (n, H/2, 2, W/2, C)
-    arrays (H and W even)."""
-    n, h, w, c = x.shape
-    pixels = _pixel_blocks(x)
-    left, right = (np.empty((n, h, w // 2, c), x.dtype) for _ in range(2))
-    np.copyto(_pixel_blocks(left), pixels[:, :, 0::2])
-    np.copyto(_pixel_blocks(right), pixels[:, :, 1::2])
-    return (left.reshape(n, h // 2, 2, w // 2, c), right.reshape(n, h // 2, 2, w // 2, c))
 
 
 @register

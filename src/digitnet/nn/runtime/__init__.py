@@ -8,7 +8,7 @@ Nothing here changes on import. The CLI configures it: it sets ``OPENBLAS_THREAD
     import digitnet.nn
 """
 
-from digitnet.nn.runtime.buffers import Buffers
+from digitnet.nn.runtime.buffers import Buffers, thread_buffers
 from digitnet.nn.runtime.parallel import parse_threads, set_threads, split, threads
 
 #: OpenBLAS's idle threads spin for 2**28 cycles (~0.1 s) after each matrix product, holding
@@ -17,4 +17,4 @@ from digitnet.nn.runtime.parallel import parse_threads, set_threads, split, thre
 BLAS_THREAD_TIMEOUT = "18"
 
 __all__ = ["BLAS_THREAD_TIMEOUT", "Buffers", "parse_threads", "set_threads", "split",
-           "threads"]
+           "thread_buffers", "threads"]

@@ -4,6 +4,9 @@ page faults that take longer than the arithmetic."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 
@@ -41,3 +44,19 @@ class Buffers:
                 arr[:shape[0]].fill(0)
             return arr[:shape[0]]
         return self.get(name, shape, dtype, zeros=zeros)
+
+
+_thread = threading.local()
+
+
+def thread_buffers(owner: object) -> Buffers:
+    """The scratch arrays of ``owner`` (a layer) for the calling thread, so that threads
+    sharing a model never write into each other's buffers (inference from a thread pool);
+    they go away with the owner (weak references)."""
+    table = getattr(_thread, "table", None)
+    if table is None:
+        table = _thread.table = weakref.WeakKeyDictionary()
+    buf = table.get(owner)
+    if buf is None:
+        buf = table[owner] = Buffers()
+    return buf
