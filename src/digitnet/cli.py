@@ -20,66 +20,40 @@ EXIT_USAGE = 2
 
 # -- argument types: each rejects a bad value with a message naming it ---------------------
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def bounded(kind: type, expected: str, ok: Callable[[Any], bool], *, all_word: bool = False
+            ) -> Callable[[str], Any]:
+    """An argparse ``type``: ``kind(text)`` if ``ok`` accepts it (NaN never does), else
+    "expected <expected>, got '<text>'"; with ``all_word``, ``all`` gives None."""
+    def parse(text: str) -> Any:
+        if all_word and text.strip().lower() == "all":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = expected
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+positive_int = bounded(int, "a positive integer", lambda v: v > 0)
+non_negative_int = bounded(int, "an integer >= 0", lambda v: v >= 0)
+positive_float = bounded(float, "a positive number", lambda v: 0 < v < float("inf"))
+fraction = bounded(float, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+count_or_all = bounded(int, "a positive integer or 'all'", lambda v: v > 0, all_word=True)
+top_k = bounded(int, "an integer from 1 to 10", lambda v: 1 <= v <= 10)
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
-
-def count_or_all(text: str) -> int | None:
-    """A positive integer, or ``all`` (None)."""
-    if text.strip().lower() == "all":
-        return None
-    try:
-        return positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got "
-                                         f"{text!r}") from None
-
-
-def top_k(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 10, got {text!r}") \
-            from None
-    if not 1 <= value <= 10:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 10, got {text!r}")
-    return value
+def output_file(flag: str, value: str) -> Path:
+    """The path a command will write, checked before any work: its folder must exist."""
+    out = Path(value)
+    if not out.parent.exists():
+        raise DigitnetError(f"{flag} {out}: folder {out.parent} does not exist; create it or "
+                            "choose another path")
+    return out
 
 
 class Parser(argparse.ArgumentParser):
@@ -104,10 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     name = args.preset or presets.DEFAULT_PRESET
     presets.get(name)                                   # fail fast on a bad name
-    out = Path(args.out)
-    if not out.parent.exists():
-        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist; create it or "
-                            "choose another path")
+    out = output_file("--out", args.out)
     if args.report is not None:
         from digitnet.report import check_output_folder
 
@@ -145,10 +116,7 @@ def cmd_train_checker(args: argparse.Namespace) -> int:
     from digitnet.io import save_model
     from digitnet.reading.checker import train_checker
 
-    out = Path(args.out)
-    if not out.parent.exists():
-        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist; create it or "
-                            "choose another path")
+    out = output_file("--out", args.out)
     data = load_data(args.data_dir, quiet=args.quiet or args.json)
     if not args.json and not args.quiet:
         print(f"Training the segment checker on the segments of {args.numbers:,} numbers "
@@ -278,9 +246,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from digitnet.io import load_model, save_model
     from digitnet.workflows import combine
 
-    out = Path(args.out)
-    if not out.parent.exists():
-        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist")
+    out = output_file("--out", args.out)
     models = [load_model(path) for path in args.models]
     data = load_data(args.data_dir, quiet=args.json)
     ensemble = combine(models, data)
@@ -412,9 +378,7 @@ def cmd_augment_preview(args: argparse.Namespace) -> int:
                  "stroke", "blur"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
-    out = Path(args.out)
-    if not out.parent.exists():
-        raise DigitnetError(f"--out {out}: folder {out.parent} does not exist")
+    out = output_file("--out", args.out)
     try:
         augmenter = Augmenter(**settings, rng=np.random.default_rng(args.seed))
     except ValueError as exc:
