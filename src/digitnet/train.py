@@ -25,7 +25,6 @@ from digitnet.data.preprocess import to_input
 from digitnet.errors import ConfigError, DivergenceError
 from digitnet.nn import Sequential, make_optimizer, make_schedule
 from digitnet.nn.losses import get_loss, softmax_cross_entropy
-from digitnet.nn.optim import OPTIMIZERS
 from digitnet.progress import ProgressBar
 
 
@@ -66,7 +65,7 @@ class TrainConfig:
                      "label_smoothing"):
             if not math.isfinite(float(getattr(self, name))):
                 raise bad(name, "must be a finite number")
-        if not self.lr > 0:
+        if not self.lr > 0:                 # named here: the schedule's message would not
             raise bad("lr", "the learning rate must be positive")
         if self.patience is not None and self.patience <= 0:
             raise bad("patience", "must be a positive number of epochs")
@@ -80,15 +79,9 @@ class TrainConfig:
             get_loss(self.loss)
             make_schedule(self.schedule, self.lr, self.epochs, warmup=self.warmup,
                           step_size=self.step_size, gamma=self.gamma, min_lr=self.min_lr)
-
-
-            if self.optimizer not in OPTIMIZERS:
-                raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of: "
-                                 f"{', '.join(OPTIMIZERS)}")
-            if self.optimizer in ("momentum", "nesterov") and not 0 <= self.momentum < 1:
-                raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-            if self.weight_decay < 0:
-                raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+            # the optimizer checks its own settings (name, lr, momentum, weight decay)
+            make_optimizer(self.optimizer, [(np.zeros(1), np.zeros(1), False)], self.lr,
+                           momentum=self.momentum, weight_decay=self.weight_decay)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
