@@ -99,6 +99,35 @@ def test_large_images_are_reduced_and_keep_their_original_size(tmp_path):
     assert loaded.scale == pytest.approx(loaded.image.size[0] / (WORK_SIDE + 100))
 
 
+def test_bytes_are_read_like_the_file(tmp_path):
+    """The bytes of a file read as the file does (a web upload, an archive member), reduced
+    JPEG decoding included; bad bytes give the same one-line errors."""
+    big = np.full((WORK_SIDE * 2, WORK_SIDE + 100), 200, dtype=np.uint8)
+    big[100:900, 300:400] = 20
+    Image.fromarray(big).save(tmp_path / "big.jpg", quality=90)
+    data = (tmp_path / "big.jpg").read_bytes()
+    from_file, from_bytes = open_image(tmp_path / "big.jpg"), open_image(data)
+    assert from_bytes.original_size == from_file.original_size
+    assert np.array_equal(np.asarray(from_bytes.image), np.asarray(from_file.image))
+    with pytest.raises(ImageError, match="not an image") as info:
+        open_image(b"hello, I am text")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ImageError, match="image too large"):
+        open_image(png_header_only(100_000, 100_000))
+
+
+def test_a_callers_image_is_not_changed(tmp_path):
+    """Reading a Pillow image the caller opened leaves it as it was (no reduced decoding of
+    the caller's object): reading it twice gives the same result."""
+    big = np.full((WORK_SIDE * 2, WORK_SIDE + 100), 200, dtype=np.uint8)
+    Image.fromarray(big).save(tmp_path / "big.jpg", quality=90)
+    img = Image.open(tmp_path / "big.jpg")
+    first, second = open_image(img), open_image(img)
+    assert img.size == (WORK_SIDE + 100, WORK_SIDE * 2)
+    assert first.original_size == second.original_size == img.size
+    assert np.array_equal(np.asarray(first.image), np.asarray(second.image))
+
+
 def test_arrays_are_accepted_and_checked():
     assert open_image(grey_card()).image.mode == "L"
     assert open_image(np.zeros((5, 5, 3), dtype=np.uint8)).image.mode == "RGB"

@@ -39,7 +39,7 @@ def render_explain(result: Recognition) -> Image.Image:
     tiles = [(title, _fit(img)) for title, img in steps]
     inputs = [(_digit_title(d.top), Image.fromarray(x).resize(
         (28 * DIGIT_ZOOM, 28 * DIGIT_ZOOM), Image.Resampling.NEAREST).convert("RGB"))
-        for d, x in zip(result.digits, p.digits[result.chosen], strict=True)]
+        for d, x in zip(result.digits, p.inputs(result.chosen), strict=True)]
     font = _font(14)
     header = (f"{result.file}: read {result.prediction} "
               f"(confidence {result.confidence:.1%})")

@@ -8,6 +8,7 @@ number of pixels is refused from its header, before anything is decoded).
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ MAX_PIXELS = 89_478_485
 #: photo is still ~100 px tall at this size, and the 28x28 result is made from ~20 px anyway
 WORK_SIDE = 1200
 
-ImageSource = str | os.PathLike | Image.Image | np.ndarray
+ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 #: EXIF orientations that turn the image a quarter turn (width and height swap)
 _QUARTER_TURNS = (5, 6, 7, 8)
 
@@ -60,10 +61,11 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
 
     Parameters
     ----------
-    source : path, PIL.Image.Image or np.ndarray
-        A file (PNG, JPEG, BMP, GIF, TIFF, WebP, ... the first frame of an animation), an
-        image already in memory, or a uint8 array ``(H, W)`` grey / ``(H, W, 3)`` RGB /
-        ``(H, W, 4)`` RGBA.
+    source : path, bytes, PIL.Image.Image or np.ndarray
+        A file (PNG, JPEG, BMP, GIF, TIFF, WebP, ... the first frame of an animation) or its
+        bytes, an image already in memory (not changed: a JPEG that is not decoded yet is
+        decoded at full size, where a file or bytes may be decoded reduced), or a uint8
+        array ``(H, W)`` grey / ``(H, W, 3)`` RGB / ``(H, W, 4)`` RGBA.
     max_pixels : int
         Refuse larger images (width x height) with an ImageError.
     max_side : int or None
@@ -80,19 +82,20 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
     ImageError
         Missing or unreadable file, not an image, truncated data, too many pixels.
     """
+    name = _name(source)
     if isinstance(source, np.ndarray):
         img = _from_array(source)
     elif isinstance(source, Image.Image):
         img = source
     else:
-        img = _open_file(Path(source), max_pixels)
-    name = _name(source)
+        img = _open_file(source, max_pixels, name)
+    ours = not isinstance(source, Image.Image)      # a caller's image is never changed
     _check_size(img, max_pixels, name)
     w, h = img.size
     try:
         if img.getexif().get(0x0112) in _QUARTER_TURNS:
             w, h = h, w
-        if max_side is not None and max(img.size) > max_side:
+        if ours and max_side is not None and max(img.size) > max_side:
             img.draft(img.mode, _fit(img.size, max_side))  # JPEG: decode at 1/2, 1/4, 1/8 size
         img.load()
         img = ImageOps.exif_transpose(img)
@@ -150,16 +153,19 @@ def _wide_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8))
 
 
-def _open_file(path: Path, max_pixels: int) -> Image.Image:
-    if not path.exists():
+def _open_file(source: str | os.PathLike | bytes, max_pixels: int, path: str) -> Image.Image:
+    """Open (not decode) a file, or the bytes of one, named ``path`` in messages."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        source = io.BytesIO(source)
+    elif not Path(source).exists():
         raise ImageError(f"{path}: file not found")
-    if path.is_dir():
+    elif Path(source).is_dir():
         raise ImageError(f"{path}: is a folder, not an image file")
     try:
         with warnings.catch_warnings():
             # Pillow warns above its limit and refuses at twice it: both mean "too large"
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: image too large (more than {max_pixels:,} pixels; it may "
                          "be a decompression bomb)") from None
@@ -195,6 +201,8 @@ def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
 def _name(source: ImageSource) -> str:
     if isinstance(source, np.ndarray):
         return "array"
+    if isinstance(source, bytes | bytearray | memoryview):
+        return "image"
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or "image"
     return str(source)

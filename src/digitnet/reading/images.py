@@ -23,7 +23,7 @@ the centre. A photo of a digit on paper is none of that; :func:`prepare` makes i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -96,8 +96,10 @@ class Prepared:
         The digits left to right, each with its alternative readings (touching digits).
     segments : list of Segment
         Every segment of every option, each once.
-    digits : np.ndarray
-        ``(M, 28, 28)`` uint8, the network's input for each of ``segments``.
+
+    The network's inputs are made when asked for, and kept: :meth:`inputs` for some
+    segments (what the reader uses: most candidate cuts of a photo never need theirs),
+    :attr:`digits` for all.
     """
 
     loaded: LoadedImage
@@ -106,7 +108,29 @@ class Prepared:
     components: Components
     slots: list[Slot]
     segments: list[Segment]
-    digits: np.ndarray
+    _inputs: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def inputs(self, indices) -> np.ndarray:
+        """``(k, 28, 28)`` uint8, the network's input for ``segments[i]`` for each of the
+        ``k`` indices (each normalised once, on first use: :func:`normalise_digit`)."""
+        out = []
+        for i in indices:
+            i = int(i)
+            if i not in self._inputs:
+                self._inputs[i] = normalise_digit(*digit_crop(self.inkmap, self.components,
+                                                             self.segments[i]))
+            out.append(self._inputs[i])
+        return np.stack(out) if out else np.zeros((0, SIZE, SIZE), dtype=np.uint8)
+
+    @property
+    def inputs_made(self) -> int:
+        """How many of ``segments`` have had their input made so far."""
+        return len(self._inputs)
+
+    @property
+    def digits(self) -> np.ndarray:
+        """``(M, 28, 28)`` uint8, the network's input for each of ``segments``."""
+        return self.inputs(range(len(self.segments)))
 
     def reading(self, choice: list[int] | None = None) -> list[int]:
         """Indices into ``segments`` of a reading: option ``choice[i]`` of slot i
@@ -131,8 +155,9 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     -------
     Prepared
         ``slots`` are the digits left to right, each with its readings; ``digits`` holds the
-        ``(M, 28, 28)`` uint8 inputs of every candidate segment; ``digits[reading()]`` are
-        the digits by the shapes alone, :func:`digitnet.reading.recognise.recognise` lets the model
+        ``(M, 28, 28)`` uint8 inputs of every candidate segment (made on first use);
+        ``digits[reading()]`` are the digits by the shapes alone,
+        :func:`digitnet.reading.recognise.recognise` lets the model
         choose.
 
     Raises
@@ -151,15 +176,14 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     if not slots:
         raise ImageError(f"{loaded.name}: no digit found (only specks or faint marks)")
     segments = list(dict.fromkeys(s for slot in slots for o in slot.options for s in o))
-    digits = np.stack([normalise_digit(*digit_crop(inkmap, comps, s)) for s in segments])
     grey = (255 - levels if inkmap.inverted else levels) / np.float32(255)
     return Prepared(loaded=loaded, grey=grey, inkmap=inkmap, components=comps, slots=slots,
-                    segments=segments, digits=digits)
+                    segments=segments)
 
 
 def to_mnist(source: ImageSource) -> np.ndarray:
     """One digit as an MNIST-style ``(28, 28)`` uint8 image (all the ink is one digit)."""
-    return prepare(source, single=True).digits[0]
+    return prepare(source, single=True).inputs([0])[0]
 
 
 def ink_is_dark(levels: np.ndarray) -> bool:

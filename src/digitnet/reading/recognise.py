@@ -124,7 +124,8 @@ class Recognition:
 
 
 def recognise(source: ImageSource, model: Sequential | None = None, *, single: bool = False,
-              top: int = 3, checker: Sequential | bool = True) -> Recognition:
+              top: int = 3, checker: Sequential | bool = True,
+              exhaustive: bool = False) -> Recognition:
     """Read the digits of one image.
 
     Parameters
@@ -142,6 +143,9 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
         its digit probabilities are averaged with the model's (:func:`second_opinion`).
         True for the one shipped with digitnet (none if this install has none), False
         for none (the model alone).
+    exhaustive : bool
+        Read every candidate segment, even those of readings that cannot win (the slow
+        reference for the default, which skips them and chooses the same reading).
 
     Raises
     ------
@@ -154,18 +158,19 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
         model = load_shipped_model()
     prepared = prepare(source, single=single)
     name = str(source) if isinstance(source, str | os.PathLike) else prepared.loaded.name
-    return next(_read_batch([(name, prepared)], model, top, _checker(checker)))
+    return next(_read_batch([(name, prepared)], model, top, _checker(checker), exhaustive))
 
 
 def recognise_files(paths: Iterable[str | os.PathLike], model: Sequential, *,
                     single: bool = False, top: int = 3, batch_size: int = 64,
-                    checker: Sequential | bool = True) -> Iterator[Recognition]:
+                    checker: Sequential | bool = True,
+                    exhaustive: bool = False) -> Iterator[Recognition]:
     """Read many images, yielding one :class:`Recognition` per path, in order.
 
     A file that cannot be read gives a Recognition with ``error`` set; the others are still
     read. The model sees the digits of up to ``batch_size`` images at once (fewer when
     they are large: the preprocessing steps of at most :data:`BATCH_PIXELS` working pixels
-    are held at a time). ``checker`` as for :func:`recognise`.
+    are held at a time). ``checker`` and ``exhaustive`` as for :func:`recognise`.
     """
     checker = _checker(checker)
     pending: list[tuple[str, Prepared | str]] = []
@@ -178,9 +183,9 @@ def recognise_files(paths: Iterable[str | os.PathLike], model: Sequential, *,
         except DigitnetError as exc:
             pending.append((str(path), str(exc)))
         if len(pending) >= batch_size or pixels >= BATCH_PIXELS:
-            yield from _read_batch(pending, model, top, checker)
+            yield from _read_batch(pending, model, top, checker, exhaustive)
             pending, pixels = [], 0
-    yield from _read_batch(pending, model, top, checker)
+    yield from _read_batch(pending, model, top, checker, exhaustive)
 
 
 def _checker(checker: Sequential | bool) -> Sequential | None:
@@ -192,22 +197,76 @@ def _checker(checker: Sequential | bool) -> Sequential | None:
 
 
 def _read_batch(pending: list[tuple[str, Prepared | str]], model: Sequential, top: int,
-                checker: Sequential | None) -> Iterator[Recognition]:
+                checker: Sequential | None, exhaustive: bool = False) -> Iterator[Recognition]:
+    """Read a batch of prepared images (or error strings), yielding in order.
+
+    The candidate segments are read in two rounds, each one batched network call over every
+    image: first each slot's most plausible reading by its shape (``options[0]``), then only
+    the readings that can still beat it. A reading's score is its prior plus log-probabilities
+    (each <= 0), so a reading whose prior is not above the best score found cannot win: it is
+    skipped, and so is normalising its segments (:func:`needed`). The choice is the one that
+    reading every segment gives (``exhaustive=True``, the slow reference)."""
     good = [p for _, p in pending if isinstance(p, Prepared)]
-    if good:
-        digits = np.concatenate([p.digits for p in good])                    # (D, 28, 28)
-        splits = np.cumsum([len(p.digits) for p in good])[:-1]
-        proba = predict_proba(model, digits)                                 # (D, 10)
-        not_one = None
-        if checker is not None:
-            proba, not_one = second_opinion(proba, checker, digits)
-        per_image = iter(np.split(proba, splits))
-        checks = iter(np.split(not_one, splits) if not_one is not None else [None] * len(good))
+    proba = [np.full((len(p.segments), 10), np.nan, dtype=np.float32) for p in good]
+    not_one = [np.full(len(p.segments), np.nan, dtype=np.float32) if checker is not None
+               else None for p in good]
+    if exhaustive:
+        _read_segments(good, [range(len(p.segments)) for p in good], model, checker, proba,
+                       not_one)
+    else:
+        first = [_segments_of(p, [slot.options[0] for slot in p.slots]) for p in good]
+        _read_segments(good, first, model, checker, proba, not_one)
+        rest = [needed(p, pr, no) for p, pr, no in zip(good, proba, not_one, strict=True)]
+        _read_segments(good, rest, model, checker, proba, not_one)
+    results = iter(zip(proba, not_one, strict=True))
     for name, p in pending:
         if isinstance(p, Prepared):
-            yield read_digits(name, p, next(per_image), top, next(checks))
+            pr, no = next(results)
+            yield read_digits(name, p, pr, top, no)
         else:
             yield Recognition(file=name, error=p)
+
+
+def needed(prepared: Prepared, proba: np.ndarray, not_one: np.ndarray | None) -> list[int]:
+    """Indices of the segments not read yet that some reading which can still win holds: a
+    reading wins only if its prior is above the best score among the readings read so far
+    (:func:`choose_readings`; scores are the prior plus log-probabilities, each <= 0)."""
+    logp = _log_scores(proba, not_one)
+    index = {s: i for i, s in enumerate(prepared.segments)}
+    out: list[int] = []
+    for slot in prepared.slots:
+        best = max(_score(option, prior, logp, index)
+                   for option, prior in zip(slot.options, slot.priors, strict=True))
+        for option, prior in zip(slot.options, slot.priors, strict=True):
+            if prior > best:
+                out.extend(i for i in (index[s] for s in option) if np.isnan(proba[i, 0]))
+    return list(dict.fromkeys(out))
+
+
+def _segments_of(prepared: Prepared, options) -> list[int]:
+    index = {s: i for i, s in enumerate(prepared.segments)}
+    return list(dict.fromkeys(index[s] for option in options for s in option))
+
+
+def _read_segments(good: list[Prepared], wanted: list, model: Sequential,
+                   checker: Sequential | None, proba: list[np.ndarray],
+                   not_one: list[np.ndarray | None]) -> None:
+    """Read ``prepared.segments[i]`` for each ``i`` in ``wanted`` (one list per image) in one
+    network call, filling the rows of ``proba`` (and ``not_one``)."""
+    wanted = [list(w) for w in wanted]
+    if not any(wanted):
+        return
+    digits = np.concatenate([p.inputs(w) for p, w in zip(good, wanted, strict=True)])
+    read = predict_proba(model, digits)                                  # (D, 10)
+    flags = None
+    if checker is not None:
+        read, flags = second_opinion(read, checker, digits)
+    start = 0
+    for k, w in enumerate(wanted):
+        proba[k][w] = read[start:start + len(w)]
+        if flags is not None:
+            not_one[k][w] = flags[start:start + len(w)]
+        start += len(w)
 
 
 def second_opinion(proba: np.ndarray, checker: Sequential, digits: np.ndarray
@@ -232,17 +291,30 @@ def choose_readings(prepared: Prepared, proba: np.ndarray,
     the probability that a segment is not one whole digit), :data:`CHECK_WEIGHT` times the
     log-probability that each piece is one. Summing, not averaging, makes each extra piece
     earn its place: a model trained on whole digits also reads half a digit as some digit,
-    often confidently. ``proba`` is ``(M, 10)`` for ``prepared.segments``."""
+    often confidently. ``proba`` is ``(M, 10)`` for ``prepared.segments``; rows of NaN
+    are segments not read (:func:`needed`), and a reading holding one is not chosen."""
     index = {s: i for i, s in enumerate(prepared.segments)}
-    logp = np.log(np.maximum(proba.max(axis=1), 1e-12))                      # (M,)
-    if not_one is not None:
-        logp = logp + CHECK_WEIGHT * np.log(np.maximum(1 - not_one, 1e-6))
+    logp = _log_scores(proba, not_one)
     choice = []
     for slot in prepared.slots:
-        scores = [prior + sum(logp[index[s]] for s in option)
+        scores = [_score(option, prior, logp, index)
                   for option, prior in zip(slot.options, slot.priors, strict=True)]
         choice.append(int(np.argmax(scores)))
     return choice
+
+
+def _log_scores(proba: np.ndarray, not_one: np.ndarray | None) -> np.ndarray:
+    """``(M,)`` log-probability that each segment is read right (and is one digit), NaN
+    for the segments not read."""
+    logp = np.log(np.maximum(proba.max(axis=1), 1e-12))                      # (M,)
+    if not_one is not None:
+        logp = logp + CHECK_WEIGHT * np.log(np.maximum(1 - not_one, 1e-6))
+    return logp
+
+
+def _score(option, prior: float, logp: np.ndarray, index: dict) -> float:
+    total = prior + sum(logp[index[s]] for s in option)
+    return -np.inf if np.isnan(total) else float(total)
 
 
 def read_digits(name: str, prepared: Prepared, proba: np.ndarray, top: int,
