@@ -267,6 +267,18 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from digitnet.export import write_onnx
+    from digitnet.io import load_model
+
+    out = output_file("--onnx", args.onnx)
+    model = load_model(resolve_model_path(args.model))
+    write_onnx(out, model, input_type=args.input_type)
+    print(f"Saved {out} (ONNX opset 17; input 'pixels' (N, 28, 28) {args.input_type}, "
+          "outputs 'probabilities' (N, 10) and 'label' (N,))")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.progress import ProgressBar
@@ -476,6 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="ENSEMBLE.npz", help="where to save it")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_ensemble)
+
+    p = sub.add_parser("export", help="write a model as an ONNX graph (onnxruntime, browsers)",
+                       description="Write a model file (default: the shipped model) as an ONNX "
+                       "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background; "
+                       "outputs 'probabilities' (N, 10) and 'label' (N,). Needs "
+                       "pip install 'digitnet[onnx]'.")
+    p.add_argument("model", nargs="?", metavar="MODEL.npz", help="default: the shipped model")
+    p.add_argument("--onnx", "-o", required=True, metavar="OUT.onnx", help="where to write it")
+    p.add_argument("--input-type", choices=("float", "uint8"), default="float",
+                   help="float32 pixels in [0, 1] (default) or uint8 0-255")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("predict", help="read the digits in your own images",
                        description="Recognise handwritten digits in image files (PNG, JPEG, "

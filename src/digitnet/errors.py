@@ -29,3 +29,7 @@ class DivergenceError(DigitnetError):
 
 class ImageError(DigitnetError):
     """A user image that cannot be read or contains no digit."""
+
+
+class ExportError(DigitnetError):
+    """A model that cannot be exported (a layer with no ONNX form, a missing package)."""
