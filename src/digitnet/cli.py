@@ -4,9 +4,12 @@ prints. Every user mistake becomes one line on stderr and a non-zero exit status
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,12 +76,15 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from digitnet import presets
+    from digitnet.checkpoint import Checkpointer, check_same_run
     from digitnet.io import save_model
+    from digitnet.train import Interrupted
     from digitnet.workflows import train_preset
 
+    resumed, folder = _resume_or_checkpoint(args)
     name = args.preset or presets.DEFAULT_PRESET
     presets.get(name)                                   # fail fast on a bad name
-    out = output_file("--out", args.out)
+    out = output_file("--out", args.out or "model.npz")
     if args.report is not None:
         from digitnet.report import check_output_folder
 
@@ -87,14 +93,33 @@ def cmd_train(args: argparse.Namespace) -> int:
                                    ("batch_size", args.batch_size),
                                    ("patience", args.patience)) if v is not None}
     data = load_data(args.data_dir, quiet=args.quiet or args.json, val_size=args.val_size)
+    checkpointer = None
+    if folder is not None:
+        run = {"preset": name, "seed": presets.get(name).config.seed if args.seed is None
+               else args.seed, "settings": overrides, "ensemble": args.ensemble,
+               "val_size": args.val_size, "data": dict(data.checksums)}
+        if resumed is not None:
+            check_same_run(folder, {k: v for k, v in resumed.run.items() if k != "out"}, run)
+        checkpointer = Checkpointer(folder, {**run, "out": str(out)},
+                                    every=args.checkpoint_every)
     emit = _printer(args)
     if not args.json and not args.quiet:
         what = f"an ensemble of {args.ensemble} x " if args.ensemble > 1 else ""
-        print(f"Training {what}preset {name!r} on {len(data.train.labels):,} images "
+        verb = "Resuming" if resumed is not None else "Training"
+        print(f"{verb} {what}preset {name!r} on {len(data.train.labels):,} images "
               f"(validation {len(data.val.labels):,}, test {len(data.test.labels):,})",
               flush=True)
-    model = train_preset(name, data, seed=args.seed, ensemble=args.ensemble, log=emit,
-                         progress=False if (args.quiet or args.json) else None, **overrides)
+    try:
+        with _stop_on_ctrl_c(folder is not None) as stop:
+            model = train_preset(name, data, seed=args.seed, ensemble=args.ensemble, log=emit,
+                                 progress=False if (args.quiet or args.json) else None,
+                                 checkpoint=checkpointer, resume=resumed, stop=stop,
+                                 **overrides)
+    except Interrupted as exc:
+        print(f"digitnet train: interrupted at epoch {exc.state.epoch}, step "
+              f"{exc.state.step}; checkpoint saved in {folder}; continue with: digitnet train "
+              f"--resume {folder}", file=sys.stderr)
+        return 130
     model.meta["command"] = reproduce_command(name, model.meta, args)
     save_model(out, model)
     test = model.meta["test"]
@@ -110,6 +135,70 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "train_seconds": model.meta["history"]["train_seconds"],
                           "report": None if page is None else str(page)}), flush=True)
     return 0
+
+
+def _resume_or_checkpoint(args: argparse.Namespace):
+    """``(Resumed or None, checkpoint folder or None)`` for ``train``; with ``--resume`` the
+    run's own settings fill those not given (those given must agree: checked later)."""
+    if args.checkpoint_every is not None and args.checkpoint is None and args.resume is None:
+        raise DigitnetError("--checkpoint-every needs --checkpoint DIR")
+    if args.resume is not None:
+        if args.checkpoint is not None:
+            raise DigitnetError("give --resume DIR or --checkpoint DIR, not both: a resumed "
+                                "run keeps checkpointing into its own folder")
+        from digitnet.checkpoint import load
+
+        resumed = load(args.resume)
+        run = resumed.run
+        settings = run.get("settings") or {}
+        for key, value in (("preset", run.get("preset")), ("seed", run.get("seed")),
+                           ("ensemble", run.get("ensemble")),
+                           ("val_size", run.get("val_size")), ("out", run.get("out")),
+                           ("epochs", settings.get("epochs")), ("lr", settings.get("lr")),
+                           ("batch_size", settings.get("batch_size")),
+                           ("patience", settings.get("patience"))):
+            if getattr(args, key) in (None, TRAIN_DEFAULTS.get(key)):
+                setattr(args, key, value if value is not None else getattr(args, key))
+        return resumed, Path(args.resume)
+    if args.checkpoint is None:
+        return None, None
+    from digitnet.checkpoint import FILE
+
+    folder = Path(args.checkpoint)
+    if (folder / FILE).exists():
+        raise DigitnetError(f"--checkpoint {folder}: it already holds a checkpoint; continue "
+                            f"that run with --resume {folder}, or choose another folder")
+    if not folder.parent.is_dir():
+        raise DigitnetError(f"--checkpoint {folder}: folder {folder.parent} does not exist; "
+                            "create it or choose another path")
+    folder.mkdir(exist_ok=True)
+    return None, folder
+
+
+#: train's defaults: a resumed run's own value replaces an option left at its default
+TRAIN_DEFAULTS = {"ensemble": 1, "val_size": 10000}
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(enabled: bool):
+    """With checkpoints, the first Ctrl+C asks training to stop after the mini-batch in
+    progress (it saves a checkpoint first); a second one interrupts at once. Yields the
+    ``stop()`` callable for :func:`digitnet.train.fit` (None when not enabled)."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    asked = []
+
+    def on_sigint(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_train_checker(args: argparse.Namespace) -> int:
@@ -455,8 +544,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=non_negative_int, default=10000, metavar="N",
                    help="validation images taken from the end of the training file "
                         "(default 10000)")
-    p.add_argument("--out", default="model.npz", metavar="MODEL.npz",
+    p.add_argument("--out", metavar="MODEL.npz",
                    help="where to save the model (default: model.npz)")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="save the run in DIR at every epoch's end (and every "
+                        "--checkpoint-every mini-batches) so that --resume DIR can continue it")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="also checkpoint every N mini-batches within an epoch")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the run checkpointed in DIR (same weights, bit for bit, as "
+                        "if it had not stopped)")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch, then one with the result")

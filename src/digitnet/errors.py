@@ -33,3 +33,7 @@ class ImageError(DigitnetError):
 
 class ExportError(DigitnetError):
     """A model that cannot be exported (a layer with no ONNX form, a missing package)."""
+
+
+class CheckpointError(DigitnetError):
+    """A training checkpoint that is missing, damaged, too new, or of another run."""

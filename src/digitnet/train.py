@@ -133,9 +133,49 @@ def evaluate_loss_accuracy(model: Sequential, images: np.ndarray, labels: np.nda
     return total / max(n, 1), correct
 
 
+@dataclass
+class LoopState:
+    """Where a training run is, besides the weights and the optimizer: what resuming it bit
+    for bit needs (:mod:`digitnet.checkpoint` saves it).
+
+    ``epoch`` is the epoch in progress (1-based) and ``step`` the number of its mini-batches
+    done; ``order`` is that epoch's permutation (None between epochs); ``loss_sum`` the sum
+    of its mini-batch losses times their sizes; ``best_score`` / ``best_state`` / ``waited``
+    the early-stopping bookkeeping; ``rng`` the state of each random stream
+    (:func:`seed_streams`) when it was saved; ``finished`` is set once training ended.
+    """
+
+    epoch: int = 1
+    step: int = 0
+    order: np.ndarray | None = None
+    loss_sum: float = 0.0
+    epoch_seconds: float = 0.0
+    best_score: float | None = None
+    best_state: dict[str, np.ndarray] | None = None
+    waited: int = 0
+    history: History = field(default_factory=History)
+    rng: dict[str, dict] | None = None
+    finished: bool = False
+
+
+class Interrupted(Exception):
+    """Training stopped at a step boundary because ``stop()`` said so (e.g. Ctrl+C), after
+    the checkpoint callback saw the state."""
+
+    def __init__(self, state: LoopState) -> None:
+        super().__init__(f"training interrupted at epoch {state.epoch}, step {state.step}")
+        self.state = state
+
+
+#: ``checkpoint(model, optimizer, config, state)``: called with everything a resumption needs
+Checkpoint = Callable[[Sequential, Any, "TrainConfig", LoopState], None]
+
+
 def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         log: Callable[[dict[str, Any]], None] | None = None, progress: bool | None = None,
-        ) -> History:
+        checkpoint: Checkpoint | None = None, checkpoint_every: int | None = None,
+        resume: tuple[LoopState, dict[str, np.ndarray]] | None = None,
+        stop: Callable[[], bool] | None = None) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Parameters
@@ -149,6 +189,15 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         Receives each epoch's record (a dict) as soon as the epoch ends.
     progress : bool, optional
         Draw a per-batch progress bar on stderr (default: only on a terminal).
+    checkpoint : callable, optional
+        ``checkpoint(model, optimizer, config, state)`` at the end of every epoch and every
+        ``checkpoint_every`` mini-batches (:class:`LoopState`; see :mod:`digitnet.checkpoint`).
+    resume : (LoopState, optimizer state), optional
+        Continue a run from a checkpoint; ``model`` must hold the checkpoint's weights. The
+        result is bit for bit that of the uninterrupted run (same machine and code).
+    stop : callable, optional
+        Asked after every mini-batch; when it returns True the state is checkpointed and
+        :class:`Interrupted` raised.
 
     Raises
     ------
@@ -167,36 +216,61 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
                              step_size=config.step_size, gamma=config.gamma,
                              min_lr=config.min_lr)
     augment = _make_augmenter(config, streams["augment"])
+    state = LoopState()
+    if resume is not None:
+        state, optimizer_state = resume
+        try:
+            optimizer.load_state_dict(optimizer_state)
+            for name, gen in streams.items():
+                gen.bit_generator.state = state.rng[name]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(f"the checkpoint does not fit this model and settings: {exc}"
+                              ) from None
     has_val = val is not None and len(val.labels) > 0
-    history = History()
-    best_score, best_state, waited = None, None, 0
+    history = state.history
 
-    for epoch in range(1, config.epochs + 1):
+    def save() -> None:
+        if checkpoint is not None:
+            state.rng = {name: gen.bit_generator.state for name, gen in streams.items()}
+            checkpoint(model, optimizer, config, state)
+
+    def after_step() -> None:
+        if stop is not None and stop():
+            save()
+            raise Interrupted(state)
+        if checkpoint_every and state.step % checkpoint_every == 0:
+            save()
+
+    while state.epoch <= config.epochs and not state.finished:
+        epoch = state.epoch
         # a diverging run overflows before its loss turns NaN: report that once, clearly,
         # instead of a screen of numpy warnings
         with np.errstate(over="ignore", invalid="ignore"):
             record = _train_epoch(model, train, config, optimizer, schedule,
-                                  streams["shuffle"], augment, epoch, progress)
+                                  streams["shuffle"], augment, state, progress, after_step)
         history.train_seconds += record["seconds"]
         if has_val:
             record.update(_validate(model, val, config))
         history.epochs.append(record)
         if log is not None:
             log(record)
-        if not has_val:
-            continue
-        score = record["val_loss"] if config.monitor == "val_loss" else -record["val_accuracy"]
-        if best_score is None or score < best_score:
-            best_score, waited, history.best_epoch = score, 0, epoch
-            if config.restore_best:
-                best_state = model.copy_state()
-        else:
-            waited += 1
-            if config.patience is not None and waited >= config.patience:
-                history.stopped_early = True
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        state.epoch = epoch + 1
+        if has_val:
+            score = (record["val_loss"] if config.monitor == "val_loss"
+                     else -record["val_accuracy"])
+            if state.best_score is None or score < state.best_score:
+                state.best_score, state.waited, history.best_epoch = score, 0, epoch
+                if config.restore_best:
+                    state.best_state = model.copy_state()
+            else:
+                state.waited += 1
+                if config.patience is not None and state.waited >= config.patience:
+                    history.stopped_early = True
+                    state.finished = True
+        state.finished = state.finished or state.epoch > config.epochs
+        save()
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     return history
 
 
@@ -211,18 +285,22 @@ def _make_augmenter(config: TrainConfig, rng: np.random.Generator):
         raise ConfigError(f"invalid augmentation settings {config.augment}: {exc}") from None
 
 
-def _train_epoch(model, train, config, optimizer, schedule, rng, augment, epoch, progress):
-    """One pass over the shuffled training set; returns the epoch's record."""
+def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state, progress,
+                 after_step):
+    """The rest of the epoch ``state.epoch`` from mini-batch ``state.step`` (a new epoch
+    draws its permutation first); returns the epoch's record and resets the position."""
     images, labels = train.images, np.asarray(train.labels)
     n, bs = images.shape[0], config.batch_size
     loss_fn = get_loss(config.loss)
     steps = math.ceil(n / bs)
     buf = np.empty((bs,) + tuple(model.input_shape), dtype=np.float32)
-    total_loss = 0.0
-    start = time.perf_counter()
-    order = rng.permutation(n)
+    epoch = state.epoch
+    start = time.perf_counter() - state.epoch_seconds
+    if state.order is None:
+        state.order, state.step, state.loss_sum = rng.permutation(n), 0, 0.0
+    order = state.order
     with ProgressBar(steps, f"Epoch {epoch}", enabled=progress) as bar:
-        for step in range(steps):
+        for step in range(state.step, steps):
             idx = order[step * bs:(step + 1) * bs]
             xb = to_input(images[idx], model.input_shape, buf[:idx.size])
             if augment is not None:
@@ -240,11 +318,17 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, epoch,
                     f"a smaller one (e.g. --lr {config.lr / 10:g})")
             model.backward(dout)
             optimizer.step()
-            total_loss += loss * idx.size
+            state.loss_sum += loss * idx.size
+            state.step = step + 1
+            state.epoch_seconds = time.perf_counter() - start
             bar.update()
+            if state.step < steps:
+                after_step()
     seconds = time.perf_counter() - start
-    return {"epoch": epoch, "train_loss": total_loss / n, "lr": optimizer.lr,
-            "seconds": seconds}
+    record = {"epoch": epoch, "train_loss": state.loss_sum / n, "lr": optimizer.lr,
+              "seconds": seconds}
+    state.order, state.step, state.loss_sum, state.epoch_seconds = None, 0, 0.0, 0.0
+    return record
 
 
 def _validate(model, val, config) -> dict[str, Any]:

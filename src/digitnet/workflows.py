@@ -19,6 +19,7 @@ Log = Callable[[dict[str, Any]], None]
 
 def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int = 1,
                  log: Log | None = None, progress: bool | None = None,
+                 checkpoint: Any = None, resume: Any = None, stop: Any = None,
                  **overrides: Any) -> Sequential | Ensemble:
     """Train preset ``name`` on ``data`` (a :class:`digitnet.data.MNIST`) and evaluate it on
     the test split.
@@ -27,6 +28,12 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     an :class:`Ensemble` averaging their probabilities. The returned model's ``meta`` holds
     the preset, training settings, history, data checksums and test metrics; save it with
     :func:`digitnet.io.save_model`.
+
+    ``checkpoint`` (a :class:`digitnet.checkpoint.Checkpointer`) saves the run as it goes
+    (and each finished member of an ensemble); ``resume`` (a
+    :class:`digitnet.checkpoint.Resumed` of this run) continues it from there: finished
+    members are read back, the member in progress continues where it stood. ``stop`` is
+    passed to :func:`digitnet.train.fit`.
     """
     if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
         raise ConfigError(f"ensemble must be a positive number of networks, got {ensemble!r}")
@@ -35,10 +42,24 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     members, member_meta = [], []
     for i in range(ensemble):
         member_log = log if ensemble == 1 or log is None else _tagged(log, i + 1, ensemble)
+        done = _finished_member(checkpoint, resume, i, ensemble)
+        if done is not None:
+            members.append(done)
+            member_meta.append(done.meta["member"])
+            continue
         model, info = _train_one(name, data, base_seed + i, member_log, progress, overrides,
-                                 score=ensemble > 1)
+                                 score=ensemble > 1,
+                                 checkpoint=checkpoint.for_member(i) if checkpoint else None,
+                                 resume=resume if resume is not None and resume.member == i
+                                 else None, stop=stop)
         members.append(model)
         member_meta.append(info)
+        if checkpoint is not None and ensemble > 1:
+            from digitnet.checkpoint import member_path
+            from digitnet.io import save_model
+
+            model.meta = {"member": info}
+            save_model(member_path(checkpoint.folder, i), model)
     wall = time.perf_counter() - start
     model = members[0] if ensemble == 1 else Ensemble(members)
     test = evaluate(model, data.test.images, data.test.labels)
@@ -101,9 +122,29 @@ def _tagged(log: Log, member: int, total: int) -> Log:
     return tagged
 
 
-def _train_one(name, data, seed, log, progress, overrides, score) -> tuple[Sequential, dict]:
-    model, config = presets.build(name, seed, **overrides)
-    history = fit(model, data.train, data.val, config, log=log, progress=progress)
+def _finished_member(checkpoint: Any, resume: Any, i: int, ensemble: int):
+    """Member ``i`` of an ensemble run that a resumed run had finished, or None."""
+    if checkpoint is None or resume is None or ensemble == 1 or i > resume.member:
+        return None
+    from digitnet.checkpoint import member_path
+    from digitnet.io import load_model
+
+    path = member_path(checkpoint.folder, i)
+    return load_model(path) if path.is_file() else None
+
+
+def _train_one(name, data, seed, log, progress, overrides, score, checkpoint=None,
+               resume=None, stop=None) -> tuple[Sequential, dict]:
+    if resume is not None:
+        model, config = resume.model, resume.config
+        state = (resume.state, resume.optimizer)
+    else:
+        model, config = presets.build(name, seed, **overrides)
+        state = None
+    history = fit(model, data.train, data.val, config, log=log, progress=progress,
+                  checkpoint=checkpoint,
+                  checkpoint_every=getattr(checkpoint, "every", None), resume=state,
+                  stop=stop)
     info: dict[str, Any] = {"seed": seed, "train_config": config.to_dict(),
                             "history": history.to_dict()}
     if score:                      # each member's own test accuracy, next to the ensemble's

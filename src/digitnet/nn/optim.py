@@ -69,6 +69,33 @@ class Optimizer:
     def _reset_state(self) -> None:
         """Subclasses with per-group state allocate it again for ``self.groups``."""
 
+    #: names of the per-group state lists a subclass keeps (e.g. Adam's ``m`` and ``v``)
+    STATE: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """What the next steps depend on, besides the parameters: the step count (as a
+        0-d int64 array ``steps``) and each state array (``"<name>.<group>"``), copied."""
+        out = {"steps": np.array(self.steps, dtype=np.int64)}
+        for name in self.STATE:
+            for i, a in enumerate(getattr(self, name)):
+                out[f"{name}.{i}"] = a.copy()
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from :meth:`state_dict` of an optimizer over the same parameters."""
+        expected = {"steps"} | {f"{n}.{i}" for n in self.STATE
+                                for i in range(len(getattr(self, n)))}
+        if set(state) != expected:
+            raise ValueError(f"optimizer state does not match: expected {sorted(expected)}, "
+                             f"got {sorted(state)}")
+        for name in self.STATE:
+            for i, a in enumerate(getattr(self, name)):
+                if state[f"{name}.{i}"].shape != a.shape:
+                    raise ValueError(f"optimizer state {name}.{i} has shape "
+                                     f"{state[f'{name}.{i}'].shape}, expected {a.shape}")
+                a[...] = state[f"{name}.{i}"]
+        self.steps = int(state["steps"])
+
     def _decay(self) -> None:
         """L2 weight decay folded into the gradients of the decayed parameters."""
         wd = self.weight_decay
@@ -108,6 +135,8 @@ class Momentum(Optimizer):
         self.nesterov = bool(nesterov)
         self._reset_state()
 
+    STATE = ("v",)
+
     def _reset_state(self) -> None:
         self.v = [np.zeros_like(p) for p, _ in self.groups]
 
@@ -146,6 +175,8 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled = bool(decoupled)
         self._reset_state()
+
+    STATE = ("m", "v")
 
     def _reset_state(self) -> None:
         self.m = [np.zeros_like(p) for p, _ in self.groups]
@@ -188,6 +219,8 @@ class RMSprop(Optimizer):
         self.rho, self.eps = float(rho), float(eps)
         self._reset_state()
 
+    STATE = ("s",)
+
     def _reset_state(self) -> None:
         self.s = [np.zeros_like(p) for p, _ in self.groups]
 
@@ -208,6 +241,8 @@ class AdaGrad(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.eps = float(eps)
         self._reset_state()
+
+    STATE = ("s",)
 
     def _reset_state(self) -> None:
         self.s = [np.zeros_like(p) for p, _ in self.groups]
