@@ -368,6 +368,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from digitnet.serve import create_app
+    except ImportError:
+        raise DigitnetError("digitnet serve needs the web extra: pip install "
+                            "'digitnet[serve]' (FastAPI, uvicorn, python-multipart)") from None
+    model = resolve_model_path(args.model)
+    limit = int(args.max_upload_mb * 1024 * 1024)
+    create_app(model, max_upload=limit)                   # a bad model fails here, in one line
+    os.environ["DIGITNET_SERVE_MODEL"] = str(model)
+    os.environ["DIGITNET_SERVE_MAX_UPLOAD"] = str(limit)
+    print(f"digitnet serve: http://{args.host}:{args.port}/ (model {model}; Ctrl+C stops)",
+          flush=True)
+    uvicorn.run("digitnet.serve.factory:app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", timeout_keep_alive=5)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.progress import ProgressBar
@@ -596,6 +616,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-type", choices=("float", "uint8"), default="float",
                    help="float32 pixels in [0, 1] (default) or uint8 0-255")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="a web page to draw or photograph digits, and a JSON API",
+                       description="Serve a page where you draw a digit (or photograph a "
+                       "number) and watch the network read it, and the JSON API it uses "
+                       "(documented at /docs). Needs pip install 'digitnet[serve]'.")
+    p.add_argument("--model", metavar="MODEL.npz", help="default: the shipped model")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                   "127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=positive_int, default=8000, help="default 8000")
+    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                   help="worker processes, each with its own copy of the model (default 1)")
+    p.add_argument("--max-upload-mb", type=positive_float, default=10, metavar="MB",
+                   help="refuse larger uploads with 413 (default 10)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="read the digits in your own images",
                        description="Recognise handwritten digits in image files (PNG, JPEG, "

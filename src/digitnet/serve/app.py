@@ -1,0 +1,242 @@
+"""The web app: a page to draw or photograph digits and watch the network read them, and the
+JSON API it uses (FastAPI; OpenAPI documentation at ``/docs``).
+
+The app is a thin layer over the library: ``/api/read`` is
+:func:`digitnet.reading.recognise.recognise` (the preprocessing of ``digitnet predict``),
+``/api/read-pixels`` is the network on a 28x28 input, ``/api/inside`` is
+:func:`digitnet.report.inside.layer_activations`. It keeps no state between requests and
+writes nothing to disk, so it scales as N uvicorn workers and as many machines behind any
+HTTP load balancer. The handlers are plain functions: FastAPI runs them in its thread pool,
+so NumPy never blocks the event loop. A model is not safe to run from two threads at once
+(its layers keep scratch arrays), so each worker reads one request at a time (a lock);
+more workers read more at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from digitnet import __version__
+from digitnet.errors import DigitnetError
+from digitnet.evaluate import predict_proba
+from digitnet.io import load_model
+from digitnet.nn import Conv2D, Dense
+from digitnet.reading.recognise import recognise
+from digitnet.report.inside import describe, layer_activations
+
+STATIC = Path(__file__).resolve().parent / "static"
+#: a digit read with less confidence than this is shown as "not sure", with the top two
+SURE = 0.8
+#: uploads above this many bytes are refused with 413 (``digitnet serve --max-upload-mb``)
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+class Pixels(BaseModel):
+    """One digit as the network's input: 28x28 values (rows) or 784 values, 0 = background,
+    in [0, 255] or in [0, 1] (when none is above 1)."""
+
+    pixels: list[float] | list[list[float]] = Field(
+        description="28 rows of 28 values, or 784 values; 0-255, or 0-1 when all are <= 1")
+
+
+def create_app(model_path: str | Path | None = None, *, checker: Any = True,
+               max_upload: int = MAX_UPLOAD) -> FastAPI:
+    """The ASGI app, with the model (default: the shipped one) loaded once."""
+    if model_path is None:
+        from digitnet.models import shipped_model_path
+
+        model_path = shipped_model_path()
+    model = load_model(model_path)
+    if checker is True:
+        from digitnet.models import load_shipped_checker
+
+        checker = load_shipped_checker()
+    lock = threading.Lock()
+    app = FastAPI(title="digitnet", version=__version__,
+                  description="Read handwritten digits: photos, drawings, or 28x28 pixels.")
+    app.add_middleware(UploadLimit, limit=max_upload)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/model", summary="The model: architecture, size, test accuracy, version")
+    def model_facts() -> dict[str, Any]:
+        return facts(model, model_path)
+
+    @app.post("/api/read", summary="Read the digits in an image file (a photo, a drawing)",
+              responses={400: {"description": "not an image, or no digit in it"},
+                         413: {"description": "upload too large"}})
+    def read(image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")]
+             ) -> dict[str, Any]:
+        data = image.file.read()
+        if not data:
+            raise HTTPException(400, "empty upload: send an image file")
+        try:
+            with lock:
+                result = recognise(data, model, checker=checker or False, top=10)
+        except DigitnetError as exc:
+            raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
+        return reading(result)
+
+    @app.post("/api/read-pixels", summary="Read one digit given as the network's 28x28 input",
+              responses={422: {"description": "not 28x28 / 784 finite values in range"}})
+    def read_pixels(body: Pixels) -> dict[str, Any]:
+        digit = to_digit(body.pixels)
+        with lock:
+            proba = predict_proba(model, digit[None])[0]
+        return {"number": str(int(proba.argmax())), **_digit(proba, digit, None)}
+
+    @app.post("/api/inside", summary="What each layer computes for one 28x28 input",
+              responses={422: {"description": "not 28x28 / 784 finite values in range"}})
+    def inside(body: Pixels) -> dict[str, Any]:
+        digit = to_digit(body.pixels)
+        net = model.members[0] if hasattr(model, "members") else model
+        with lock:
+            acts = layer_activations(net, digit)
+        return {"layers": [{"name": a.name, "shape": list(a.values.shape),
+                            "image": _png_url(_tile(a.values))} for a in acts[1:]]}
+
+    return app
+
+
+def facts(model: Any, path: str | Path) -> dict[str, Any]:
+    """What the page shows about the model."""
+    meta = getattr(model, "meta", {}) or {}
+    net = model.members[0] if hasattr(model, "members") else model
+    return {"file": Path(path).name, "preset": meta.get("preset"),
+            "parameters": int(model.num_parameters()),
+            "test_accuracy": (meta.get("test") or {}).get("accuracy"),
+            "ensemble": len(model.members) if hasattr(model, "members") else 1,
+            "layers": [describe(layer) for layer in net.layers],
+            "convolutional": any(isinstance(layer, Conv2D) for layer in net.layers),
+            "dense": any(isinstance(layer, Dense) for layer in net.layers),
+            "digitnet_version": __version__}
+
+
+def to_digit(pixels: list) -> np.ndarray:
+    """``(28, 28)`` uint8 from 28 rows of 28 or 784 values in [0, 255] (or [0, 1]); 422
+    otherwise."""
+    try:
+        a = np.asarray(pixels, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise HTTPException(422, "pixels must be 28 rows of 28 numbers or 784 numbers") from None
+    if a.size != 784 or a.shape not in ((784,), (28, 28)):
+        raise HTTPException(422, f"pixels must be 28 rows of 28 numbers or 784 numbers, got "
+                                 f"shape {list(a.shape)}")
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
+        raise HTTPException(422, "pixels must be finite numbers from 0 to 255 (or 0 to 1)")
+    if a.max() <= 1:
+        a = a * 255
+    return np.rint(a.reshape(28, 28)).astype(np.uint8)
+
+
+def reading(result: Any) -> dict[str, Any]:
+    """The JSON answer for a :class:`~digitnet.reading.recognise.Recognition`."""
+    p = result.prepared
+    inputs = p.inputs(result.chosen)
+    width, height = p.loaded.original_size
+    digits = []
+    for d, x in zip(result.digits, inputs, strict=True):
+        digits.append({**_digit(None, x, d), "box": list(d.box)})
+    return {"number": result.prediction, "confidence": result.confidence,
+            "sure": all(d["sure"] for d in digits), "width": width, "height": height,
+            "digits": digits}
+
+
+def _digit(proba: np.ndarray | None, x: np.ndarray, d: Any) -> dict[str, Any]:
+    """One digit's fields: from the full probabilities, or from a DigitResult's top list."""
+    if proba is not None:
+        order = np.argsort(-proba, kind="stable")
+        top = [{"digit": int(k), "confidence": float(proba[k])} for k in order[:3]]
+        probabilities = [float(v) for v in proba]
+    else:
+        top = [{"digit": k, "confidence": c} for k, c in d.top[:3]]
+        probabilities = [0.0] * 10
+        for k, c in d.top:
+            probabilities[k] = c
+    return {"digit": top[0]["digit"], "confidence": top[0]["confidence"],
+            "sure": top[0]["confidence"] >= SURE, "top": top, "probabilities": probabilities,
+            "input": x.tolist()}
+
+
+def _tile(values: np.ndarray) -> np.ndarray:
+    """A layer's output as one grey image: (H, W, C) maps side by side in rows of 8, or a
+    (D,) vector as a strip; each map scaled to its own range."""
+    if values.ndim == 3:
+        h, w, c = values.shape
+        cols = min(8, c)
+        rows = -(-c // cols)
+        out = np.zeros((rows * (h + 1) - 1, cols * (w + 1) - 1))
+        for k in range(c):
+            m = values[:, :, k]
+            span = float(m.max() - m.min())
+            r, q = divmod(k, cols)
+            out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = \
+                (m - m.min()) / span if span > 0 else 0
+        return out
+    v = values.ravel()
+    cols = min(32, v.size)
+    v = np.concatenate([v, np.full(-v.size % cols, np.nan)]).reshape(-1, cols)
+    span = float(np.nanmax(v) - np.nanmin(v))
+    return np.nan_to_num((v - np.nanmin(v)) / span if span > 0 else v * 0)
+
+
+def _png_url(grey: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(np.rint(np.clip(grey, 0, 1) * 255).astype(np.uint8)).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _one_line(text: str) -> str:
+    return text.splitlines()[0] if text else "bad request"
+
+
+class UploadLimit:
+    """ASGI middleware: a request body above ``limit`` bytes gets 413 -- at once when its
+    Content-Length says so, else as soon as that many bytes have arrived (the app then sees
+    the body end there, and its answer is replaced by the 413): it is never read whole."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = JSONResponse({"detail": f"upload too large: the limit is "
+                                  f"{self.limit / 1e6:g} MB"}, status_code=413)
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await too_large(scope, receive, send)
+        seen, exceeded = 0, False
+
+        async def counted():
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                exceeded = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return message
+
+        async def guarded(message):
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await too_large(scope, receive, send)
+
+        await self.app(scope, counted, guarded)
