@@ -152,3 +152,74 @@ def blank_paper_photo(seed: int) -> np.ndarray:
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=60)
     return np.asarray(Image.open(buf).convert("RGB"))
+
+
+# -- any reasonable crop: tight, tiny, binary, either polarity ---------------------------------
+
+def tight_crops(images: np.ndarray, side: int) -> list[np.ndarray]:
+    """Dark-on-white crops of digits cut to their ink (touching every edge), scaled to fit
+    ``side`` (the way a person crops one digit out of a scan)."""
+    out = []
+    for img in images:
+        rows, cols = np.flatnonzero(img.any(axis=1)), np.flatnonzero(img.any(axis=0))
+        crop = 255 - img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        scale = side / max(crop.shape)
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        out.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR)))
+    return out
+
+
+@pytest.mark.parametrize("side,form", [(8, "grey"), (16, "grey"), (64, "grey"),
+                                       (64, "binary"), (16, "light on dark")])
+def test_tight_crops_of_any_size_are_read(digits, side, form):
+    """Real handwritten digits (scikit-learn's) cropped to their ink, 8x8 to 64x64, grey or
+    binary, either polarity: none refused, and what the network sees is nearly what it sees
+    for the same digit with a margin."""
+    from digitnet.models import load_shipped_model
+    from digitnet.reading.recognise import recognise
+
+    images, labels = digits
+    model = load_shipped_model()
+    crops = tight_crops(images[HELD_OUT:HELD_OUT + 60], side)
+    if form == "binary":
+        crops = [np.where(c < 128, 0, 255).astype(np.uint8) for c in crops]
+    if form == "light on dark":
+        crops = [255 - c for c in crops]
+    read = [recognise(c, model, single=True, checker=False).prediction for c in crops]
+    paper = 0 if form == "light on dark" else 255
+    margin = [recognise(np.pad(c, side // 2, constant_values=paper), model,
+                        single=True, checker=False).prediction for c in crops]
+    truth = [str(y) for y in labels[HELD_OUT:HELD_OUT + 60]]
+    right = np.mean([r == t for r, t in zip(read, truth, strict=True)])
+    same = np.mean([r == m for r, m in zip(read, margin, strict=True)])
+    # 8x8 crops hold little: 82% read right here, 88% the same as with a margin. The 64x64
+    # grey crops of these blurred, enlarged 8x8 digits are the weak case: their ink is
+    # found without a margin (so none is added: framing photos whose ink touches an edge
+    # broke more than it fixed), and 75% are read right, against 97% with a margin.
+    weak = side == 64 and form == "grey"
+    assert right >= (0.75 if side == 8 or weak else 0.85), right
+    assert same >= (0.75 if weak else 0.85 if side == 8 else 0.9), same
+
+
+def test_a_digit_touching_the_edges_is_found_and_boxed_in_the_image(digits):
+    """A tight crop gets a paper margin before its ink is looked for; the digit's box is
+    still given in the image's own pixels."""
+    from digitnet.reading.recognise import recognise
+
+    images, labels = digits
+    (crop,) = tight_crops(images[HELD_OUT:HELD_OUT + 1], 40)
+    result = recognise(crop, checker=False)
+    (d,) = result.digits
+    assert result.prepared.margin > 0 and result.prediction == str(labels[HELD_OUT])
+    dark = crop < 128                                  # the strokes, touching top and bottom
+    cols, rows = np.flatnonzero(dark.any(axis=0)), np.flatnonzero(dark.any(axis=1))
+    expected = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+    assert rows[0] == 0 and rows[-1] == crop.shape[0] - 1
+    assert np.abs(np.subtract(d.box, expected)).max() <= 2, (d.box, expected)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (16, 16), (64, 64), (1, 1), (3, 40)])
+def test_small_blank_images_are_still_refused(shape):
+    for value in (0, 255, 128):
+        with pytest.raises(ImageError, match="no ink|no digit"):
+            prepare(np.full(shape, value, dtype=np.uint8))

@@ -23,7 +23,6 @@ Layout of ``checkpoint.npz`` (``np.load(allow_pickle=False)``; no pickle):
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import CheckpointError, DigitnetError
+from digitnet.io import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
 from digitnet.nn import Sequential
 from digitnet.train import History, LoopState, TrainConfig
 
@@ -106,11 +106,13 @@ def load(folder: str | Path) -> Resumed:
         raise CheckpointError(f"{path}: no checkpoint there (start the run with --checkpoint "
                               f"{folder})")
     try:
+        unpacked_size(path, MAX_UNPACKED, CheckpointError)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
-            UnicodeDecodeError) as exc:
+    except CheckpointError:
+        raise
+    except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
         raise CheckpointError(f"{path}: damaged or truncated checkpoint ({_short(exc)}); "
                               "delete it to start the run again") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -388,6 +388,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_read_all(args: argparse.Namespace) -> int:
+    from digitnet.bulk import Results, run
+
+    fmt = args.format or ("csv" if args.out.endswith(".csv") else "jsonl")
+    results = Results(args.out, fmt, retry_errors=args.errors_only)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    model = None if args.model is None else str(resolve_model_path(args.model))
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit="img", desc="read-all", file=sys.stderr)
+    try:
+        counts = run(args.source, results, workers=workers, dask=args.dask, model_path=model,
+                     progress=bar.update if bar is not None else None)
+    finally:
+        results.close()
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(f"{counts['read']:,} read, {counts['errors']:,} errors, {counts['skipped']:,} "
+              f"already in {args.out} ({counts['images']:,} images in {args.source})")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.progress import ProgressBar
@@ -630,6 +655,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=positive_float, default=10, metavar="MB",
                    help="refuse larger uploads with 413 (default 10)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("read-all", help="read every image of a folder, archive or list, "
+                       "resumably, on all cores or a Dask cluster",
+                       description="Read every image of SOURCE (a folder, walked recursively; "
+                       "a .zip or .tar(.gz) archive; or a text file with one path per line) "
+                       "and append one result per image to --out as it goes (JSON Lines, or "
+                       "CSV). Run it again with the same --out to continue: images already "
+                       "answered are skipped.")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--out", required=True, metavar="RESULTS.jsonl",
+                   help="the results file (.csv: CSV)")
+    p.add_argument("--format", choices=("jsonl", "csv"), help="default: from --out's suffix")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="processes (default: the usable CPUs)")
+    p.add_argument("--dask", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786), or "
+                   "'local' for a LocalCluster of --workers processes")
+    p.add_argument("--errors-only", action="store_true",
+                   help="read again the images whose result is an error")
+    p.add_argument("--model", metavar="MODEL.npz", help="default: the shipped model")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=cmd_read_all)
 
     p = sub.add_parser("predict", help="read the digits in your own images",
                        description="Recognise handwritten digits in image files (PNG, JPEG, "

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -108,6 +110,7 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
         raise ModelFileError(f"model file {path} not found: check the path, or train one with "
                              "`digitnet train --out MODEL.npz`")
     try:
+        unpacked_size(path, MAX_UNPACKED, ModelFileError)
         with np.load(path, allow_pickle=False) as npz:
             if META_KEY not in npz.files:
                 raise ModelFileError(f"{path} is an .npz archive but not a digitnet model "
@@ -116,11 +119,32 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
             arrays = {k: npz[k] for k in npz.files if k != META_KEY}
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+    except NPZ_ERRORS as exc:
         raise ModelFileError(f"{path} is not a readable digitnet model (truncated, corrupted "
                              f"or another kind of file: {_short(exc)}); re-create or "
                              "re-download it") from None
     return _build(path, doc, arrays)
+
+
+#: what reading a damaged .npz can raise: zip and zlib errors, NumPy's header parser
+#: (tokenize / SyntaxError on a mangled header dict), unsupported zip features
+NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
+              tokenize.TokenError, SyntaxError, struct.error, NotImplementedError)
+
+#: a model file's arrays, unpacked, are at most this large (the shipped model: 1.3 MB); a
+#: larger archive is refused before anything is unpacked (a zip bomb)
+MAX_UNPACKED = 1024 * 1024 * 1024
+
+
+def unpacked_size(path: Path, limit: int, error: type[Exception]) -> int:
+    """The total unpacked size of the members of the zip archive ``path`` (an .npz), from
+    its directory; ``error`` (one line) when it is above ``limit``."""
+    with zipfile.ZipFile(path) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    if total > limit:
+        raise error(f"{path}: its arrays would take {total / 2**20:,.0f} MB unpacked, more than "
+                    f"the {limit / 2**20:,.0f} MB a digitnet file may hold (a zip bomb?)")
+    return total
 
 
 def _short(exc: Exception) -> str:

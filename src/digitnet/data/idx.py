@@ -107,12 +107,30 @@ def read_file_bytes(path: Path, *, hint: str = DEFAULT_HINT) -> bytes:
     return decompress(raw, source=path, hint=hint)
 
 
-def decompress(raw: bytes, *, source: object, hint: str = DEFAULT_HINT) -> bytes:
-    """Gunzip ``raw`` if it starts with the gzip magic bytes, else return it unchanged."""
+#: no IDX file digitnet reads is larger than this once decompressed (MNIST's largest is
+#: 47 MB): a gzip file that would grow past it is refused as it grows (a decompression bomb)
+MAX_DECOMPRESSED = 256 * 1024 * 1024
+
+
+def decompress(raw: bytes, *, source: object, hint: str = DEFAULT_HINT,
+               limit: int = MAX_DECOMPRESSED) -> bytes:
+    """Gunzip ``raw`` if it starts with the gzip magic bytes, else return it unchanged; at
+    most ``limit`` bytes are ever produced."""
     if raw[:2] != GZIP_MAGIC:
         return raw
     try:
-        return gzip.decompress(raw)
+        parts, size, rest = [], 0, raw
+        while rest:                                   # one gzip member after another
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            parts.append(inflater.decompress(rest, limit + 1 - size))
+            size += len(parts[-1])
+            if size > limit:
+                raise IdxError(source, f"decompresses to more than {limit // 2**20} MB: not "
+                                       "an MNIST file (a decompression bomb?)", hint)
+            if not inflater.eof:
+                raise EOFError
+            rest = inflater.unused_data
+        return b"".join(parts)
     except EOFError:
         problem = "truncated gzip data (the file was cut short during a download or copy)"
     except (gzip.BadGzipFile, zlib.error, OSError) as e:

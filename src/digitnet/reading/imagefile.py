@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,9 @@ def _open_file(source: str | os.PathLike | bytes, max_pixels: int, path: str) ->
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    except (ValueError, SyntaxError, EOFError, struct.error) as exc:   # a mangled header
+        raise ImageError(f"{path}: not a readable image ({_short(exc)}); the file is "
+                         "truncated or corrupted") from None
     return img                  # not decoded yet; animations and multi-page files: frame 1
 
 

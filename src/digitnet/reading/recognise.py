@@ -326,12 +326,14 @@ def read_digits(name: str, prepared: Prepared, proba: np.ndarray, top: int,
                          f"shape {proba.shape}")
     chosen = prepared.reading(choose_readings(prepared, proba, not_one))
     order = np.argsort(-proba[chosen], axis=1, kind="stable")[:, :max(1, top)]   # (K, top)
-    scale = prepared.loaded.scale
+    scale, m = prepared.loaded.scale, prepared.margin
+    width, height = prepared.loaded.original_size
     digits = []
     segments = [prepared.segments[i] for i in chosen]
     for seg, row, best in zip(segments, proba[chosen], order, strict=True):
-        box = (int(seg.left / scale), int(seg.top / scale),
-               int(np.ceil(seg.right / scale)), int(np.ceil(seg.bottom / scale)))
+        box = (max(0, int((seg.left - m) / scale)), max(0, int((seg.top - m) / scale)),
+               min(width, int(np.ceil((seg.right - m) / scale))),
+               min(height, int(np.ceil((seg.bottom - m) / scale))))
         digits.append(DigitResult(digit=int(best[0]), confidence=float(row[best[0]]),
                                   top=[(int(d), float(row[d])) for d in best], box=box))
     confidence = float(np.prod([d.confidence for d in digits]))

@@ -1,0 +1,65 @@
+"""Bulk reading throughput: `digitnet read-all` on photos from the photo benchmark's generator.
+
+Writes ``--photos`` single-digit JPEG photos (``digitnet.reading.photos``, as
+``benchmarks/photos.py`` draws them) into a temporary folder, then reads the folder with
+:func:`digitnet.bulk.run` three ways: 1 local worker process, 2 local worker processes, and
+a Dask LocalCluster of 2 worker processes. Prints images/s, the 1 -> 2 scaling, the Dask
+path against local processes, and the peak memory of a worker process (RSS).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src python benchmarks/bulk.py --data-dir DIR [--photos 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("DIGITNET_DATA_DIR"))
+    parser.add_argument("--photos", type=int, default=2000)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from photos import write_singles
+
+    from digitnet.bulk import Results, run
+    from digitnet.data import load_mnist
+
+    test = load_mnist(args.data_dir).test
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "in").mkdir()
+        write_singles(folder / "in", test.images, test.labels, range(args.photos), 0)
+        for name, kwargs in (("1 local worker", {"workers": 1}),
+                             ("2 local workers", {"workers": 2}),
+                             ("Dask LocalCluster, 2 workers", {"workers": 2, "dask": "local"})):
+            out = folder / f"{len(rows)}.jsonl"
+            results = Results(out)
+            start = time.perf_counter()
+            counts = run(folder / "in", results, **kwargs)
+            seconds = time.perf_counter() - start
+            results.close()
+            rows[name] = (counts["read"] + counts["errors"]) / seconds
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    one, two, dask = rows.values()
+    print(f"{args.photos:,} single-digit JPEG photos; load average {os.getloadavg()[0]:.2f}")
+    for name, rate in rows.items():
+        print(f"  {name}: {rate:,.0f} images/s")
+    print(f"  scaling 1 -> 2 workers: {two / one:.2f}x; Dask / local at 2 workers: "
+          f"{dask / two:.2f}; peak RSS of a worker process: {peak:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Every parser survives any input (Hypothesis): the only exceptions that escape are digitnet's
+own, with a one-line message, and each input is answered quickly. A few hundred examples per
+parser here; ``benchmarks/fuzz.py`` runs 10,000 and more and measures time and memory."""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+from fuzz_inputs import (  # noqa: E402
+    idx_inputs,
+    image_files,
+    model_file,
+    mutated,
+    npz_inputs,
+    zip_bomb_npz,
+)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from digitnet.data.idx import decompress, parse_idx  # noqa: E402
+from digitnet.errors import DigitnetError, ModelFileError  # noqa: E402
+from digitnet.io import load_model  # noqa: E402
+from digitnet.reading.recognise import recognise  # noqa: E402
+
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
+                suppress_health_check=list(HealthCheck))
+#: no single input may take longer than this (a hang would)
+SLOW = 5.0
+MODEL = model_file()
+IMAGES = image_files()
+
+
+def survives(parse, data) -> None:
+    start = time.perf_counter()
+    try:
+        parse(data)
+    except DigitnetError as exc:
+        assert str(exc) and "\n" not in str(exc), repr(exc)
+    assert time.perf_counter() - start < SLOW
+
+
+def idx(data: bytes) -> None:
+    parse_idx(decompress(data, source="fuzz.idx"), source="fuzz.idx")
+
+
+def model_from(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "m.npz"
+        path.write_bytes(data)
+        load_model(path)
+
+
+@FUZZ
+@given(idx_inputs())
+def test_idx_parser(data):
+    survives(idx, data)
+
+
+@FUZZ
+@given(npz_inputs(MODEL))
+def test_model_file_loader(data):
+    survives(model_from, data)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from digitnet.models import load_shipped_model
+
+    return load_shipped_model()
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(data=mutated(list(IMAGES.values())))
+def test_image_reader_and_recognise(shipped, data):
+    survives(lambda d: recognise(d, shipped, checker=False), data)
+
+
+def _checkpoint_bytes() -> bytes:
+    """A real checkpoint of a tiny run."""
+    from digitnet import checkpoint
+    from digitnet.data import Split
+    from digitnet.nn import Dense, Flatten, Sequential
+    from digitnet.train import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    data = Split(rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
+    with tempfile.TemporaryDirectory() as folder:
+        saver = checkpoint.Checkpointer(folder, {}, every=None)
+        fit(Sequential([Flatten(), Dense(10)], (28, 28, 1), rng), data, None,
+            TrainConfig(epochs=1, batch_size=32, optimizer="adam"), progress=False,
+            checkpoint=saver)
+        return (Path(folder) / checkpoint.FILE).read_bytes()
+
+
+CHECKPOINT = _checkpoint_bytes()
+
+
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(mutated([CHECKPOINT]))
+def test_checkpoint_loader(data):
+    from digitnet import checkpoint
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / checkpoint.FILE).write_bytes(data)
+        survives(lambda _: checkpoint.load(folder), None)
+
+
+# -- the hostile cases, one by one ----------------------------------------------------------
+
+def test_a_gzip_bomb_is_refused_as_it_grows():
+    """Decompression stops at the limit (256 MB by default; 8 MB here, to be quick)."""
+    bomb = gzip.compress(b"\0" * (20 * 2**20), compresslevel=9)       # 20 MB in ~20 kB
+    with pytest.raises(DigitnetError, match="decompression bomb"):
+        decompress(bomb, source="bomb.gz", limit=8 * 2**20)
+    assert len(decompress(bomb, source="bomb.gz")) == 20 * 2**20
+
+
+def test_huge_declared_sizes_allocate_nothing():
+    import struct
+    import tracemalloc
+
+    tracemalloc.start()
+    for dims in ((2**31, 28, 28), (60000, 2**20, 2**20), (2**32 - 1,)):
+        header = bytes([0, 0, 0x08, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
+        with pytest.raises(DigitnetError):
+            idx(header + b"\0" * 100)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
+def test_a_zip_bomb_model_file_is_refused_from_its_directory():
+    with pytest.raises(ModelFileError, match="zip bomb"):
+        model_from(zip_bomb_npz())
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_every_image_format_and_mode_is_read_or_refused_in_one_line(shipped, name):
+    try:
+        result = recognise(IMAGES[name], shipped, checker=False)
+        assert result.prediction.isdigit()
+    except DigitnetError as exc:
+        assert "\n" not in str(exc)
+        assert name in ("1x1", "30000x1", "1x30000")          # blank: "no ink"
