@@ -369,8 +369,12 @@ def _run_dask(chunks, take, address: str, workers: int, model_path: str | None) 
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ConfigError("--dask needs Dask: pip install 'digitnet[dask]'") from None
+    import dask
+
     cluster = None
     if address == "local":
+        # the workers' stack sampling costs a share of a small machine's cores
+        dask.config.set({"distributed.worker.profile.enabled": False})
         with _one_thread_each():
             cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
                                    processes=True, dashboard_address=None)
