@@ -151,6 +151,34 @@ def test_a_chunked_upload_above_the_limit_gets_413(app):
     assert r.status_code == 413
 
 
+def test_a_stalled_upload_gets_408():
+    """A body that stops arriving mid-way is answered 408 after the read timeout."""
+    import asyncio
+
+    from digitnet.serve.app import UploadLimit
+
+    async def app(scope, receive, send):
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent, calls = [], []
+
+    async def receive_then_stall():
+        calls.append(1)
+        if len(calls) == 1:
+            return {"type": "http.request", "body": b"x" * 10, "more_body": True}
+        await asyncio.sleep(60)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [], "method": "POST", "path": "/api/read"}
+    asyncio.run(UploadLimit(app, limit=1000, timeout=0.2)(scope, receive_then_stall, send))
+    assert sent[0]["status"] == 408 and b"stalled" in sent[1]["body"]
+
+
 try:
     import schemathesis
     from hypothesis import HealthCheck, settings

@@ -413,6 +413,41 @@ def cmd_read_all(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from digitnet.adapt import adapt, load_samples
+    from digitnet.io import load_model, save_model
+
+    out = output_file("--out", args.out)
+    base_path = resolve_model_path(args.model)
+    base = load_model(base_path)
+    images, labels, digest = load_samples(args.samples)
+    data = load_data(args.data_dir, quiet=args.quiet)
+    if not args.quiet:
+        print(f"Adapting {base_path.name} to {len(labels)} samples of {args.samples} "
+              f"(replaying {args.replay:,} MNIST training digits)", flush=True)
+    model = adapt(base, images, labels, data, replay=args.replay, epochs=args.epochs,
+                  seed=args.seed)
+    from digitnet.evaluate import evaluate
+
+    test = evaluate(model, data.test.images, data.test.labels)
+    model.meta.update(
+        preset=(base.meta or {}).get("preset"), base_model={
+            "file": base_path.name,
+            "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),
+            "test_accuracy": ((base.meta or {}).get("test") or {}).get("accuracy")},
+        samples={"folder": str(args.samples), "sha256": digest},
+        test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")})
+    model.meta["adapt"]["command"] = " ".join(["digitnet adapt", str(args.samples)])
+    save_model(out, model)
+    if not args.quiet:
+        print(f"MNIST test accuracy: {test['accuracy']:.2%} (base model: "
+              f"{model.meta['base_model']['test_accuracy']})")
+        print(f"Saved {out}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.progress import ProgressBar
@@ -676,6 +711,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="MODEL.npz", help="default: the shipped model")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=cmd_read_all)
+
+    p = sub.add_parser("adapt", help="teach a model a handwriting from a few samples",
+                       description="Fine-tune a model (default: the shipped one) on labelled "
+                       "samples: SAMPLES holds one sub-folder per digit (0/ to 9/, at least "
+                       "one image each), read like `digitnet predict` reads images. MNIST "
+                       "training digits are replayed beside them so that MNIST is not "
+                       "forgotten.")
+    p.add_argument("samples", metavar="SAMPLES")
+    p.add_argument("--out", required=True, metavar="MINE.npz")
+    p.add_argument("--model", metavar="MODEL.npz", help="the base model (default: shipped)")
+    _add_data_dir(p)
+    p.add_argument("--replay", type=positive_int, default=2000, metavar="N",
+                   help="MNIST training digits replayed per epoch (default 2000)")
+    p.add_argument("--epochs", type=positive_int, default=4, metavar="N")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("predict", help="read the digits in your own images",
                        description="Recognise handwritten digits in image files (PNG, JPEG, "

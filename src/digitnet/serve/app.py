@@ -14,6 +14,7 @@ more workers read more at once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import threading
@@ -40,6 +41,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 SURE = 0.8
 #: uploads above this many bytes are refused with 413 (``digitnet serve --max-upload-mb``)
 MAX_UPLOAD = 10 * 1024 * 1024
+#: a request body that stops arriving for this many seconds gets 408
+READ_TIMEOUT = 20.0
 
 
 class Pixels(BaseModel):
@@ -207,10 +210,12 @@ def _one_line(text: str) -> str:
 class UploadLimit:
     """ASGI middleware: a request body above ``limit`` bytes gets 413 -- at once when its
     Content-Length says so, else as soon as that many bytes have arrived (the app then sees
-    the body end there, and its answer is replaced by the 413): it is never read whole."""
+    the body end there, and its answer is replaced by the 413): it is never read whole. A
+    client that sends nothing for ``timeout`` seconds in the middle of its body gets 408, so
+    a slow or stuck upload cannot hold the server."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, timeout: float = READ_TIMEOUT) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -220,23 +225,29 @@ class UploadLimit:
                                   f"{self.limit / 1e6:g} MB"}, status_code=413)
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await too_large(scope, receive, send)
-        seen, exceeded = 0, False
+        seen, exceeded = 0, None
+        end = {"type": "http.request", "body": b"", "more_body": False}
 
         async def counted():
             nonlocal seen, exceeded
             if exceeded:
-                return {"type": "http.request", "body": b"", "more_body": False}
-            message = await receive()
+                return end
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                exceeded = JSONResponse({"detail": f"the upload stalled for {self.timeout:g} "
+                                         "s: send the whole file at once"}, status_code=408)
+                return end
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                exceeded = True
-                return {"type": "http.request", "body": b"", "more_body": False}
+                exceeded = too_large
+                return end
             return message
 
         async def guarded(message):
-            if not exceeded:
+            if exceeded is None:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await too_large(scope, receive, send)
+                await exceeded(scope, receive, send)
 
         await self.app(scope, counted, guarded)
