@@ -69,15 +69,21 @@ def test_photos_of_numbers_are_read(digits):
 
 # -- choosing between readings -----------------------------------------------------------------
 
-def test_the_model_chooses_between_whole_and_split_readings():
-    """Two touching digits followed by a third: the reading the model is more confident
-    about wins, weighted by the shape prior."""
+def zero_joined_to_one_then_one() -> np.ndarray:
+    """A "0" joined to a "1", then another "1": (60, 100) uint8, light ink on black."""
     img = np.zeros((60, 100), dtype=np.uint8)
     yy, xx = np.mgrid[0:60, 0:100]
     img[(np.hypot(yy - 30, xx - 26) <= 21.5) & (np.hypot(yy - 30, xx - 26) > 16.5)] = 255
     img[9:52, 51:60] = 255
-    img[29:32, 46:52] = 255                              # a "0" joined to a "1"...
-    img[9:52, 80:89] = 255                               # ...and another "1"
+    img[29:32, 46:52] = 255
+    img[9:52, 80:89] = 255
+    return img
+
+
+def test_the_model_chooses_between_whole_and_split_readings():
+    """Two touching digits followed by a third: the reading the model is more confident
+    about wins, weighted by the shape prior."""
+    img = zero_joined_to_one_then_one()
     p = prepare(img)
     assert len(p.slots) == 2
     whole = p.slots[0].options.index(next(o for o in p.slots[0].options if len(o) == 1))
@@ -100,12 +106,7 @@ def test_the_checker_overrules_a_confident_reading_of_touching_digits():
     """A digit model reads two touching digits as one digit with confidence; the checker
     saying "not one digit" makes the split reading win, and saying the pieces are not digits
     keeps the whole."""
-    img = np.zeros((60, 100), dtype=np.uint8)
-    yy, xx = np.mgrid[0:60, 0:100]
-    img[(np.hypot(yy - 30, xx - 26) <= 21.5) & (np.hypot(yy - 30, xx - 26) > 16.5)] = 255
-    img[9:52, 51:60] = 255
-    img[29:32, 46:52] = 255
-    img[9:52, 80:89] = 255
+    img = zero_joined_to_one_then_one()
     p = prepare(img)
     options = p.slots[0].options
     whole = options.index(next(o for o in options if len(o) == 1))
@@ -127,12 +128,7 @@ def test_readings_skipped_as_unable_to_win_never_change_the_choice():
     """Reading only each slot's first option and then the readings whose prior beats the
     best score so far (:func:`needed`) chooses what reading every segment chooses, for any
     probabilities: peaked, flat or random (300 draws, with and without the checker)."""
-    img = np.zeros((60, 100), dtype=np.uint8)
-    yy, xx = np.mgrid[0:60, 0:100]
-    img[(np.hypot(yy - 30, xx - 26) <= 21.5) & (np.hypot(yy - 30, xx - 26) > 16.5)] = 255
-    img[9:52, 51:60] = 255
-    img[29:32, 46:52] = 255
-    img[9:52, 80:89] = 255
+    img = zero_joined_to_one_then_one()
     p = prepare(img)
     index = {s: i for i, s in enumerate(p.segments)}
     first = sorted({index[s] for slot in p.slots for s in slot.options[0]})

@@ -4,8 +4,6 @@ and a schemathesis run against its OpenAPI schema (no 5xx for any input)."""
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ pytest.importorskip("multipart")
 from fastapi.testclient import TestClient  # noqa: E402
 from photo_helpers import mnist_style_digits, number_photo, photo  # noqa: E402
 from PIL import Image  # noqa: E402
+from test_imagefile import png_header_only as bomb_png  # noqa: E402
 
 from digitnet.serve import create_app  # noqa: E402
 
@@ -99,15 +98,6 @@ def test_inside_gives_one_picture_per_layer(client, digits):
     body = client.post("/api/inside", json={"pixels": images[0].tolist()}).json()
     assert len(body["layers"]) >= 5
     assert all(layer["image"].startswith("data:image/png;base64,") for layer in body["layers"])
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
 
 
 @pytest.mark.parametrize("data,needle", [
