@@ -122,6 +122,11 @@ def _cnn() -> list[Module]:
             Dense(10)]
 
 
+def _fast_99() -> list[Module]:
+    return [*_conv_bn_relu(16, 5), MaxPool2D(2), *_conv_bn_relu(32, 5), MaxPool2D(2),
+            Flatten(), Dense(10)]
+
+
 #: random affine distortions for the convolutional networks
 AUGMENT = {"rotate": 10.0, "shift": 2.5, "scale": 0.1}
 #: affine plus elastic distortions (Simard et al. 2003) for the MLP, which has no built-in
@@ -154,6 +159,15 @@ _add(Preset(
     TrainConfig(epochs=60, batch_size=128, optimizer="nesterov", lr=0.1, momentum=0.9,
                 weight_decay=5e-5, schedule="cosine", warmup=1,
                 augment=dict(AUGMENT_ELASTIC))))
+
+_add(Preset(
+    "fast-99", "time to 99%: conv 16@5x5-BN-pool, conv 32@5x5-BN-pool, 10; label smoothing, "
+    "cosine, 4 epochs", "—", 0.99, _fast_99,
+    # epochs: the fewest (of 2, 3, 4) whose validation accuracy reached 99.0% (seed 0:
+    # 98.91%, 98.97%, 99.10%); the test set was not used to choose
+    TrainConfig(epochs=4, batch_size=128, optimizer="nesterov", lr=0.1, momentum=0.9,
+                weight_decay=5e-4, schedule="cosine", warmup=0.3, label_smoothing=0.1),
+    INPUT_SHAPE))
 
 DEFAULT_PRESET = "cnn-fast"
 
