@@ -448,6 +448,23 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_samples(args: argparse.Namespace) -> int:
+    from digitnet.samples import SampleStore
+
+    store = SampleStore(args.store)
+    if args.action == "export":
+        if args.folder is None:
+            raise DigitnetError("samples export needs a FOLDER to write")
+        n = store.export(args.folder)
+        print(f"Wrote {n} samples into {args.folder} (one folder per digit); teach a model "
+              f"with: digitnet adapt {args.folder} --out mine.npz")
+    else:
+        counts = store.counts()
+        print(f"{sum(counts)} samples in {store.path}: " +
+              ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitnet.io import load_model
     from digitnet.progress import ProgressBar
@@ -728,6 +745,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_adapt)
+
+    p = sub.add_parser("samples", help="the samples of your handwriting kept by the page",
+                       description="`samples count` shows how many samples the `digitnet "
+                       "serve` page kept (its \"that's wrong\" button); `samples export "
+                       "FOLDER` writes them as one folder per digit, for `digitnet adapt`.")
+    p.add_argument("action", choices=("count", "export"))
+    p.add_argument("folder", nargs="?", metavar="FOLDER")
+    p.add_argument("--store", metavar="DB", help="the samples database (default: "
+                   "$DIGITNET_SAMPLES, else the user's data folder)")
+    p.set_defaults(func=cmd_samples)
 
     p = sub.add_parser("predict", help="read the digits in your own images",
                        description="Recognise handwritten digits in image files (PNG, JPEG, "

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
@@ -54,8 +54,13 @@ class Pixels(BaseModel):
 
 
 def create_app(model_path: str | Path | None = None, *, checker: Any = True,
-               max_upload: int = MAX_UPLOAD) -> FastAPI:
-    """The ASGI app, with the model (default: the shipped one) loaded once."""
+               max_upload: int = MAX_UPLOAD, samples: str | Path | None = None) -> FastAPI:
+    """The ASGI app, with the model (default: the shipped one) loaded once; ``samples`` is
+    the sample store's database (default: the user's, :mod:`digitnet.samples`), written
+    only when the page's "that's wrong" button is pressed."""
+    from digitnet.samples import SampleStore
+
+    store = SampleStore(samples)
     if model_path is None:
         from digitnet.models import shipped_model_path
 
@@ -93,6 +98,25 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         except DigitnetError as exc:
             raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
         return reading(result)
+
+    @app.post("/api/samples", summary="Keep a drawing as a labelled sample of your handwriting",
+              responses={400: {"description": "not an image, or no digit in it"},
+                         422: {"description": "digit not 0-9"}})
+    def add_sample(image: Annotated[UploadFile, File(description="the drawing (PNG)")],
+                   digit: Annotated[int, Form(ge=0, le=9, description="what it is")]
+                   ) -> dict[str, Any]:
+        data = image.file.read()
+        try:
+            with lock:
+                recognise(data, model, checker=False, single=True)   # a readable digit
+        except DigitnetError as exc:
+            raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
+        sample = store.add(digit, data)
+        return {"id": sample, "counts": store.counts(), "store": str(store.path)}
+
+    @app.get("/api/samples", summary="How many samples of each digit are kept")
+    def sample_counts() -> dict[str, Any]:
+        return {"counts": store.counts(), "store": str(store.path)}
 
     @app.post("/api/read-pixels", summary="Read one digit given as the network's 28x28 input",
               responses={422: {"description": "not 28x28 / 784 finite values in range"}})

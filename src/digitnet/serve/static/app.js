@@ -232,6 +232,25 @@ function digitFigure(d) {
   return figure;
 }
 
+// -- "that's wrong": keep the drawing as a labelled sample ----------------------------------
+
+document.getElementById("correct").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const kept = document.getElementById("kept");
+  if (!strokes.length) { show(kept, "Draw the digit first."); return; }
+  const digit = document.getElementById("truth").value;
+  const blob = await new Promise((ok) => pad.toBlob(ok, "image/png"));
+  const form = new FormData();
+  form.append("image", blob, "drawing.png");
+  form.append("digit", digit);
+  const response = await fetch("/api/samples", { method: "POST", body: form });
+  const body = await response.json();
+  if (!response.ok) { show(kept, body.detail || `error ${response.status}`); return; }
+  const total = body.counts.reduce((a, b) => a + b, 0);
+  show(kept, `Kept as a ${digit}: ${body.counts[digit]} of this digit, ${total} in all ` +
+    `(digitnet samples export DIR, then digitnet adapt DIR).`);
+});
+
 // -- photos -------------------------------------------------------------------------------
 
 const photoAnswer = document.getElementById("photo-answer");
