@@ -205,3 +205,17 @@ def test_reading_an_unrelated_file_as_results_is_refused(tmp_path, folder):
     with pytest.raises(ConfigError, match="not a results line"):
         Results(out)
     assert np.array_equal(out.read_text(), "hello\n")
+
+
+def test_a_results_file_from_another_source_is_refused_and_kept(tmp_path, folder):
+    out = tmp_path / "r.jsonl"
+    answered = json.dumps({"path": "elsewhere/1.jpg", "number": "1", "confidence": 0.9,
+                           "digits": [], "error": None}) + "\n"
+    out.write_text(answered)
+    from digitnet.errors import ConfigError
+
+    results = Results(out)
+    with pytest.raises(ConfigError, match="holds answers for another source"):
+        run(folder, results)
+    results.close()
+    assert out.read_text() == answered

@@ -293,12 +293,22 @@ def batches(todo: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 def run(source: str | os.PathLike, results: Results, *, workers: int = 0,
         dask: str | None = None, model_path: str | None = None, batch_size: int = 16,
-        progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        progress: Callable[[int], None] | None = None,
+        on_todo: Callable[[int], None] | None = None) -> dict[str, int]:
     """Read every image of ``source`` not yet in ``results``; returns counts (read, errors,
     skipped). ``dask``: a scheduler address, or ``"local"`` for a LocalCluster of
-    ``workers`` processes; else ``workers`` local processes (0: in this process)."""
+    ``workers`` processes; else ``workers`` local processes (0: in this process).
+    ``on_todo(n)`` is told how many images are left to read (a progress bar's total), and
+    ``progress(k)`` each time ``k`` more are written. Raises ConfigError when ``results``
+    already holds answers but none for an image of ``source`` (another source's file)."""
     all_items = list(items(source))
+    keys = {i.key for i in all_items}
+    if results.done and all_items and not results.done & keys:
+        raise ConfigError(f"{results.path} holds answers for another source, none for an "
+                          f"image of {source}; use another --out")
     todo = [i for i in all_items if i.key not in results.done]
+    if on_todo is not None:
+        on_todo(len(todo))
     counts = {"images": len(all_items), "skipped": len(all_items) - len(todo), "read": 0,
               "errors": 0}
 

@@ -402,7 +402,8 @@ def cmd_read_all(args: argparse.Namespace) -> int:
         bar = tqdm(unit="img", desc="read-all", file=sys.stderr)
     try:
         counts = run(args.source, results, workers=workers, dask=args.dask, model_path=model,
-                     progress=bar.update if bar is not None else None)
+                     progress=bar.update if bar is not None else None,
+                     on_todo=(lambda n: bar.reset(total=n)) if bar is not None else None)
     finally:
         results.close()
         if bar is not None:
