@@ -159,8 +159,15 @@ def test_sigkill_then_rerun_answers_every_image_exactly_once(tmp_path, digits):
     while not out.exists() or out.read_text().count("\n") < 5:
         assert proc.poll() is None and time.monotonic() < end
         time.sleep(0.02)
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                              text=True).stdout.split()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    end = time.monotonic() + 20                # its worker processes stop with it
+    while any(os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read()
+              .split(")")[1].split()[0] for c in children):
+        assert time.monotonic() < end, "worker processes outlived the killed run"
+        time.sleep(0.1)
     with open(out, "a") as f:                # a line torn by the kill
         f.write('{"path": "000.jpg", "numb')
     before = out.read_text().count("\n")

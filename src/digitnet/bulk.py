@@ -363,9 +363,18 @@ ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 
 
 def _one_thread() -> None:
+    """A worker's start: one engine thread, and (on Linux) ask to be stopped when the
+    process that started it dies, so that a killed `read-all` leaves no orphans."""
     from digitnet.nn.runtime import set_threads
 
     set_threads(1)
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _as_they_come(pending: set):
