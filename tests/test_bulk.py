@@ -145,6 +145,28 @@ def test_a_list_of_paths_csv_and_errors_only(tmp_path, digits):
         recognise(tmp_path / "later.jpg").prediction
 
 
+def test_a_list_may_hold_fsspec_urls(tmp_path, digits):
+    """Lines with a protocol are read through fsspec (here file://; s3:// and the others
+    the same way with their package installed); a missing URL is an error line."""
+    pytest.importorskip("fsspec")
+    from digitnet.reading.recognise import recognise
+
+    images, _ = digits
+    (tmp_path / "u.jpg").write_bytes(jpeg(photo(images[5], 5)))
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"file://{tmp_path / 'u.jpg'}\nfile://{tmp_path / 'gone.jpg'}\n"
+                       "nosuchprotocol://x/y.jpg\n")
+    out = tmp_path / "r.jsonl"
+    results = Results(out)
+    run(listing, results)
+    results.close()
+    records = {r["path"]: r for r in lines(out)}
+    assert records[f"file://{tmp_path / 'u.jpg'}"]["number"] == \
+        recognise(tmp_path / "u.jpg").prediction
+    assert records[f"file://{tmp_path / 'gone.jpg'}"]["error"]
+    assert records["nosuchprotocol://x/y.jpg"]["error"]
+
+
 def test_sigkill_then_rerun_answers_every_image_exactly_once(tmp_path, digits):
     images, labels = digits
     root = tmp_path / "many"

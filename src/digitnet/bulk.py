@@ -5,7 +5,8 @@ rerun resumes.
 - :func:`items` lists the images of a source: a folder (walked recursively, in sorted order,
   symbolic links that lead out of it refused), an archive (members with absolute paths,
   ``..`` or links refused; members larger than :data:`MAX_MEMBER` refused), or a text file
-  with one path per line (relative paths from the list's folder).
+  with one path or fsspec URL (``s3://bucket/key.jpg``) per line (relative paths from the
+  list's folder); the workers read each image where it is.
 - :func:`read_items` reads a batch of them with :func:`digitnet.reading.recognise.recognise`
   (the model loaded once per process) and returns one record per image; an image that
   cannot be read gives a record with ``error`` and never stops the run.
@@ -42,7 +43,8 @@ FIELDS = ("path", "number", "confidence", "digits", "error")
 class Item:
     """One image to read: ``key`` names it in the results (a path, or ``archive:member``);
     ``where`` says how to get its bytes: ``("file", path)``, ``("zip", archive, member)``,
-    ``("bytes", data)`` or ``("error", message)`` for an entry refused while listing."""
+    ``("url", fsspec URL)``, ``("bytes", data)`` or ``("error", message)`` for an entry
+    refused while listing."""
 
     key: str
     where: tuple
@@ -139,9 +141,13 @@ def _listed(listing: Path) -> Iterator[Item]:
                           f"({exc})") from None
     for line in text.splitlines():
         line = line.strip()
-        if line and not line.startswith("#"):
-            path = Path(line) if Path(line).is_absolute() else listing.parent / line
-            yield Item(line, ("file", str(path)))
+        if not line or line.startswith("#"):
+            continue
+        if "://" in line:                 # s3://..., gs://..., https://...: read by fsspec
+            yield Item(line, ("url", line))
+            continue
+        path = Path(line) if Path(line).is_absolute() else listing.parent / line
+        yield Item(line, ("file", str(path)))
 
 
 # -- reading, in a worker ----------------------------------------------------------------------
@@ -191,10 +197,33 @@ def _bytes(item: Item) -> bytes:
     if kind == "zip":
         with zipfile.ZipFile(item.where[1]) as z:
             return z.read(item.where[2])
+    if kind == "url":
+        return _read_url(item.where[1])
     path = Path(item.where[1])
     if not path.is_file():
         raise ConfigError("file not found" if not path.exists() else "not a file")
     return path.read_bytes()
+
+
+def _read_url(url: str) -> bytes:
+    """The bytes at an fsspec URL (s3://, gs://, https://, file://, ...), at most
+    :data:`MAX_MEMBER` of them; needs fsspec (installed with Dask) and the protocol's own
+    package (s3fs, gcsfs, ...)."""
+    try:
+        import fsspec
+    except ImportError:
+        raise ConfigError("reading URLs needs fsspec: pip install 'digitnet[dask]'") from None
+    try:
+        with fsspec.open(url, "rb") as f:
+            data = f.read(MAX_MEMBER + 1)
+    except OSError:
+        raise
+    except Exception as exc:    # noqa: BLE001  (any storage backend's own errors: one line)
+        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot read this URL ({text})") from None
+    if len(data) > MAX_MEMBER:
+        raise ConfigError(f"more than {MAX_MEMBER:,} bytes, more than any photo: refused")
+    return data
 
 
 # -- the output file ---------------------------------------------------------------------------
