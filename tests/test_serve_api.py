@@ -62,6 +62,21 @@ def test_model_facts(client):
     assert m["preset"] == "cnn" and m["layers"][0].startswith("Conv2D")
 
 
+def test_the_model_downloads_as_onnx(client, digits):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    r = client.get("/api/model.onnx")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    onnx.checker.check_model(onnx.load_from_string(r.content))
+    images, _ = digits
+    session = ort.InferenceSession(r.content, providers=["CPUExecutionProvider"])
+    label = session.run(["label"], {"pixels": images[:5]})[0]
+    from digitnet.evaluate import predict_proba
+    from digitnet.models import load_shipped_model
+
+    assert label.tolist() == predict_proba(load_shipped_model(), images[:5]).argmax(1).tolist()
+
+
 def test_a_photo_of_a_digit_is_read_with_every_field(client, digits):
     images, labels = digits
     body = upload(client, png(photo(images[3], 3))).json()

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from pydantic import BaseModel, Field
@@ -83,6 +83,22 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
     @app.get("/api/model", summary="The model: architecture, size, test accuracy, version")
     def model_facts() -> dict[str, Any]:
         return facts(model, model_path)
+
+    @app.get("/api/model.onnx", summary="The model as an ONNX graph (digitnet export)",
+             response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}},
+                        501: {"description": "onnx is not installed on the server"}})
+    def model_onnx() -> Response:
+        from digitnet.errors import ExportError
+        from digitnet.export import to_onnx
+
+        try:
+            data = to_onnx(model, input_type="uint8").SerializeToString()
+        except ExportError as exc:
+            raise HTTPException(501, _one_line(str(exc))) from None
+        name = Path(model_path).stem + ".onnx"
+        return Response(data, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.post("/api/read", summary="Read the digits in an image file (a photo, a drawing)",
               responses={400: {"description": "not an image, or no digit in it"},
