@@ -121,8 +121,14 @@ def idx_inputs(draw) -> bytes:
 @st.composite
 def npz_inputs(draw, seed: bytes) -> bytes:
     """Model files: a valid one broken, or a foreign npz with random arrays and documents."""
-    if draw(st.booleans()):
+    how = draw(st.sampled_from(["mutated", "forged", "foreign"]))
+    if how == "mutated":
         return draw(mutated([seed]))
+    if how == "forged":                                    # a huge array announced
+        names = zipfile.ZipFile(io.BytesIO(seed)).namelist()
+        shape = tuple(draw(st.lists(st.integers(0, 2**40) | st.integers(0, 64), max_size=3)))
+        return forged_npy_header(seed, draw(st.sampled_from(names)), shape,
+                                 draw(st.sampled_from(["<f4", "<f8", "|u1", "<i8"])))
     arrays = {}
     for i in range(draw(st.integers(0, 3))):
         name = draw(st.sampled_from(["__digitnet__", f"layers.{i}.W", "x", "layers.1.b"]))
@@ -156,3 +162,20 @@ def zip_bomb_npz(declared: int = 2**34) -> bytes:
     at = data.rfind(b"PK\x01\x02")
     data[at + 24:at + 28] = struct.pack("<I", min(declared, 2**32 - 1))
     return bytes(data)
+
+
+def forged_npy_header(npz: bytes, member: str, shape: tuple[int, ...], dtype: str = "<f4",
+                      body: bytes = b"\0" * 64) -> bytes:
+    """``npz`` with ``member`` replaced by an array header declaring ``shape`` over ``body``
+    (a 4 TB array announced in a few bytes: "huge arrays")."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(npz)) as zin, zipfile.ZipFile(out, "w") as z:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == member:
+                header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape!r}, }}"
+                header = header.ljust(118) + "\n"
+                data = (b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                        + header.encode() + body)
+            z.writestr(info.filename, data)
+    return out.getvalue()

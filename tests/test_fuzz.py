@@ -150,3 +150,19 @@ def test_every_image_format_and_mode_is_read_or_refused_in_one_line(shipped, nam
     except DigitnetError as exc:
         assert "\n" not in str(exc)
         assert name in ("1x1", "30000x1", "1x30000")          # blank: "no ink"
+
+
+@pytest.mark.parametrize("shape", [(2**40,), (2**28,), (10**9, 10**9), (2**62,)])
+def test_a_huge_declared_array_is_refused_before_numpy_allocates_it(shape):
+    """Regression: an array header announcing 4 TB in a 200-byte member let NumPy's
+    MemoryError escape (and a 1 GB one was allocated before the read failed)."""
+    import tracemalloc
+
+    from fuzz_inputs import forged_npy_header
+
+    tracemalloc.start()
+    with pytest.raises(ModelFileError, match="declares shape"):
+        model_from(forged_npy_header(MODEL, "layers.1.W.npy", shape))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 10 * 2**20

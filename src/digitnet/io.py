@@ -16,6 +16,7 @@ turns every kind of bad file into one :class:`ModelFileError` line.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -141,10 +142,35 @@ def unpacked_size(path: Path, limit: int, error: type[Exception]) -> int:
     its directory; ``error`` (one line) when it is above ``limit``."""
     with zipfile.ZipFile(path) as archive:
         total = sum(info.file_size for info in archive.infolist())
-    if total > limit:
-        raise error(f"{path}: its arrays would take {total / 2**20:,.0f} MB unpacked, more than "
-                    f"the {limit / 2**20:,.0f} MB a digitnet file may hold (a zip bomb?)")
+        if total > limit:
+            raise error(f"{path}: its arrays would take {total / 2**20:,.0f} MB unpacked, more "
+                        f"than the {limit / 2**20:,.0f} MB a digitnet file may hold (a zip bomb?)")
+        for info in archive.infolist():
+            if info.filename.endswith(".npy"):
+                _check_declared_size(path, archive, info, error)
     return total
+
+
+def _check_declared_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                         error: type[Exception]) -> None:
+    """Refuse an array whose header declares more bytes than its member holds, before NumPy
+    allocates the declared size (a 4 TB array announced in a 100-byte file)."""
+    fmt = np.lib.format
+    with archive.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise error(f"{path}: array {info.filename} has the .npy format version "
+                        f"{version[0]}.{version[1]}, which digitnet does not read; re-create "
+                        "the file with digitnet")
+    declared = math.prod(int(n) for n in shape) * dtype.itemsize
+    if declared > info.file_size:
+        raise error(f"{path}: array {info.filename} declares shape {tuple(shape)} "
+                    f"({declared:,} bytes) but holds only {info.file_size:,} bytes (truncated "
+                    "or forged); re-create or re-download it")
 
 
 def _short(exc: Exception) -> str:
