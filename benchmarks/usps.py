@@ -50,25 +50,14 @@ def forms(digit: np.ndarray) -> dict[str, bytes]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--usps-dir", default=str(ROOT.parent / "shared" / "datasets" / "usps"))
-    parser.add_argument("--limit", type=int, help="the first N test digits only")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-
-    from digitnet.data.usps import load_usps
+def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
+    """Read every digit in every form: ``{form: {"accuracy", "refused", "total",
+    "confusions", "per_class"}}``; ``per_class[d]`` is the accuracy on the digits ``d``."""
     from digitnet.errors import ImageError
     from digitnet.evaluate import predict_proba
-    from digitnet.models import load_shipped_checker, load_shipped_model
     from digitnet.reading.images import normalise_digit
     from digitnet.reading.recognise import recognise
 
-    images, labels = load_usps(args.usps_dir, "test")
-    if args.limit:
-        images, labels = images[:args.limit], labels[:args.limit]
-    model, checker = load_shipped_model(), load_shipped_checker()
-    results: dict[str, dict] = {}
     answers: dict[str, list] = collections.defaultdict(list)
     refused: collections.Counter = collections.Counter()
     for digit in images:
@@ -81,13 +70,32 @@ def main(argv: list[str] | None = None) -> int:
                 refused[name] += 1
     plain = np.stack([normalise_digit(d / np.float32(255), d > 102) for d in images])
     answers["plain"] = list(predict_proba(model, plain).argmax(axis=1))
+    results = {}
     for name, got in answers.items():
         got = np.asarray(got)
         wrong = collections.Counter((int(t), int(g)) for t, g in zip(labels, got, strict=True)
                                     if t != g and g >= 0)
         results[name] = {"accuracy": float((got == labels).mean()), "refused": refused[name],
                          "total": len(labels),
-                         "confusions": [f"{t}->{g}: {n}" for (t, g), n in wrong.most_common(5)]}
+                         "confusions": [f"{t}->{g}: {n}" for (t, g), n in wrong.most_common(5)],
+                         "per_class": [float((got[labels == d] == d).mean()) for d in range(10)]}
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--usps-dir", default=str(ROOT.parent / "shared" / "datasets" / "usps"))
+    parser.add_argument("--limit", type=int, help="the first N test digits only")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    from digitnet.data.usps import load_usps
+    from digitnet.models import load_shipped_checker, load_shipped_model
+
+    images, labels = load_usps(args.usps_dir, "test")
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    results = measure(load_shipped_model(), load_shipped_checker(), images, labels)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0

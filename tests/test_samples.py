@@ -83,3 +83,54 @@ def test_the_page_keeps_a_sample_only_when_asked(tmp_path, digits_data):
                                                                        np.uint8)), "image/png")},
                         data={"digit": "1"})
     assert blank.status_code == 400 and SampleStore(db).counts()[1] == 0
+
+
+def test_store_load_reads_samples_as_the_network_sees_them(tmp_path, digits_data):
+    store = SampleStore(tmp_path / "s.sqlite")
+    assert store.load()[0].shape == (0, 28, 28)              # nothing kept: no database made
+    assert not store.path.exists()
+    for i in range(3):
+        store.add(int(digits_data.test.labels[i]), png(digits_data.test.images[i]))
+    images, labels, digest = store.load()
+    assert images.shape == (3, 28, 28) and images.dtype == np.uint8
+    assert labels.tolist() == digits_data.test.labels[:3].tolist() and len(digest) == 64
+
+
+@pytest.mark.mnist
+def test_the_page_adapts_to_kept_samples_and_reads_with_either_model(tmp_path, digits_data,
+                                                                    digits_mlp, mnist_dir):
+    """"Adapt to my handwriting": the kept samples make a personal model beside the store;
+    a request chooses the base or the personal model; nothing personal exists before."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from digitnet.io import save_model
+    from digitnet.serve import create_app
+
+    base = tmp_path / "base.npz"
+    save_model(base, digits_mlp)
+    db = tmp_path / "data" / "s.sqlite"
+    client = TestClient(create_app(base, samples=db, data_dir=mnist_dir))
+    pixels = {"pixels": digits_data.test.images[0].tolist()}
+    gone = client.post("/api/read-pixels?model=personal", json=pixels)
+    assert gone.status_code == 404 and "no personal model yet" in gone.json()["detail"]
+    empty = client.post("/api/adapt")
+    assert empty.status_code == 400 and "no samples" in empty.json()["detail"]
+    assert client.get("/api/samples").json()["personal_model"] is False
+    test = digits_data.test
+    for i in range(20):
+        r = client.post("/api/samples", data={"digit": str(test.labels[i])},
+                        files={"image": ("d.png", png(test.images[i]), "image/png")})
+        assert r.status_code == 200
+    r = client.post("/api/adapt")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert sum(body["samples"]) == 20 and body["adapted"]["samples"] == 20
+    assert body["adapted"]["base_model"] == "base.npz" and 0 < body["test_accuracy"] <= 1
+    assert (tmp_path / "data" / "personal-model.npz").is_file()
+    assert client.get("/api/samples").json()["personal_model"] is True
+    assert client.get("/api/model").json()["adapted"] is None          # the base is untouched
+    mine = client.post("/api/read-pixels?model=personal", json=pixels).json()
+    theirs = client.post("/api/read-pixels", json=pixels).json()
+    assert mine["probabilities"] != theirs["probabilities"]           # another model read it
+    assert client.post("/api/read-pixels?model=other", json=pixels).status_code == 422

@@ -4,6 +4,8 @@ and a schemathesis run against its OpenAPI schema (no 5xx for any input)."""
 from __future__ import annotations
 
 import io
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +19,10 @@ from test_imagefile import png_header_only as bomb_png  # noqa: E402
 
 from digitnet.serve import create_app  # noqa: E402
 
-APP = create_app(max_upload=2_000_000)
+# the sample store (and the personal model beside it) in a folder of the test's own, never
+# the user's: schemathesis posts to /api/samples and /api/adapt too
+APP = create_app(max_upload=2_000_000,
+                 samples=Path(tempfile.mkdtemp(prefix="digitnet-serve-test-")) / "s.sqlite")
 
 
 @pytest.fixture(scope="module")

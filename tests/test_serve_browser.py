@@ -5,6 +5,7 @@ and axe-core finds no serious or critical accessibility violation. Screenshots g
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -26,11 +27,16 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
+    from conftest import SHARED_MNIST
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    # samples and the personal model in the test's own folder, never the user's
+    app = create_app(samples=tmp_path_factory.mktemp("store") / "s.sqlite",
+                     data_dir=os.environ.get("DIGITNET_DATA_DIR") or SHARED_MNIST)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -143,6 +149,30 @@ def test_a_photo_of_a_number_is_read(page, tmp_path):
     assert page.locator("#photo-inputs canvas").count() == 4
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-photo.png"), full_page=True)
+
+
+@pytest.mark.mnist
+def test_kept_samples_adapt_a_personal_model_and_it_reads(page, mnist_dir):
+    """"That's wrong, it is a ..." keeps the drawing; "Adapt to my handwriting" makes the
+    personal model from the kept samples, switches to it and reads the drawing again."""
+    assert page.locator("#adapt").is_disabled()                 # nothing kept yet
+    for digit in ("1", "7"):
+        page.get_by_role("button", name=f"Draw an example {digit}").click()
+        answer_state(page)
+        page.select_option("#truth", digit)
+        page.get_by_role("button", name="Keep as a sample").click()
+        page.wait_for_function(f"document.getElementById('kept').textContent"
+                               f".startsWith('Kept as a {digit}')")
+    page.get_by_role("button", name="Adapt to my handwriting").click()
+    page.wait_for_function("document.getElementById('adapted').textContent"
+                           ".includes('Reading with your model')", timeout=120_000)
+    assert page.locator('input[name="which"][value="personal"]').is_checked()
+    assert "Adapted" in page.locator("#facts").inner_text()
+    assert answer_state(page)[1] == "7"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-adapted.png"), full_page=True)
+    page.get_by_label("the base model").check()                 # and back
+    page.wait_for_function("!document.getElementById('facts').textContent.includes('Adapted')")
 
 
 def test_the_keyboard_alone_works(page):

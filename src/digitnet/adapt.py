@@ -94,3 +94,25 @@ def adapt(model: Sequential | Ensemble, images: np.ndarray, labels: np.ndarray, 
                             "replay": int(replay), "epochs": epochs, "lr": lr,
                             "copies": copies, "seed": seed}}
     return tuned
+
+
+def personalise(base: Sequential | Ensemble, base_path: str | os.PathLike, images: np.ndarray,
+                labels: np.ndarray, data: Any, *, source: str, digest: str,
+                replay: int = 2000, epochs: int = 4, seed: int = 0) -> Sequential:
+    """:func:`adapt` ``base`` (loaded from ``base_path``) to the samples and record, in the
+    result's metadata, the base model (file, sha256, test accuracy), the samples (``source``,
+    their ``digest``) and the adapted model's MNIST test figures (``data.test``)."""
+    from digitnet.evaluate import evaluate
+
+    base_path = Path(base_path)
+    model = adapt(base, images, labels, data, replay=replay, epochs=epochs, seed=seed)
+    test = evaluate(model, data.test.images, data.test.labels)
+    meta = base.meta or {}
+    model.meta.update(
+        preset=meta.get("preset"), base_model={
+            "file": base_path.name,
+            "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),
+            "test_accuracy": (meta.get("test") or {}).get("accuracy")},
+        samples={"folder": source, "sha256": digest},
+        test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")})
+    return model

@@ -381,6 +381,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     create_app(model, max_upload=limit)                   # a bad model fails here, in one line
     os.environ["DIGITNET_SERVE_MODEL"] = str(model)
     os.environ["DIGITNET_SERVE_MAX_UPLOAD"] = str(limit)
+    if args.data_dir:
+        os.environ["DIGITNET_DATA_DIR"] = str(args.data_dir)      # for every worker
     print(f"digitnet serve: http://{args.host}:{args.port}/ (model {model}; Ctrl+C stops)",
           flush=True)
     uvicorn.run("digitnet.serve.factory:app", factory=True, host=args.host, port=args.port,
@@ -415,9 +417,7 @@ def cmd_read_all(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    import hashlib
-
-    from digitnet.adapt import adapt, load_samples
+    from digitnet.adapt import load_samples, personalise
     from digitnet.io import load_model, save_model
 
     out = output_file("--out", args.out)
@@ -428,22 +428,12 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"Adapting {base_path.name} to {len(labels)} samples of {args.samples} "
               f"(replaying {args.replay:,} MNIST training digits)", flush=True)
-    model = adapt(base, images, labels, data, replay=args.replay, epochs=args.epochs,
-                  seed=args.seed)
-    from digitnet.evaluate import evaluate
-
-    test = evaluate(model, data.test.images, data.test.labels)
-    model.meta.update(
-        preset=(base.meta or {}).get("preset"), base_model={
-            "file": base_path.name,
-            "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),
-            "test_accuracy": ((base.meta or {}).get("test") or {}).get("accuracy")},
-        samples={"folder": str(args.samples), "sha256": digest},
-        test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")})
+    model = personalise(base, base_path, images, labels, data, source=str(args.samples),
+                        digest=digest, replay=args.replay, epochs=args.epochs, seed=args.seed)
     model.meta["adapt"]["command"] = " ".join(["digitnet adapt", str(args.samples)])
     save_model(out, model)
     if not args.quiet:
-        print(f"MNIST test accuracy: {test['accuracy']:.2%} (base model: "
+        print(f"MNIST test accuracy: {model.meta['test']['accuracy']:.2%} (base model: "
               f"{model.meta['base_model']['test_accuracy']})")
         print(f"Saved {out}")
     return 0
@@ -707,6 +697,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes, each with its own copy of the model (default 1)")
     p.add_argument("--max-upload-mb", type=positive_float, default=10, metavar="MB",
                    help="refuse larger uploads with 413 (default 10)")
+    p.add_argument("--data-dir", help="where \"adapt to my handwriting\" finds MNIST's "
+                   "training digits to replay (default: as train)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("read-all", help="read every image of a folder, archive or list, "

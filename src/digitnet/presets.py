@@ -160,6 +160,19 @@ _add(Preset(
                 weight_decay=5e-5, schedule="cosine", warmup=1,
                 augment=dict(AUGMENT_ELASTIC))))
 
+#: the handwriting of other people, pens and cameras: slant, aspect and elastic changes,
+#: thinner and thicker strokes, blur and pixel noise on top of the affine distortions
+AUGMENT_GENERAL = {"rotate": 10.0, "shift": 2.5, "scale": 0.12, "shear": 8.0,
+                   "elastic_alpha": 20.0, "elastic_sigma": 5.0, "stroke": 0.4, "blur": 0.5,
+                   "noise": 0.4}
+
+_add(Preset(
+    "cnn-general", "the cnn preset trained for other handwriting: slant, elastic, stroke "
+    "width, blur and noise augmentation", "—", 0.9965, _cnn,
+    TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
+                weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT_GENERAL)),
+    INPUT_SHAPE))
+
 _add(Preset(
     "fast-99", "time to 99%: conv 16@5x5-BN-pool, conv 32@5x5-BN-pool, 10; label smoothing, "
     "cosine, 4 epochs", "—", 0.99, _fast_99,

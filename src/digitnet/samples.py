@@ -10,13 +10,16 @@ until a sample is added. ``digitnet samples export DIR`` writes them as an Image
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
 
-from digitnet.errors import ConfigError
+import numpy as np
+
+from digitnet.errors import ConfigError, DigitnetError
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS samples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +74,29 @@ class SampleStore:
         for digit, n in rows:
             out[digit] = n
         return out
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """Every sample as the network's input: ``(images (N, 28, 28) uint8, labels (N,),
+        sha256 of the stored images)``; N is 0 when nothing is kept yet."""
+        from digitnet.reading.images import to_mnist
+
+        images, labels, digest = [], [], hashlib.sha256()
+        if self.path.exists():
+            db = self._connect()
+            try:
+                rows = db.execute("SELECT id, digit, image FROM samples ORDER BY id").fetchall()
+            finally:
+                db.close()
+            for sample_id, digit, image in rows:
+                try:
+                    images.append(to_mnist(bytes(image)))
+                except DigitnetError as exc:
+                    raise ConfigError(f"{self.path}: sample {sample_id} cannot be read ({exc})"
+                                      ) from None
+                labels.append(int(digit))
+                digest.update(bytes(image))
+        return (np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
+                np.array(labels, dtype=np.int64), digest.hexdigest())
 
     def export(self, folder: str | os.PathLike) -> int:
         """Write every sample as ``folder/<digit>/<id>.png`` (built beside ``folder`` and

@@ -53,6 +53,10 @@ class Augmenter:
     blur : float
         Maximum blur: each image is blended by a fraction uniform in [0, blur] towards its
         3x3 binomial smoothing (a Gaussian of std ~0.7 px); 0 turns it off.
+    noise : float
+        Maximum pixel noise: half of the images, chosen at random, get Gaussian noise of a
+        standard deviation uniform in [0, noise] (pixels run 0-1), clipped to [0, 1]; the
+        other half stay clean. 0 turns it off.
     rng : np.random.Generator
         The source of randomness (the trainer's augmentation stream).
     image_shape : (int, int)
@@ -61,19 +65,20 @@ class Augmenter:
 
     def __init__(self, *, rotate: float = 0.0, shift: float = 0.0, scale: float = 0.0,
                  shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
-                 stroke: float = 0.0, blur: float = 0.0,
+                 stroke: float = 0.0, blur: float = 0.0, noise: float = 0.0,
                  rng: np.random.Generator | None = None,
                  image_shape: tuple[int, int] = IMAGE_SHAPE) -> None:
         for name, v, hi in (("rotate", rotate, 180), ("shift", shift, 28), ("scale", scale, 0.9),
                             ("shear", shear, 60), ("elastic_alpha", elastic_alpha, 1000),
-                            ("stroke", stroke, 1), ("blur", blur, 1)):
+                            ("stroke", stroke, 1), ("blur", blur, 1),
+                            ("noise", noise, 1)):
             if not (isinstance(v, (int, float)) and 0 <= v <= hi):
                 raise ValueError(f"{name} must be a number in [0, {hi}], got {v!r}")
         if not (isinstance(elastic_sigma, (int, float)) and elastic_sigma > 0):
             raise ValueError(f"elastic_sigma must be positive, got {elastic_sigma!r}")
         self.rotate, self.shift, self.scale, self.shear = rotate, shift, scale, shear
         self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
-        self.stroke, self.blur = stroke, blur
+        self.stroke, self.blur, self.noise = stroke, blur, noise
         self.rng = rng if rng is not None else np.random.default_rng()
         self.image_shape = tuple(image_shape)
         h, w = self.image_shape
@@ -90,6 +95,8 @@ class Augmenter:
                "elastic_sigma": self.elastic_sigma}
         if self.stroke or self.blur:         # older model files never had these keys
             out.update(stroke=self.stroke, blur=self.blur)
+        if self.noise:
+            out["noise"] = self.noise
         return out
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -102,7 +109,16 @@ class Augmenter:
         out = bilinear_sample(x.reshape(b, h, w), coords)        # (B, H*W)
         if self.stroke or self.blur:
             out = self.restroke(out.reshape(b, h, w))
+        if self.noise:
+            out = self.add_noise(out.reshape(b, h * w))
         return out.reshape(x.shape)
+
+    def add_noise(self, x: np.ndarray) -> np.ndarray:
+        """Gaussian pixel noise on a random half of the batch: (B, N) -> (B, N) float32."""
+        b = x.shape[0]
+        std = self.rng.uniform(0, self.noise, size=(b, 1)) * (self.rng.random((b, 1)) < 0.5)
+        noisy = x + (std * self.rng.standard_normal(x.shape)).astype(np.float32)
+        return np.clip(noisy, 0.0, 1.0, out=noisy)
 
     def restroke(self, x: np.ndarray) -> np.ndarray:
         """Random stroke width and blur: (B, H, W) float32 -> (B, H, W) float32."""

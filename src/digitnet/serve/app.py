@@ -4,12 +4,14 @@ JSON API it uses (FastAPI; OpenAPI documentation at ``/docs``).
 The app is a thin layer over the library: ``/api/read`` is
 :func:`digitnet.reading.recognise.recognise` (the preprocessing of ``digitnet predict``),
 ``/api/read-pixels`` is the network on a 28x28 input, ``/api/inside`` is
-:func:`digitnet.report.inside.layer_activations`. It keeps no state between requests and
-writes nothing to disk, so it scales as N uvicorn workers and as many machines behind any
-HTTP load balancer. The handlers are plain functions: FastAPI runs them in its thread pool,
-so NumPy never blocks the event loop. A model is not safe to run from two threads at once
-(its layers keep scratch arrays), so each worker reads one request at a time (a lock);
-more workers read more at once.
+:func:`digitnet.report.inside.layer_activations`, ``/api/adapt`` is
+:func:`digitnet.adapt.personalise` on the kept samples. It keeps no state between requests
+(a request names the model it wants: the base one or the user's personal one) and writes to
+disk only when the user asks (a kept sample, an adapted model), so it scales as N uvicorn
+workers. The handlers are plain functions: FastAPI runs them in its thread pool, so NumPy
+never blocks the event loop. A model is not safe to run from two threads at once (its layers
+keep scratch arrays), so each worker reads one request at a time (a lock); more workers read
+more at once.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ import base64
 import io
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
@@ -53,11 +55,47 @@ class Pixels(BaseModel):
         description="28 rows of 28 values, or 784 values; 0-255, or 0-1 when all are <= 1")
 
 
+class Models:
+    """The base model and, once the user has adapted it, their personal model.
+
+    The personal model lives in a file beside the sample store and is loaded again whenever
+    that file changes, so every worker of ``digitnet serve --workers N`` reads with the latest
+    one; a request names the one it wants (``?model=personal``), so the server keeps no
+    per-user state.
+    """
+
+    def __init__(self, base: Any, base_path: str | Path, personal_path: Path) -> None:
+        self.base, self.base_path, self.personal_path = base, Path(base_path), personal_path
+        self._personal: tuple[float, Any] | None = None
+        self._lock = threading.Lock()
+
+    def get(self, which: str) -> tuple[Any, Path]:
+        """``(model, its file)``; 404 when the personal model is asked for and not made yet."""
+        if which == "base":
+            return self.base, self.base_path
+        try:
+            stamp = self.personal_path.stat().st_mtime_ns
+        except OSError:
+            raise HTTPException(404, "no personal model yet: keep a few samples with \"that's "
+                                "wrong\", then press \"Adapt to my handwriting\"") from None
+        with self._lock:
+            if self._personal is None or self._personal[0] != stamp:
+                self._personal = (stamp, load_model(self.personal_path))
+            return self._personal[1], self.personal_path
+
+
+Which = Annotated[Literal["base", "personal"],
+                  Query(description="the base model, or the personal one made by /api/adapt")]
+
+
 def create_app(model_path: str | Path | None = None, *, checker: Any = True,
-               max_upload: int = MAX_UPLOAD, samples: str | Path | None = None) -> FastAPI:
+               max_upload: int = MAX_UPLOAD, samples: str | Path | None = None,
+               data_dir: str | Path | None = None) -> FastAPI:
     """The ASGI app, with the model (default: the shipped one) loaded once; ``samples`` is
     the sample store's database (default: the user's, :mod:`digitnet.samples`), written
-    only when the page's "that's wrong" button is pressed."""
+    only when the page's "that's wrong" button is pressed; the personal model that
+    ``/api/adapt`` makes is saved beside it (``personal-model.npz``). ``data_dir`` is where
+    adapting finds MNIST's training digits to replay (default: as ``digitnet train``)."""
     from digitnet.samples import SampleStore
 
     store = SampleStore(samples)
@@ -65,12 +103,14 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         from digitnet.models import shipped_model_path
 
         model_path = shipped_model_path()
-    model = load_model(model_path)
+    models = Models(load_model(model_path), model_path,
+                    store.path.with_name("personal-model.npz"))
     if checker is True:
         from digitnet.models import load_shipped_checker
 
         checker = load_shipped_checker()
     lock = threading.Lock()
+    adapting = threading.Lock()
     app = FastAPI(title="digitnet", version=__version__,
                   description="Read handwritten digits: photos, drawings, or 28x28 pixels.")
     app.add_middleware(UploadLimit, limit=max_upload)
@@ -80,37 +120,41 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/api/model", summary="The model: architecture, size, test accuracy, version")
-    def model_facts() -> dict[str, Any]:
-        return facts(model, model_path)
+    @app.get("/api/model", summary="The model: architecture, size, test accuracy, version",
+             responses={404: {"description": "no personal model yet"}})
+    def model_facts(model: Which = "base") -> dict[str, Any]:
+        return facts(*models.get(model))
 
     @app.get("/api/model.onnx", summary="The model as an ONNX graph (digitnet export)",
              response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}},
+                        404: {"description": "no personal model yet"},
                         501: {"description": "onnx is not installed on the server"}})
-    def model_onnx() -> Response:
+    def model_onnx(model: Which = "base") -> Response:
         from digitnet.errors import ExportError
         from digitnet.export import to_onnx
 
+        net, path = models.get(model)
         try:
-            data = to_onnx(model, input_type="uint8").SerializeToString()
+            data = to_onnx(net, input_type="uint8").SerializeToString()
         except ExportError as exc:
             raise HTTPException(501, _one_line(str(exc))) from None
-        name = Path(model_path).stem + ".onnx"
         return Response(data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                        headers={"Content-Disposition": f'attachment; filename="{path.stem}.onnx"'})
 
     @app.post("/api/read", summary="Read the digits in an image file (a photo, a drawing)",
               responses={400: {"description": "not an image, or no digit in it"},
+                         404: {"description": "no personal model yet"},
                          413: {"description": "upload too large"}})
-    def read(image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")]
-             ) -> dict[str, Any]:
+    def read(image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")],
+             model: Which = "base") -> dict[str, Any]:
         data = image.file.read()
         if not data:
             raise HTTPException(400, "empty upload: send an image file")
+        net, _ = models.get(model)
         try:
             with lock:
-                result = recognise(data, model, checker=checker or False, top=10)
+                result = recognise(data, net, checker=checker or False, top=10)
         except DigitnetError as exc:
             raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
         return reading(result)
@@ -124,7 +168,7 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         data = image.file.read()
         try:
             with lock:
-                recognise(data, model, checker=False, single=True)   # a readable digit
+                recognise(data, models.base, checker=False, single=True)   # a readable digit
         except DigitnetError as exc:
             raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
         sample = store.add(digit, data)
@@ -132,21 +176,57 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
 
     @app.get("/api/samples", summary="How many samples of each digit are kept")
     def sample_counts() -> dict[str, Any]:
-        return {"counts": store.counts(), "store": str(store.path)}
+        return {"counts": store.counts(), "store": str(store.path),
+                "personal_model": models.personal_path.is_file()}
+
+    @app.post("/api/adapt", summary="Teach the base model the kept samples: makes (or remakes) "
+              "the personal model",
+              responses={400: {"description": "no samples kept yet"},
+                         409: {"description": "already adapting"},
+                         503: {"description": "MNIST's training digits are not available"}})
+    def adapt_to_samples() -> dict[str, Any]:
+        from digitnet.adapt import personalise
+        from digitnet.data import load_mnist
+        from digitnet.io import save_model
+
+        if not adapting.acquire(blocking=False):
+            raise HTTPException(409, "already adapting: wait for it to finish")
+        try:
+            images, labels, digest = store.load()
+            if not len(labels):
+                raise HTTPException(400, "no samples kept yet: draw a digit it misreads and "
+                                    "press \"Keep as a sample\" first")
+            try:
+                data = load_mnist(data_dir)
+            except DigitnetError as exc:
+                raise HTTPException(503, _one_line(f"cannot replay MNIST training digits "
+                                                   f"({exc})")) from None
+            tuned = personalise(models.base, models.base_path, images, labels, data,
+                                source=str(store.path), digest=digest)
+            save_model(models.personal_path, tuned)
+        finally:
+            adapting.release()
+        out = facts(*models.get("personal"))
+        out["samples"] = np.bincount(labels, minlength=10).tolist()
+        return out
 
     @app.post("/api/read-pixels", summary="Read one digit given as the network's 28x28 input",
-              responses={422: {"description": "not 28x28 / 784 finite values in range"}})
-    def read_pixels(body: Pixels) -> dict[str, Any]:
+              responses={404: {"description": "no personal model yet"},
+                         422: {"description": "not 28x28 / 784 finite values in range"}})
+    def read_pixels(body: Pixels, model: Which = "base") -> dict[str, Any]:
         digit = to_digit(body.pixels)
+        net, _ = models.get(model)
         with lock:
-            proba = predict_proba(model, digit[None])[0]
+            proba = predict_proba(net, digit[None])[0]
         return {"number": str(int(proba.argmax())), **_digit(proba, digit, None)}
 
     @app.post("/api/inside", summary="What each layer computes for one 28x28 input",
-              responses={422: {"description": "not 28x28 / 784 finite values in range"}})
-    def inside(body: Pixels) -> dict[str, Any]:
+              responses={404: {"description": "no personal model yet"},
+                         422: {"description": "not 28x28 / 784 finite values in range"}})
+    def inside(body: Pixels, model: Which = "base") -> dict[str, Any]:
         digit = to_digit(body.pixels)
-        net = model.members[0] if hasattr(model, "members") else model
+        net, _ = models.get(model)
+        net = net.members[0] if hasattr(net, "members") else net
         with lock:
             acts = layer_activations(net, digit)
         return {"layers": [{"name": a.name, "shape": list(a.values.shape),
@@ -166,6 +246,12 @@ def facts(model: Any, path: str | Path) -> dict[str, Any]:
             "layers": [describe(layer) for layer in net.layers],
             "convolutional": any(isinstance(layer, Conv2D) for layer in net.layers),
             "dense": any(isinstance(layer, Dense) for layer in net.layers),
+            "adapted": ({"samples": meta["adapt"]["samples"],
+                         "per_digit": meta["adapt"]["per_digit"],
+                         "base_model": (meta.get("base_model") or {}).get("file"),
+                         "base_test_accuracy":
+                             (meta.get("base_model") or {}).get("test_accuracy")}
+                        if "adapt" in meta else None),
             "digitnet_version": __version__}
 
 

@@ -11,6 +11,9 @@ const BRUSH = pad.width / 14;          // MNIST's strokes are about 1/14 of the 
 const strokes = [];                    // each a list of [x, y] in canvas pixels
 let current = null;
 let lastInput = null;                  // the first digit's 28x28 input, for "look inside"
+// which model reads: "base", or "personal" once the user has adapted one (kept in the browser)
+let which = localStorage.getItem("digitnet-model") === "personal" ? "personal" : "base";
+const api = (path) => (which === "personal" ? `${path}?model=personal` : path);
 
 // -- drawing ------------------------------------------------------------------------------
 
@@ -150,7 +153,7 @@ async function readDrawing() {
 async function post(file, name) {
   const form = new FormData();
   form.append("image", file, name);
-  const response = await fetch("/api/read", { method: "POST", body: form });
+  const response = await fetch(api("/api/read"), { method: "POST", body: form });
   const body = await response.json();
   if (!response.ok) return { error: body.detail || `error ${response.status}` };
   return body;
@@ -168,8 +171,8 @@ function showEmpty() {
   lastInput = null;
 }
 
-function pct(p) {
-  return `${(100 * p).toFixed(1)}%`;
+function pct(p, digits = 1) {
+  return `${(100 * p).toFixed(digits)}%`;
 }
 
 function describeReading(result) {
@@ -247,9 +250,57 @@ document.getElementById("correct").addEventListener("submit", async (e) => {
   const body = await response.json();
   if (!response.ok) { show(kept, body.detail || `error ${response.status}`); return; }
   const total = body.counts.reduce((a, b) => a + b, 0);
-  show(kept, `Kept as a ${digit}: ${body.counts[digit]} of this digit, ${total} in all ` +
-    `(digitnet samples export DIR, then digitnet adapt DIR).`);
+  show(kept, `Kept as a ${digit}: ${body.counts[digit]} of this digit, ${total} in all. ` +
+    "Keep a few more, then adapt.");
+  samplesState(body.counts, null);
 });
+
+// -- "adapt to my handwriting", and which model reads ------------------------------------------
+
+const adaptButton = document.getElementById("adapt");
+const adapted = document.getElementById("adapted");
+const personalRadio = document.querySelector('input[name="which"][value="personal"]');
+
+function samplesState(counts, personal) {
+  adaptButton.disabled = counts.reduce((a, b) => a + b, 0) === 0;
+  if (personal !== null) personalRadio.disabled = !personal;
+}
+
+function useModel(name) {
+  which = name;
+  localStorage.setItem("digitnet-model", name);
+  document.querySelector(`input[name="which"][value="${name}"]`).checked = true;
+  document.getElementById("onnx").href = api("/api/model.onnx");
+  facts();
+  readNow();
+}
+
+document.getElementById("which").addEventListener("change", (e) => useModel(e.target.value));
+
+adaptButton.addEventListener("click", async () => {
+  adaptButton.disabled = true;
+  show(adapted, "Adapting to your samples...");
+  try {
+    const response = await fetch("/api/adapt", { method: "POST" });
+    const body = await response.json();
+    if (!response.ok) { show(adapted, body.detail || `error ${response.status}`); return; }
+    const n = body.samples.reduce((a, b) => a + b, 0);
+    const base = body.adapted.base_test_accuracy;
+    show(adapted, `Adapted to ${n} samples. MNIST test accuracy ${pct(body.test_accuracy, 2)}` +
+      (base == null ? "" : ` (base model ${pct(base, 2)})`) + ". Reading with your model now.");
+    personalRadio.disabled = false;
+    useModel("personal");
+  } finally {
+    adaptButton.disabled = false;
+  }
+});
+
+async function loadSamplesState() {
+  const body = await (await fetch("/api/samples")).json();
+  samplesState(body.counts, body.personal_model);
+  if (which === "personal" && !body.personal_model) which = "base";
+  useModel(which);
+}
 
 // -- photos -------------------------------------------------------------------------------
 
@@ -286,7 +337,7 @@ document.getElementById("file").addEventListener("change", async (e) => {
 async function lookInside() {
   const box = document.getElementById("layers");
   if (!lastInput) { box.textContent = "Draw a digit first."; return; }
-  const response = await fetch("/api/inside", {
+  const response = await fetch(api("/api/inside"), {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ pixels: lastInput }),
   });
@@ -307,10 +358,15 @@ document.getElementById("inside").addEventListener("toggle", (e) => {
 });
 
 async function facts() {
-  const m = await (await fetch("/api/model")).json();
+  const response = await fetch(api("/api/model"));
+  if (!response.ok && which === "personal") { useModel("base"); return; }   // removed since
+  const m = await response.json();
   const rows = [["Model", `${m.file}${m.preset ? ` (preset ${m.preset})` : ""}`],
                 ["Parameters", m.parameters.toLocaleString("en")],
-                ["Test accuracy", m.test_accuracy == null ? "unknown" : pct(m.test_accuracy)],
+                ["Test accuracy", m.test_accuracy == null ? "unknown" : pct(m.test_accuracy, 2)],
+                ...(m.adapted ? [["Adapted", `to ${m.adapted.samples} of your samples, from ` +
+                  `${m.adapted.base_model} (test accuracy ${m.adapted.base_test_accuracy == null
+                    ? "unknown" : pct(m.adapted.base_test_accuracy, 2)})`]] : []),
                 ["Layers", m.layers.join(", ")],
                 ["digitnet", m.digitnet_version]];
   document.getElementById("facts").replaceChildren(...rows.flatMap(([k, v]) => {
@@ -321,4 +377,4 @@ async function facts() {
 }
 
 redraw();
-facts();
+loadSamplesState();
