@@ -291,7 +291,8 @@ def make_optimizer(twin: Twin, optimizer: str, lr: float, momentum: float = 0.9,
 def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
                 labels: torch.Tensor, batch_size: int, order: Callable[[], torch.Tensor],
                 lr_at: Callable[[float], float] | None = None,
-                label_smoothing: float = 0.0, digitnet_momentum: bool = False
+                label_smoothing: float = 0.0, digitnet_momentum: bool = False,
+                augment: Callable[[torch.Tensor], torch.Tensor] | None = None
                 ) -> dict[str, float]:
     """One epoch, the same work as digitnet's trainer: a shuffled order, then per batch a
     gather from the uint8 images, /255 to float32, forward, cross-entropy, backward, step.
@@ -300,6 +301,8 @@ def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
     order : returns the epoch's permutation (called inside the timed region, as digitnet
     draws its permutation inside its timed epoch).
     lr_at : learning rate as a function of the fraction of the epoch done (schedules).
+    augment : distorts each batch, (B, 28, 28) float32 in [0, 1] -> the same (a recipe with
+    augmentation replays digitnet's batched augmenter, so both pay the same for it).
     digitnet_momentum : when the learning rate changes, rescale the momentum buffers by
     old/new. PyTorch's SGD keeps b = mu b + g and steps -lr b; digitnet keeps the velocity
     v = mu v - lr g. The two agree while lr is constant (v = -lr b); the rescale keeps
@@ -318,7 +321,10 @@ def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
     perm = order()
     for step in range(steps):
         idx = perm[step * batch_size:(step + 1) * batch_size]
-        xb = images[idx].to(torch.float32).div_(255.0).view(-1, *twin.input_shape)
+        xb = images[idx].to(torch.float32).div_(255.0)
+        if augment is not None:
+            xb = augment(xb)
+        xb = xb.view(-1, *twin.input_shape)
         yb = labels[idx]
         if lr_at is not None:
             lr = lr_at(step / steps)

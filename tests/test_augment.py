@@ -180,3 +180,19 @@ def test_stroke_and_blur_off_leave_the_affine_stream_unchanged():
     assert np.array_equal(a(x), b(x))
     assert "stroke" not in a.config()
     assert Augmenter(stroke=0.3).config()["stroke"] == 0.3
+
+
+def test_noise_reaches_half_the_images_within_its_strength():
+    """noise=s: about half the batch gets Gaussian noise of a std up to s (clipped to the
+    pixel range), the rest stays as the geometry left it; off, nothing changes."""
+    x = np.full((2000, 28, 28), 0.5, np.float32)             # no clipping at std <= 0.4
+    out = Augmenter(noise=0.4, rng=np.random.default_rng(0))(x)
+    std = out.reshape(2000, -1).std(axis=1)
+    assert 0.45 < (std > 1e-6).mean() < 0.55
+    assert std.max() < 0.4 * 1.15 and np.percentile(std[std > 1e-6], 90) > 0.3
+    assert out.min() >= 0 and out.max() <= 1 and out.dtype == np.float32
+    assert np.array_equal(out[std <= 1e-6], x[std <= 1e-6])
+    assert "noise" not in Augmenter(rotate=3).config()
+    assert Augmenter(noise=0.2).config()["noise"] == 0.2
+    with pytest.raises(ValueError, match="noise"):
+        Augmenter(noise=1.5)

@@ -218,6 +218,42 @@ def test_a_digit_touching_the_edges_is_found_and_boxed_in_the_image(digits):
     assert np.abs(np.subtract(d.box, expected)).max() <= 2, (d.box, expected)
 
 
+# a 16x16 scan of a 3 (one of USPS's training digits, ink in tenths) whose ink covers much
+# of the image's outer ring: framing it with the ring's median (a mid grey) finds no ink either
+THREE_FILLING_THE_BOX = """
+3666999999966300
+8999999999999971
+3977742111136995
+0100000000003895
+0000000000169980
+0000000136999610
+0000056899983000
+0000499999996400
+0000166433579970
+0000000000001795
+0000000000000097
+0000000000000398
+0001320001137995
+0489997779999940
+0999999999987200
+0378666533300000
+"""
+
+
+@pytest.mark.parametrize("dark_ink", [True, False])
+def test_a_scan_whose_ink_runs_along_its_edges_is_read(dark_ink):
+    rows = THREE_FILLING_THE_BOX.split()
+    ink = np.array([[round(int(c) * 255 / 9) for c in r] for r in rows], np.uint8)
+    image = 255 - ink if dark_ink else ink
+    prepared = prepare(image, single=True)
+    assert prepared.margin > 0 and prepared.inkmap.inverted == dark_ink
+    x = prepared.inputs([0])[0]
+    assert x.max() > 200 and 0.1 < (x > 128).mean() < 0.4     # the strokes, not a frame
+    from digitnet.reading.recognise import recognise
+
+    assert recognise(image, single=True, checker=False).prediction == "3"
+
+
 @pytest.mark.parametrize("shape", [(8, 8), (16, 16), (64, 64), (1, 1), (3, 40)])
 def test_small_blank_images_are_still_refused(shape):
     for value in (0, 255, 128):

@@ -93,11 +93,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                                    ("batch_size", args.batch_size),
                                    ("patience", args.patience)) if v is not None}
     data = load_data(args.data_dir, quiet=args.quiet or args.json, val_size=args.val_size)
+    if args.add_usps is not None:
+        from digitnet.data.usps import add_usps_train
+
+        data = add_usps_train(data, args.add_usps)
     checkpointer = None
     if folder is not None:
         run = {"preset": name, "seed": presets.get(name).config.seed if args.seed is None
                else args.seed, "settings": overrides, "ensemble": args.ensemble,
-               "val_size": args.val_size, "data": dict(data.checksums)}
+               "val_size": args.val_size, "add_usps": args.add_usps,
+               "data": dict(data.checksums)}
         if resumed is not None:
             check_same_run(folder, {k: v for k, v in resumed.run.items() if k != "out"}, run)
         checkpointer = Checkpointer(folder, {**run, "out": str(out)},
@@ -154,6 +159,7 @@ def _resume_or_checkpoint(args: argparse.Namespace):
         for key, value in (("preset", run.get("preset")), ("seed", run.get("seed")),
                            ("ensemble", run.get("ensemble")),
                            ("val_size", run.get("val_size")), ("out", run.get("out")),
+                           ("add_usps", run.get("add_usps")),
                            ("epochs", settings.get("epochs")), ("lr", settings.get("lr")),
                            ("batch_size", settings.get("batch_size")),
                            ("patience", settings.get("patience"))):
@@ -249,7 +255,8 @@ def reproduce_command(name: str, meta: dict[str, Any], args: argparse.Namespace)
     for flag, value in (("--ensemble", args.ensemble if args.ensemble > 1 else None),
                         ("--epochs", args.epochs), ("--lr", args.lr),
                         ("--batch-size", args.batch_size), ("--patience", args.patience),
-                        ("--val-size", args.val_size if args.val_size != 10000 else None)):
+                        ("--val-size", args.val_size if args.val_size != 10000 else None),
+                        ("--add-usps", args.add_usps)):
         if value is not None:
             parts.append(f"{flag} {value}")
     return " ".join(parts)
@@ -632,6 +639,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=non_negative_int, default=10000, metavar="N",
                    help="validation images taken from the end of the training file "
                         "(default 10000)")
+    p.add_argument("--add-usps", metavar="DIR", help="also train on USPS's 7,291 training "
+                   "digits (zip.train.gz in DIR), as a user's 16x16 images are read; "
+                   "validation and test stay MNIST's")
     p.add_argument("--out", metavar="MODEL.npz",
                    help="where to save the model (default: model.npz)")
     p.add_argument("--checkpoint", metavar="DIR",

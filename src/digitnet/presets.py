@@ -122,6 +122,11 @@ def _cnn() -> list[Module]:
             Dense(10)]
 
 
+def _cnn_no_dropout() -> list[Module]:
+    return [*_conv_bn_relu(32, 5), MaxPool2D(2), *_conv_bn_relu(64, 3), *_conv_bn_relu(64, 3),
+            MaxPool2D(2), Flatten(), Dense(256, bias=False), BatchNorm(), ReLU(), Dense(10)]
+
+
 def _fast_99() -> list[Module]:
     return [*_conv_bn_relu(16, 5), MaxPool2D(2), *_conv_bn_relu(32, 5), MaxPool2D(2),
             Flatten(), Dense(10)]
@@ -182,7 +187,19 @@ _add(Preset(
                 weight_decay=5e-4, schedule="cosine", warmup=0.3, label_smoothing=0.1),
     INPUT_SHAPE))
 
-DEFAULT_PRESET = "cnn-fast"
+_add(Preset(
+    "fast-995", "time to 99.5%: the cnn network without dropout; augmentation, label "
+    "smoothing, cosine, 5 epochs", "—", 0.995, _cnn_no_dropout,
+    # epochs: the fewest (of 3, 4, 5) whose validation accuracy reached 99.5% (seed 0, one
+    # thread: 99.47%, 99.48%, 99.57%); the cnn-fast network with its dropout reached 99.37%
+    # in 5 epochs, and without dropout this one learns faster. The test set was not used.
+    TrainConfig(epochs=5, batch_size=128, optimizer="nesterov", lr=0.1, momentum=0.9,
+                weight_decay=5e-4, schedule="cosine", warmup=0.3, label_smoothing=0.1,
+                augment=dict(AUGMENT)),
+    INPUT_SHAPE))
+
+#: what `digitnet train` trains without --preset: the 99.5% recipe, about a minute here
+DEFAULT_PRESET = "fast-995"
 
 
 def get(name: str) -> Preset:

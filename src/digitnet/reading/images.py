@@ -174,8 +174,8 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     """
     loaded = open_image(source)
     levels = np.asarray(loaded.image.convert("L"), dtype=np.float32)   # (H, W) in [0, 255]
-    inkmap, margin = _ink_with_margin(levels, loaded.name)
-    levels = with_margin(levels, margin)
+    inkmap, margin, paper = _ink_with_margin(levels, loaded.name)
+    levels = with_margin(levels, margin, paper)
     comps = label_components(inkmap.mask)
     slots = segment(comps, inkmap.ink, single=single)
     if not slots:
@@ -186,26 +186,33 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
                     segments=segments, margin=margin)
 
 
-def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int]:
-    """The ink map, and the paper margin it was found with: none, unless a small image (a
-    crop or a scan of a digit, at most :data:`SMALL` px) shows no ink without one; then its
-    ink is looked for again within a margin (:func:`with_margin`). A large image with no ink
-    is a blank photo (a flat margin next to its paper's grain would look like ink), and a
-    photo whose ink merely touches an edge reads better as it is (framing the 7 of the
-    photo benchmark's 10,000 single digits whose ink touches an edge broke 5 of them)."""
+def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int, float | None]:
+    """The ink map, and the paper margin it was found with and that margin's level: none,
+    unless a small image (a crop or a scan of a digit, at most :data:`SMALL` px) shows no
+    ink without one; then its ink is looked for again within a margin of its paper
+    (:func:`with_margin`): the median of its outermost ring of pixels, else (ink covering
+    much of that ring, as a 3 whose top and bottom strokes run along the edges) the
+    image's paper extreme (its lightest levels when the ink is dark, :func:`ink_is_dark`).
+    A large image with no ink is a blank photo (a flat margin next to
+    its paper's grain would look like ink), and a photo whose ink merely touches an edge
+    reads better as it is (framing the 7 of the photo benchmark's 10,000 single digits
+    whose ink touches an edge broke 5 of them)."""
     try:
         inkmap, error = ink_map(levels), None
     except ImageError as exc:
         inkmap, error = None, exc
     if inkmap is not None:
-        return inkmap, 0
+        return inkmap, 0, None
     if max(levels.shape) > SMALL:                        # a photo with no ink: blank
         raise ImageError(f"{name}: {error}") from None
     margin = crop_margin(levels.shape)
-    try:
-        return ink_map(with_margin(levels, margin)), margin
-    except ImageError:
-        raise ImageError(f"{name}: {error}") from None
+    extreme = float(np.percentile(levels, 98 if ink_is_dark(levels) else 2))
+    for paper in (ring_median(levels), extreme):
+        try:
+            return ink_map(with_margin(levels, margin, paper)), margin, paper
+        except ImageError:
+            pass
+    raise ImageError(f"{name}: {error}") from None
 
 
 def crop_margin(shape: tuple[int, ...]) -> int:
@@ -214,16 +221,22 @@ def crop_margin(shape: tuple[int, ...]) -> int:
     return max(4, round(max(shape) / 4))
 
 
-def with_margin(levels: np.ndarray, margin: int) -> np.ndarray:
-    """``levels`` ``(H, W)`` framed by ``margin`` pixels of its paper: the median of its
-    outermost ring of pixels (ink that reaches the edges covers less of the ring than
-    paper does). A digit cropped tightly, or a small scan whose ink fills it (USPS's
-    16x16), otherwise leaves the noise floor and the background estimate nothing but ink
-    to go by."""
+def ring_median(levels: np.ndarray) -> float:
+    """The median of the outermost ring of pixels of ``levels`` ``(H, W)``."""
+    ring = np.concatenate([levels[0], levels[-1], levels[1:-1, 0], levels[1:-1, -1]])
+    return float(np.median(ring))
+
+
+def with_margin(levels: np.ndarray, margin: int, paper: float | None = None) -> np.ndarray:
+    """``levels`` ``(H, W)`` framed by ``margin`` pixels of its paper: ``paper``, by default
+    the median of its outermost ring of pixels (ink that reaches the edges covers less of
+    the ring than paper does). A digit cropped tightly, or a small scan whose ink fills it
+    (USPS's 16x16), otherwise leaves the noise floor and the background estimate nothing
+    but ink to go by."""
     if not margin:
         return levels
-    ring = np.concatenate([levels[0], levels[-1], levels[1:-1, 0], levels[1:-1, -1]])
-    return np.pad(levels, margin, constant_values=np.float32(np.median(ring)))
+    level = ring_median(levels) if paper is None else paper
+    return np.pad(levels, margin, constant_values=np.float32(level))
 
 
 def to_mnist(source: ImageSource) -> np.ndarray:
