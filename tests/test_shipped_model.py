@@ -16,8 +16,8 @@ def test_shipped_model_is_packaged_small_and_documented():
     assert SHIPPED_MODEL.stat().st_size < 5_000_000
     model = load_shipped_model()
     meta = model.meta
-    assert meta["preset"] == "cnn"
-    assert meta["command"].startswith("digitnet train --preset cnn --seed ")
+    assert meta["preset"] == "cnn-general"
+    assert meta["command"].startswith("digitnet train --preset cnn-general --seed ")
     assert meta["train_config"]["seed"] == int(meta["command"].split("--seed ")[1].split()[0])
     assert meta["test"]["total"] == 10000 and meta["test"]["accuracy"] >= 0.996
     x = np.zeros((2, 28, 28), dtype=np.uint8)
