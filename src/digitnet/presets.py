@@ -198,6 +198,16 @@ _add(Preset(
                 augment=dict(AUGMENT)),
     INPUT_SHAPE))
 
+_add(Preset(
+    "fast-996", "time to 99.6%: the fast-995 recipe for 8 epochs", "—", 0.996,
+    _cnn_no_dropout,
+    # epochs: validation accuracy (seed 0) after 6, 8, 10 epochs: 99.60%, 99.64%, 99.65%;
+    # 6 only touched the target, and the test mean over seeds must reach it, so 8
+    TrainConfig(epochs=8, batch_size=128, optimizer="nesterov", lr=0.1, momentum=0.9,
+                weight_decay=5e-4, schedule="cosine", warmup=0.3, label_smoothing=0.1,
+                augment=dict(AUGMENT)),
+    INPUT_SHAPE))
+
 #: what `digitnet train` trains without --preset: the 99.5% recipe, about a minute here
 DEFAULT_PRESET = "fast-995"
 
