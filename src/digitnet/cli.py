@@ -545,7 +545,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
     print(f"{'preset':<16}{'target':>8}{'seed':>8}{'epochs':>8}  architecture")
     for r in rows:
         star = " (default)" if r["default"] else ""
-        print(f"{r['name']:<16}{r['target']:>8.1%}{r['seed_result']:>8}{r['epochs']:>8}  "
+        target = f"{r['target']:.2%}".replace("0%", "%")          # 99.65%, 99.5%
+        print(f"{r['name']:<16}{target:>8}{r['seed_result']:>8}{r['epochs']:>8}  "
               f"{r['summary']}{star}")
     return 0
 
