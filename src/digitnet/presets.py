@@ -211,9 +211,7 @@ _add(Preset(
     # 104 s and 130 s). (The first fast-996, the cnn network
     # without dropout at lr 0.1 for 8 epochs, validation 99.64%, reached a test mean of
     # 99.57% over seeds 0-4 in 129 s: short.)
-    TrainConfig(epochs=10, batch_size=128, optimizer="nesterov", lr=0.3, momentum=0.9,
-                weight_decay=5e-4, schedule="cosine", warmup=0.3, label_smoothing=0.1,
-                augment=dict(AUGMENT)),
+    dataclasses.replace(PRESETS["fast-995"].config, epochs=10, augment=dict(AUGMENT)),
     INPUT_SHAPE))
 
 #: what `digitnet train` trains without --preset: the 99.5% recipe, about a minute here
