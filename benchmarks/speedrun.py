@@ -6,7 +6,8 @@ For each recipe (a preset, e.g. ``fast-99``), over seeds 0-4 on this machine:
   epochs with their shuffling and batching; MNIST already loaded), then the test accuracy
   (used only for this final figure);
 - the same recipe replayed in PyTorch (``torch_twin``: the same architecture, optimizer,
-  schedule, label smoothing, batch size and epochs; same threads);
+  schedule, label smoothing, batch size, epochs and augmentation -- digitnet's batched
+  augmenter on PyTorch's batches, so both pay the same for it; same threads);
 - PyTorch's canonical MNIST example (2 conv + 2 dense, Adadelta lr 1.0, step decay 0.7,
   batch 64, its normalisation), timed until its test accuracy first reaches 99.0% (checked
   after each epoch; the checks are not timed), with ``--canonical-seeds`` seeds.
@@ -17,7 +18,8 @@ the start).
 
 Usage (from the repository root)::
 
-    PYTHONPATH=src python benchmarks/speedrun.py --data-dir DIR [--recipes fast-99]
+    PYTHONPATH=src python benchmarks/speedrun.py --data-dir DIR
+        [--recipes fast-99,fast-995,fast-996] [--torch-recipes fast-99,fast-995]
         [--seeds 5] [--canonical-seeds 2] [--threads 2]
 """
 

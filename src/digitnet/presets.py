@@ -178,8 +178,7 @@ AUGMENT_GENERAL = {"rotate": 10.0, "shift": 2.5, "scale": 0.12, "shear": 8.0,
 _add(Preset(
     "cnn-general", "the cnn preset trained for other handwriting: slant, elastic, stroke "
     "width, blur and noise augmentation", "—", 0.9965, _cnn,
-    TrainConfig(epochs=30, batch_size=128, optimizer="nesterov", lr=0.05,
-                weight_decay=5e-4, schedule="cosine", warmup=1, augment=dict(AUGMENT_GENERAL)),
+    dataclasses.replace(PRESETS["cnn"].config, augment=dict(AUGMENT_GENERAL)),
     INPUT_SHAPE))
 
 _add(Preset(
