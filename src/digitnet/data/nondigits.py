@@ -1,7 +1,7 @@
 """Things that are not digits, drawn the way people draw them on the page: blank and speckled
 images, dots, lines, boxes, crosses, scribbles, shapes and letters (from fonts, and drawn as
 strokes), each normalised as the reading normalises a person's image
-(:func:`digitnet.reading.images.normalise_digit`: cropped, longest side 20 px, centre of mass
+(:func:`digitnet.imaging.images.normalise_digit`: cropped, longest side 20 px, centre of mass
 at the centre), so that a dot becomes the filled disc the network is shown.
 
 Two disjoint parts, so that the benchmark measures what training never saw:
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitnet.data.styles import draw_polyline, draw_segment
-from digitnet.reading.images import normalise_digit
+from digitnet.imaging.images import normalise_digit
 
 CANVAS = 96
 #: letters unlike any digit (no O/0, I/l/1, Z/2, S/5, G/b/6, T/7?, B/8, g/q/9 lookalikes)

@@ -75,11 +75,11 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from digitnet import presets
-    from digitnet.checkpoint import Checkpointer, check_same_run
-    from digitnet.io import save_model
-    from digitnet.train import Interrupted
-    from digitnet.workflows import train_preset
+    from digitnet.modelfile import save_model
+    from digitnet.training import presets
+    from digitnet.training.checkpoint import Checkpointer, check_same_run
+    from digitnet.training.jobs import train_preset
+    from digitnet.training.loop import Interrupted
 
     resumed, folder = _resume_or_checkpoint(args)
     name = args.preset or presets.DEFAULT_PRESET
@@ -151,7 +151,7 @@ def _resume_or_checkpoint(args: argparse.Namespace):
         if args.checkpoint is not None:
             raise DigitnetError("give --resume DIR or --checkpoint DIR, not both: a resumed "
                                 "run keeps checkpointing into its own folder")
-        from digitnet.checkpoint import load
+        from digitnet.training.checkpoint import load
 
         resumed = load(args.resume)
         run = resumed.run
@@ -168,7 +168,7 @@ def _resume_or_checkpoint(args: argparse.Namespace):
         return resumed, Path(args.resume)
     if args.checkpoint is None:
         return None, None
-    from digitnet.checkpoint import FILE
+    from digitnet.training.checkpoint import FILE
 
     folder = Path(args.checkpoint)
     if (folder / FILE).exists():
@@ -189,7 +189,7 @@ TRAIN_DEFAULTS = {"ensemble": 1, "val_size": 10000}
 def _stop_on_ctrl_c(enabled: bool):
     """With checkpoints, the first Ctrl+C asks training to stop after the mini-batch in
     progress (it saves a checkpoint first); a second one interrupts at once. Yields the
-    ``stop()`` callable for :func:`digitnet.train.fit` (None when not enabled)."""
+    ``stop()`` callable for :func:`digitnet.training.loop.fit` (None when not enabled)."""
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield None
         return
@@ -208,8 +208,8 @@ def _stop_on_ctrl_c(enabled: bool):
 
 
 def cmd_train_checker(args: argparse.Namespace) -> int:
-    from digitnet.io import save_model
-    from digitnet.reading.checker import train_checker
+    from digitnet.modelfile import save_model
+    from digitnet.training.checker import train_checker
 
     out = output_file("--out", args.out)
     data = load_data(args.data_dir, quiet=args.quiet or args.json)
@@ -291,9 +291,9 @@ def format_epoch(r: dict[str, Any]) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from digitnet.evaluate import evaluate
-    from digitnet.io import load_model
-    from digitnet.metrics import format_report
+    from digitnet.evaluation.evaluate import evaluate
+    from digitnet.evaluation.metrics import format_report
+    from digitnet.modelfile import load_model
 
     path = resolve_model_path(args.model)
     model = load_model(path)
@@ -307,14 +307,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"({len(split.labels):,} images)\n")
         print(format_report(report))
         if "reject_option" in report:
-            from digitnet.confidence import format_selective
+            from digitnet.evaluation.confidence import format_selective
 
             print("\n" + format_selective(report["reject_option"]))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
     from digitnet.report import ReportConfig, check_output_folder, write_report
 
     out = check_output_folder(args.out)
@@ -339,8 +339,8 @@ def resolve_model_path(model: str | None) -> Path:
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
-    from digitnet.io import load_model, save_model
-    from digitnet.workflows import combine
+    from digitnet.modelfile import load_model, save_model
+    from digitnet.training.jobs import combine
 
     out = output_file("--out", args.out)
     models = [load_model(path) for path in args.models]
@@ -364,8 +364,8 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from digitnet.export import write_onnx
-    from digitnet.io import load_model
+    from digitnet.interop import write_onnx
+    from digitnet.modelfile import load_model
 
     out = output_file("--onnx", args.onnx)
     model = load_model(resolve_model_path(args.model))
@@ -379,7 +379,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from digitnet.serve import create_app
+        from digitnet.apps.serve import create_app
     except ImportError:
         raise DigitnetError("digitnet serve needs the web extra: pip install "
                             "'digitnet[serve]' (FastAPI, uvicorn, python-multipart)") from None
@@ -392,13 +392,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["DIGITNET_DATA_DIR"] = str(args.data_dir)      # for every worker
     print(f"digitnet serve: http://{args.host}:{args.port}/ (model {model}; Ctrl+C stops)",
           flush=True)
-    uvicorn.run("digitnet.serve.factory:app", factory=True, host=args.host, port=args.port,
+    uvicorn.run("digitnet.apps.serve.factory:app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level="warning", timeout_keep_alive=5)
     return 0
 
 
 def cmd_read_all(args: argparse.Namespace) -> int:
-    from digitnet.bulk import Results, run
+    from digitnet.apps.bulk import Results, run
 
     fmt = args.format or ("csv" if args.out.endswith(".csv") else "jsonl")
     results = Results(args.out, fmt, retry_errors=args.errors_only)
@@ -424,8 +424,8 @@ def cmd_read_all(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    from digitnet.adapt import load_samples, personalise
-    from digitnet.io import load_model, save_model
+    from digitnet.modelfile import load_model, save_model
+    from digitnet.training.adapt import load_samples, personalise
 
     out = output_file("--out", args.out)
     base_path = resolve_model_path(args.model)
@@ -447,7 +447,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from digitnet.samples import SampleStore
+    from digitnet.apps.samples import SampleStore
 
     store = SampleStore(args.store)
     if args.action == "export":
@@ -464,7 +464,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
     from digitnet.progress import ProgressBar
     from digitnet.reading.explain import write_explain
     from digitnet.reading.recognise import explain_path, recognise_files
@@ -495,8 +495,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _load_checker(path: str):
-    from digitnet.io import load_model
-    from digitnet.reading.pieces import NOT_ONE_DIGIT
+    from digitnet.data.pieces import NOT_ONE_DIGIT
+    from digitnet.modelfile import load_model
 
     checker = load_model(path)
     outputs = checker.output_shape[-1]
@@ -534,7 +534,7 @@ def format_recognition(r, top: int = 1) -> str:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from digitnet import presets
+    from digitnet.training import presets
 
     rows = [{"name": p.name, "summary": p.summary, "seed_result": p.seed_result,
              "target": p.target, "epochs": p.config.epochs,
@@ -565,10 +565,10 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_augment_preview(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from digitnet import presets
     from digitnet.data.augment import Augmenter, preview
-    from digitnet.io import atomic_write
+    from digitnet.files import atomic_write
     from digitnet.report.figures import plot_augment_preview
+    from digitnet.training import presets
 
     settings = dict(presets.get(args.preset).config.augment or {}) if args.preset else {}
     for name in ("rotate", "shift", "scale", "shear", "elastic_alpha", "elastic_sigma",

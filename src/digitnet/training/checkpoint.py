@@ -31,9 +31,9 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import CheckpointError, DigitnetError
-from digitnet.io import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
+from digitnet.modelfile import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
 from digitnet.nn import Sequential
-from digitnet.train import History, LoopState, TrainConfig
+from digitnet.training.loop import History, LoopState, TrainConfig
 
 FORMAT = "digitnet-checkpoint"
 FORMAT_VERSION = 1
@@ -59,7 +59,7 @@ def member_path(folder: str | Path, member: int) -> Path:
 
 
 class Checkpointer:
-    """Saves one run's checkpoints into ``folder`` (the callback :func:`digitnet.train.fit`
+    """Saves one run's checkpoints into ``folder`` (the callback :func:`digitnet.training.loop.fit`
     calls); ``run`` identifies the run, ``member`` the network being trained, ``every``
     the number of mini-batches between checkpoints within an epoch (None: epoch ends only)."""
 
@@ -73,7 +73,7 @@ class Checkpointer:
 
     def __call__(self, model: Sequential, optimizer: Any, config: TrainConfig,
                  state: LoopState) -> None:
-        from digitnet.io import atomic_write
+        from digitnet.files import atomic_write
 
         arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
         arrays.update({f"optimizer.{k}": v for k, v in optimizer.state_dict().items()})

@@ -4,8 +4,8 @@ JSON API it uses (FastAPI; OpenAPI documentation at ``/docs``).
 The app is a thin layer over the library: ``/api/read`` is
 :func:`digitnet.reading.recognise.recognise` (the preprocessing of ``digitnet predict``),
 ``/api/read-pixels`` is the network on a 28x28 input, ``/api/inside`` is
-:func:`digitnet.report.inside.layer_activations`, ``/api/adapt`` is
-:func:`digitnet.adapt.personalise` on the kept samples. It keeps no state between requests
+:func:`digitnet.evaluation.inside.layer_activations`, ``/api/adapt`` is
+:func:`digitnet.training.adapt.personalise` on the kept samples. It keeps no state between requests
 (a request names the model it wants: the base one or the user's personal one) and writes to
 disk only when the user asks (a kept sample, an adapted model), so it scales as N uvicorn
 workers. The handlers are plain functions: FastAPI runs them in its thread pool, so NumPy
@@ -32,11 +32,11 @@ from pydantic import BaseModel, Field
 
 from digitnet import __version__
 from digitnet.errors import DigitnetError
-from digitnet.evaluate import predict_proba
-from digitnet.io import load_model
+from digitnet.evaluation.evaluate import predict_proba
+from digitnet.evaluation.inside import describe, layer_activations
+from digitnet.modelfile import load_model
 from digitnet.nn import Conv2D, Dense
 from digitnet.reading.recognise import recognise
-from digitnet.report.inside import describe, layer_activations
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: a digit read with less confidence than this is shown as "not sure", with the top two
@@ -92,11 +92,11 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
                max_upload: int = MAX_UPLOAD, samples: str | Path | None = None,
                data_dir: str | Path | None = None) -> FastAPI:
     """The ASGI app, with the model (default: the shipped one) loaded once; ``samples`` is
-    the sample store's database (default: the user's, :mod:`digitnet.samples`), written
+    the sample store's database (default: the user's, :mod:`digitnet.apps.samples`), written
     only when the page's "that's wrong" button is pressed; the personal model that
     ``/api/adapt`` makes is saved beside it (``personal-model.npz``). ``data_dir`` is where
     adapting finds MNIST's training digits to replay (default: as ``digitnet train``)."""
-    from digitnet.samples import SampleStore
+    from digitnet.apps.samples import SampleStore
 
     store = SampleStore(samples)
     if model_path is None:
@@ -132,7 +132,7 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
                         501: {"description": "onnx is not installed on the server"}})
     def model_onnx(model: Which = "base") -> Response:
         from digitnet.errors import ExportError
-        from digitnet.export import to_onnx
+        from digitnet.interop import to_onnx
 
         net, path = models.get(model)
         try:
@@ -185,9 +185,9 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
                          409: {"description": "already adapting"},
                          503: {"description": "MNIST's training digits are not available"}})
     def adapt_to_samples() -> dict[str, Any]:
-        from digitnet.adapt import personalise
         from digitnet.data import load_mnist
-        from digitnet.io import save_model
+        from digitnet.modelfile import save_model
+        from digitnet.training.adapt import personalise
 
         if not adapting.acquire(blocking=False):
             raise HTTPException(409, "already adapting: wait for it to finish")

@@ -3,7 +3,7 @@ source, replaying MNIST training digits beside them so that it does not forget M
 
 A samples folder holds one sub-folder per digit (``0/`` ... ``9/``, as torchvision's
 ImageFolder), each image read through the same preprocessing as ``digitnet predict``
-(:func:`digitnet.reading.images.to_mnist`). The result is an ordinary model whose metadata
+(:func:`digitnet.imaging.images.to_mnist`). The result is an ordinary model whose metadata
 records its base model, the samples' count per digit and their checksum, and the settings.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from digitnet.errors import ConfigError, DigitnetError
 from digitnet.nn import Ensemble, Sequential
-from digitnet.train import TrainConfig, fit
+from digitnet.training.loop import TrainConfig, fit
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -37,7 +37,7 @@ def load_samples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, str
         No such folder, a sub-folder that is not a digit, a digit with no image, an image
         that cannot be read (each naming the folder or file).
     """
-    from digitnet.reading.images import to_mnist
+    from digitnet.imaging.images import to_mnist
 
     root = Path(folder)
     if not root.is_dir():
@@ -102,7 +102,7 @@ def personalise(base: Sequential | Ensemble, base_path: str | os.PathLike, image
     """:func:`adapt` ``base`` (loaded from ``base_path``) to the samples and record, in the
     result's metadata, the base model (file, sha256, test accuracy), the samples (``source``,
     their ``digest``) and the adapted model's MNIST test figures (``data.test``)."""
-    from digitnet.evaluate import evaluate
+    from digitnet.evaluation.evaluate import evaluate
 
     base_path = Path(base_path)
     model = adapt(base, images, labels, data, replay=replay, epochs=epochs, seed=seed)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from digitnet.reading.images import dilate
+from digitnet.imaging.images import dilate
 
 
 @dataclass(frozen=True)

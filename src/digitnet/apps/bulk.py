@@ -158,7 +158,7 @@ _MODELS: dict[str | None, Any] = {}
 def _model(model_path: str | None):
     """The model and checker, loaded once per process."""
     if model_path not in _MODELS:
-        from digitnet.io import load_model
+        from digitnet.modelfile import load_model
         from digitnet.models import load_shipped_checker, load_shipped_model
 
         model = load_model(model_path) if model_path else load_shipped_model()
@@ -276,7 +276,7 @@ class Results:
         return out
 
     def _rewrite(self, records: list[dict[str, Any]]) -> None:
-        from digitnet.io import atomic_write
+        from digitnet.files import atomic_write
 
         def write(f):
             text = io.StringIO()

@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from digitnet import __version__, presets
+from digitnet import __version__
 from digitnet.errors import ConfigError
-from digitnet.evaluate import evaluate
+from digitnet.evaluation.evaluate import evaluate
 from digitnet.nn import Ensemble, Sequential
-from digitnet.train import fit
+from digitnet.training import presets
+from digitnet.training.loop import fit
 
 Log = Callable[[dict[str, Any]], None]
 
@@ -27,13 +28,13 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     With ``ensemble=N`` it trains N networks with seeds ``seed, seed + 1, ...`` and returns
     an :class:`Ensemble` averaging their probabilities. The returned model's ``meta`` holds
     the preset, training settings, history, data checksums and test metrics; save it with
-    :func:`digitnet.io.save_model`.
+    :func:`digitnet.modelfile.save_model`.
 
-    ``checkpoint`` (a :class:`digitnet.checkpoint.Checkpointer`) saves the run as it goes
+    ``checkpoint`` (a :class:`digitnet.training.checkpoint.Checkpointer`) saves the run as it goes
     (and each finished member of an ensemble); ``resume`` (a
-    :class:`digitnet.checkpoint.Resumed` of this run) continues it from there: finished
+    :class:`digitnet.training.checkpoint.Resumed` of this run) continues it from there: finished
     members are read back, the member in progress continues where it stood. ``stop`` is
-    passed to :func:`digitnet.train.fit`.
+    passed to :func:`digitnet.training.loop.fit`.
     """
     if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
         raise ConfigError(f"ensemble must be a positive number of networks, got {ensemble!r}")
@@ -55,8 +56,8 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
         members.append(model)
         member_meta.append(info)
         if checkpoint is not None and ensemble > 1:
-            from digitnet.checkpoint import member_path
-            from digitnet.io import save_model
+            from digitnet.modelfile import save_model
+            from digitnet.training.checkpoint import member_path
 
             model.meta = {"member": info}
             save_model(member_path(checkpoint.folder, i), model)
@@ -126,8 +127,8 @@ def _finished_member(checkpoint: Any, resume: Any, i: int, ensemble: int):
     """Member ``i`` of an ensemble run that a resumed run had finished, or None."""
     if checkpoint is None or resume is None or ensemble == 1 or i > resume.member:
         return None
-    from digitnet.checkpoint import member_path
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
+    from digitnet.training.checkpoint import member_path
 
     path = member_path(checkpoint.folder, i)
     return load_model(path) if path.is_file() else None

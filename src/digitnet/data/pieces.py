@@ -1,17 +1,17 @@
 """Training examples for telling one whole digit from anything else the segmenter cuts out.
 
-When digits touch, :mod:`digitnet.reading.segment` offers several readings (the group whole, or
+When digits touch, :mod:`digitnet.imaging.segment` offers several readings (the group whole, or
 cut in places) and the recogniser picks one. A network trained on whole digits cannot help
 with that choice: it reads two touching digits or half of one as some digit, often
-confidently ("56" as 8). The checker network (:mod:`digitnet.reading.checker`) learns an 11th class,
+confidently ("56" as 8). The checker network (:mod:`digitnet.training.checker`) learns an 11th class,
 :data:`NOT_ONE_DIGIT`, from the segments the real pipeline produces.
 
 How the examples are made (:func:`number_pieces`): a few training digits are written side by
-side as a number (:func:`digitnet.reading.photos.number_layers`, touching often), each on its own
+side as a number (:func:`digitnet.data.photos.number_layers`, touching often), each on its own
 layer; the number is photographed as in the photo benchmark, only smaller (:data:`PHOTO`;
-:func:`~digitnet.reading.photos.render_photo_with_owner` moves the map of which digit owns each
+:func:`~digitnet.data.photos.render_photo_with_owner` moves the map of which digit owns each
 ink pixel along with the ink) and goes through the same steps as a person's photo -- ink map,
-connected components, :func:`~digitnet.reading.segment.segment` -- and every candidate segment of
+connected components, :func:`~digitnet.imaging.segment.segment` -- and every candidate segment of
 every reading is normalised to 28x28 as for the network. (The readings of the cheapest cut
 paths only: the straight cuts that ``segment`` also offers, added after the shipped checker
 was trained, would multiply the examples; the checker judges their pieces all the same.)
@@ -29,16 +29,16 @@ import io
 import numpy as np
 from PIL import Image
 
-from digitnet.reading.components import label_components
-from digitnet.reading.images import digit_crop, ink_map, normalise_digit
-from digitnet.reading.photos import (
+from digitnet.data.photos import (
     DEFAULT,
     PhotoSettings,
     jpeg_bytes,
     number_layers,
     render_photo_with_owner,
 )
-from digitnet.reading.segment import segment
+from digitnet.imaging.components import label_components
+from digitnet.imaging.images import digit_crop, ink_map, normalise_digit
+from digitnet.imaging.segment import segment
 
 #: the label of a segment that is not one whole digit
 NOT_ONE_DIGIT = 10
@@ -50,7 +50,7 @@ COVER = 0.85
 #: segment holds less than NOT_COVER of it
 NOT_OWN = 0.75
 NOT_COVER = 0.65
-#: the photos: as :data:`digitnet.reading.photos.DEFAULT` but at most 80 px tall digits (the
+#: the photos: as :data:`digitnet.data.photos.DEFAULT` but at most 80 px tall digits (the
 #: segmenter measures in digit heights; small photos are 2x faster to make)
 PHOTO = dataclasses.replace(DEFAULT, height=(28.0, 80.0))
 #: the fraction of straight-cut readings whose pieces join the examples (see number_pieces)
@@ -74,7 +74,7 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     settings : PhotoSettings
         How the number is photographed.
     lines : float, optional
-        The fraction of the straight-cut readings (:func:`~digitnet.reading.segment.line_cuts`)
+        The fraction of the straight-cut readings (:func:`~digitnet.imaging.segment.line_cuts`)
         whose pieces are added, drawn at random (default :data:`LINE_PIECES`; 0 draws
         nothing from ``rng``).
 

@@ -4,7 +4,7 @@ MNIST digits are light ink on a black background, size-normalised to fit a 20x20
 the aspect ratio (with anti-aliasing) and placed in 28x28 so that their centre of mass is at
 the centre. A photo of a digit on paper is none of that; :func:`prepare` makes it so:
 
-1. grey levels (:mod:`digitnet.reading.imagefile`: any format, EXIF orientation, alpha);
+1. grey levels (:mod:`digitnet.imaging.imagefile`: any format, EXIF orientation, alpha);
 2. polarity: ink is what departs the most from the background, on one side; dark ink is
    inverted so that ink is bright (:func:`ink_is_dark`);
 3. background suppression: a smooth background (a low percentile per block, interpolated
@@ -13,7 +13,7 @@ the centre. A photo of a digit on paper is none of that; :func:`prepare` makes i
    scaled between the noise floor (3 robust standard deviations) and the ink level, giving
    a soft ink map in [0, 1] (:func:`ink_map`);
 4. digits: connected components of the confident ink, grouped and split into digits, left to
-   right (:mod:`digitnet.reading.segment`);
+   right (:mod:`digitnet.imaging.segment`);
 5. each digit is cropped to its ink, its strokes thickened when they would be thinner than
    MNIST's after scaling, its longest side scaled to 20 px with anti-aliasing, and placed in
    28x28 with its centre of mass at MNIST's centre (:func:`normalise_digit`);
@@ -29,9 +29,9 @@ import numpy as np
 from PIL import Image
 
 from digitnet.errors import ImageError
-from digitnet.reading.components import Components, label_components
-from digitnet.reading.imagefile import ImageSource, LoadedImage, open_image
-from digitnet.reading.segment import Segment, Slot, segment, stroke_width
+from digitnet.imaging.components import Components, label_components
+from digitnet.imaging.imagefile import ImageSource, LoadedImage, open_image
+from digitnet.imaging.segment import Segment, Slot, segment, stroke_width
 
 SIZE = 28
 BOX = 20
@@ -154,7 +154,7 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     Parameters
     ----------
     source : path, PIL.Image.Image or np.ndarray
-        See :func:`digitnet.reading.imagefile.open_image`.
+        See :func:`digitnet.imaging.imagefile.open_image`.
     single : bool
         Treat all the ink as one digit (no segmentation).
 

@@ -1,6 +1,6 @@
 """A digitnet model as an ONNX graph, for onnxruntime, browsers and phones.
 
-The graph takes what :func:`digitnet.evaluate.predict_proba` takes, MNIST-style images
+The graph takes what :func:`digitnet.evaluation.evaluate.predict_proba` takes, MNIST-style images
 ``(N, 28, 28)`` (0 = background), either as float32 in [0, 1] (``input_type="float"``) or as
 uint8 0-255 (``input_type="uint8"``, divided by 255 in the graph exactly as
 :func:`digitnet.data.preprocess.to_input` does), with a dynamic batch dimension. It gives
@@ -16,7 +16,7 @@ goes into the ONNX metadata.
 
 Typical use::
 
-    from digitnet.export import to_onnx
+    from digitnet.interop import to_onnx
     proto = to_onnx(model)                 # an onnx.ModelProto, checked
     open("model.onnx", "wb").write(proto.SerializeToString())
 """
@@ -237,7 +237,7 @@ def _member(g: _Graph, model: Sequential, x: str, prefix: str) -> str:
 def write_onnx(path, model: Sequential | Ensemble, *, input_type: str = "float") -> None:
     """Write :func:`to_onnx` of ``model`` to ``path`` atomically (temporary file, then
     rename: a crash never leaves a half-written file under the final name)."""
-    from digitnet.io import atomic_write
+    from digitnet.files import atomic_write
 
     data = to_onnx(model, input_type=input_type).SerializeToString()
     atomic_write(path, lambda f: f.write(data))

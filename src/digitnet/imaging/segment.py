@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.reading.components import Components
+from digitnet.imaging.components import Components
 
 #: components smaller than this fraction of the largest one's area are specks
 SPECK_FRACTION = 0.03

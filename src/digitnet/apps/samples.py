@@ -78,7 +78,7 @@ class SampleStore:
     def load(self) -> tuple[np.ndarray, np.ndarray, str]:
         """Every sample as the network's input: ``(images (N, 28, 28) uint8, labels (N,),
         sha256 of the stored images)``; N is 0 when nothing is kept yet."""
-        from digitnet.reading.images import to_mnist
+        from digitnet.imaging.images import to_mnist
 
         images, labels, digest = [], [], hashlib.sha256()
         if self.path.exists():

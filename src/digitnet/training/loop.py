@@ -3,11 +3,11 @@ divergence detection and bit-exact determinism for a given seed.
 
 Typical use::
 
-    from digitnet import presets, train
+    from digitnet.training import loop, presets
     from digitnet.data import load_mnist
     data = load_mnist()
     model, config = presets.build("mlp")
-    history = train.fit(model, data.train, data.val, config, log=print)
+    history = loop.fit(model, data.train, data.val, config, log=print)
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def evaluate_loss_accuracy(model: Sequential, images: np.ndarray, labels: np.nda
 @dataclass
 class LoopState:
     """Where a training run is, besides the weights and the optimizer: what resuming it bit
-    for bit needs (:mod:`digitnet.checkpoint` saves it).
+    for bit needs (:mod:`digitnet.training.checkpoint` saves it).
 
     ``epoch`` is the epoch in progress (1-based) and ``step`` the number of its mini-batches
     done; ``order`` is that epoch's permutation (None between epochs); ``loss_sum`` the sum
@@ -191,7 +191,7 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         Draw a per-batch progress bar on stderr (default: only on a terminal).
     checkpoint : callable, optional
         ``checkpoint(model, optimizer, config, state)`` at the end of every epoch and every
-        ``checkpoint_every`` mini-batches (:class:`LoopState`; see :mod:`digitnet.checkpoint`).
+        ``checkpoint_every`` mini-batches (:class:`LoopState`; see :mod:`digitnet.training.checkpoint`).
     resume : (LoopState, optimizer state), optional
         Continue a run from a checkpoint; ``model`` must hold the checkpoint's weights. The
         result is bit for bit that of the uninterrupted run (same machine and code).

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.confidence import confidence_and_correct, selective
 from digitnet.data.preprocess import to_input
-from digitnet.metrics import classification_report
+from digitnet.evaluation.confidence import confidence_and_correct, selective
+from digitnet.evaluation.metrics import classification_report
 from digitnet.nn import Sequential
 
 
@@ -28,7 +28,7 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
 
     images : (N, 28, 28); labels : (N,). With ``reject_below`` (a probability in [0, 1]) the
     result also holds ``reject_option``: coverage and accuracy when the model answers "not
-    sure" below that confidence (see :func:`digitnet.confidence.selective`).
+    sure" below that confidence (see :func:`digitnet.evaluation.confidence.selective`).
     """
     return evaluate_proba(predict_proba(model, images, batch_size), labels,
                           reject_below=reject_below)

@@ -25,7 +25,7 @@ from digitnet.nn import (
     Sequential,
     Sigmoid,
 )
-from digitnet.train import TrainConfig, seed_streams
+from digitnet.training.loop import TrainConfig, seed_streams
 
 # Every preset takes channels-last (H, W, C) images (INPUT_SHAPE), the layout of
 # digitnet.nn.conv; MLPs flatten them. Model files saved with the old MLP shape (1, 28, 28)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from digitnet.serve.app import MAX_UPLOAD, create_app
+from digitnet.apps.serve.app import MAX_UPLOAD, create_app
 
 
 def app():

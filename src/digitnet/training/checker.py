@@ -4,16 +4,16 @@ neighbour).
 
 The digit model is trained on whole digits only and reads every input as some digit, so it
 cannot say which reading of touching digits is right; the checker can. It has 11 classes: the
-ten digits and :data:`~digitnet.reading.pieces.NOT_ONE_DIGIT`; only the probability of the
+ten digits and :data:`~digitnet.data.pieces.NOT_ONE_DIGIT`; only the probability of the
 eleventh is used (:func:`not_one_digit`), by
 :func:`digitnet.reading.recognise.choose_readings`. It is trained on the segments the real
 pipeline produces from numbers composed of training digits
-(:mod:`digitnet.reading.pieces`), validated on numbers composed of validation digits; the test
+(:mod:`digitnet.data.pieces`), validated on numbers composed of validation digits; the test
 digits are never used.
 
 Typical use::
 
-    from digitnet.reading.checker import train_checker
+    from digitnet.training.checker import train_checker
     checker = train_checker(load_mnist(), numbers=12000, seed=0)   # ~15 minutes
     save_model("checker.npz", checker)
 
@@ -30,10 +30,10 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.data.mnist import Split
-from digitnet.evaluate import predict_proba
+from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces
+from digitnet.evaluation.checker import scores
 from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
-from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces
-from digitnet.train import TrainConfig, fit, seed_streams
+from digitnet.training.loop import TrainConfig, fit, seed_streams
 
 #: training settings of the checker
 CONFIG = TrainConfig(epochs=12, batch_size=128, optimizer="nesterov", lr=0.05,
@@ -97,30 +97,3 @@ def train_checker(data: Any, *, numbers: int = NUMBERS, val_numbers: int = VAL_N
     if val is not None:
         model.meta["val"] = scores(model, val)
     return model
-
-
-def not_one_digit(checker: Sequential, images: np.ndarray) -> np.ndarray:
-    """Probability that each input is not one whole digit: ``(M, 28, 28)`` -> ``(M,)``."""
-    return checker_proba(checker, images)[1]
-
-
-def checker_proba(checker: Sequential, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the checker reads in ``(M, 28, 28)`` inputs: its digit probabilities given that
-    the input is one digit ``(M, 10)``, and the probability that it is not ``(M,)``."""
-    if checker.output_shape[-1] != NOT_ONE_DIGIT + 1:
-        raise ValueError(f"a checker has {NOT_ONE_DIGIT + 1} outputs, this model has "
-                         f"{checker.output_shape[-1]}")
-    p = predict_proba(checker, images)                                      # (M, 11)
-    digit = p[:, :NOT_ONE_DIGIT]
-    return digit / np.maximum(digit.sum(axis=1, keepdims=True), 1e-12), p[:, NOT_ONE_DIGIT]
-
-
-def scores(checker: Sequential, split: Split, threshold: float = 0.5) -> dict[str, float]:
-    """How well ``checker`` separates whole digits from the rest on labelled segments:
-    the fraction of whole digits flagged (false alarms) and of the rest missed, at
-    ``threshold``."""
-    p = not_one_digit(checker, split.images)
-    bad = split.labels == NOT_ONE_DIGIT
-    return {"whole_flagged": float((p[~bad] >= threshold).mean()) if (~bad).any() else 0.0,
-            "not_one_missed": float((p[bad] < threshold).mean()) if bad.any() else 0.0,
-            "whole": int((~bad).sum()), "not_one": int(bad.sum())}

@@ -4,7 +4,7 @@ Typical use::
 
     from sklearn.datasets import load_digits
     from sklearn.model_selection import cross_val_score
-    from digitnet.sklearn import DigitNetClassifier
+    from digitnet.interop.sklearn import DigitNetClassifier
 
     X, y = load_digits(return_X_y=True)
     print(cross_val_score(DigitNetClassifier(random_state=0), X / 16, y).mean())
@@ -14,7 +14,7 @@ default) a fully connected ReLU network of the ``hidden`` sizes reads it; with a
 (``"cnn"``, ``"lenet5"``, ``"relu-128-64"``, ... see ``digitnet presets``) the preset's layers
 read the 784 features as a 28x28 image (``x / 255`` for MNIST pixels, or anything in [0, 1]),
 their last layer resized to the number of classes. Labels may be any values (strings too),
-and any number of classes. Training is digitnet's own loop (:func:`digitnet.train.fit`) in
+and any number of classes. Training is digitnet's own loop (:func:`digitnet.training.loop.fit`) in
 float32; predictions are computed in float64 by a copy of the trained weights, so that a
 sample's probabilities do not depend on the other samples of the batch (BLAS rounds a
 float32 matrix product differently for different batch sizes) -- scikit-learn requires it.
@@ -35,13 +35,13 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from digitnet.errors import DigitnetError
 from digitnet.nn import Dense, ReLU, Sequential
-from digitnet.train import TrainConfig, fit
+from digitnet.training.loop import TrainConfig, fit
 
 IMAGE_FEATURES = 28 * 28
 
 
 class _Split:
-    """The ``images`` / ``labels`` pair :func:`digitnet.train.fit` reads."""
+    """The ``images`` / ``labels`` pair :func:`digitnet.training.loop.fit` reads."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
         self.images, self.labels = images, labels
@@ -78,7 +78,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     model_ : digitnet.nn.Sequential
-        The trained network (float32); ``digitnet.io.save_model`` saves it.
+        The trained network (float32); ``digitnet.modelfile.save_model`` saves it.
     history_ : list of dict
         The training loop's per-epoch records (loss, seconds, learning rate).
     """
@@ -151,7 +151,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             for units in sizes:
                 layers += [Dense(int(units), bias=True), ReLU()]
             return layers + [Dense(n_classes, bias=True)], (n_features,)
-        from digitnet import presets
+        from digitnet.training import presets
 
         try:
             preset = presets.get(self.architecture)

@@ -19,7 +19,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import tokenize
 import zipfile
 import zlib
@@ -30,39 +29,12 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import ModelFileError
+from digitnet.files import atomic_write
 from digitnet.nn import Ensemble, Sequential
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
 META_KEY = "__digitnet__"
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place.
-
-    On any error the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; a saved file is not secret
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_model(path: str | os.PathLike, model: Sequential | Ensemble,
