@@ -102,6 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = {"preset": name, "seed": presets.get(name).config.seed if args.seed is None
                else args.seed, "settings": overrides, "ensemble": args.ensemble,
                "val_size": args.val_size, "add_usps": args.add_usps,
+               "extra_dir": args.extra_dir,
                "data": dict(data.checksums)}
         if resumed is not None:
             check_same_run(folder, {k: v for k, v in resumed.run.items() if k != "out"}, run)
@@ -119,7 +120,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             model = train_preset(name, data, seed=args.seed, ensemble=args.ensemble, log=emit,
                                  progress=False if (args.quiet or args.json) else None,
                                  checkpoint=checkpointer, resume=resumed, stop=stop,
-                                 **overrides)
+                                 extra_dir=args.extra_dir, **overrides)
     except Interrupted as exc:
         print(f"digitnet train: interrupted at epoch {exc.state.epoch}, step "
               f"{exc.state.step}; checkpoint saved in {folder}; continue with: digitnet train "
@@ -160,6 +161,7 @@ def _resume_or_checkpoint(args: argparse.Namespace):
                            ("ensemble", run.get("ensemble")),
                            ("val_size", run.get("val_size")), ("out", run.get("out")),
                            ("add_usps", run.get("add_usps")),
+                           ("extra_dir", run.get("extra_dir")),
                            ("epochs", settings.get("epochs")), ("lr", settings.get("lr")),
                            ("batch_size", settings.get("batch_size")),
                            ("patience", settings.get("patience"))):
@@ -256,7 +258,7 @@ def reproduce_command(name: str, meta: dict[str, Any], args: argparse.Namespace)
                         ("--epochs", args.epochs), ("--lr", args.lr),
                         ("--batch-size", args.batch_size), ("--patience", args.patience),
                         ("--val-size", args.val_size if args.val_size != 10000 else None),
-                        ("--add-usps", args.add_usps)):
+                        ("--add-usps", args.add_usps), ("--extra-dir", args.extra_dir)):
         if value is not None:
             parts.append(f"{flag} {value}")
     return " ".join(parts)
@@ -640,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-size", type=non_negative_int, default=10000, metavar="N",
                    help="validation images taken from the end of the training file "
                         "(default 10000)")
+    p.add_argument("--extra-dir", metavar="DIR",
+                   help="folder holding usps/ and optdigits/, for the presets that train on "
+                        "them (default: beside the MNIST folder)")
     p.add_argument("--add-usps", metavar="DIR", help="also train on USPS's 7,291 training "
                    "digits (zip.train.gz in DIR), as a user's 16x16 images are read; "
                    "validation and test stay MNIST's")

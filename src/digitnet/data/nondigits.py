@@ -176,6 +176,27 @@ def _wave(rng) -> list[list[Point]]:
     return [list(zip(ys.tolist(), xs.tolist(), strict=True))]
 
 
+def _polyline(rng) -> list[list[Point]]:
+    """6-9 strokes joined at sharp random turns: a tangle no one writes as a digit."""
+    n = int(rng.integers(6, 10))
+    pts = [tuple(rng.uniform(15, CANVAS - 15, size=2))]
+    heading = rng.uniform(0, 2 * math.pi)
+    for _ in range(n):
+        heading += rng.choice([-1, 1]) * rng.uniform(2.0, 2.8)        # turns of 115-160 deg
+        length = rng.uniform(20, 45)
+        y = float(np.clip(pts[-1][0] + length * math.sin(heading), 8, CANVAS - 8))
+        x = float(np.clip(pts[-1][1] + length * math.cos(heading), 8, CANVAS - 8))
+        pts.append((y, x))
+    return [pts]
+
+
+def _two_shapes(rng) -> list[list[Point]]:
+    """Two of the simple shapes on top of each other."""
+    kinds = [_box, _cross, _triangle, _line, _zigzag]
+    a, b = rng.choice(len(kinds), 2, replace=False)
+    return kinds[a](rng) + kinds[b](rng)
+
+
 #: hand-drawn capital letters as strokes in a unit box (row, column), jittered when drawn
 STROKE_LETTERS: dict[str, list[list[Point]]] = {
     "A": [[(1, 0), (0, 0.5), (1, 1)], [(0.55, 0.25), (0.55, 0.75)]],
@@ -212,6 +233,7 @@ TRAIN_FAMILIES: dict[str, Strokes | None] = {
     "blank": None, "dot": _dot, "line": _line, "box": _box, "cross": _cross,
     "scribble": _scribble, "zigzag": _zigzag, "hatch": _hatch, "triangle": _triangle,
     "check": _check_mark, "stroke letter": _stroke_letter, "font letter": None,
+    "polyline": _polyline, "two shapes": _two_shapes,
 }
 #: kinds the benchmark shows and training never does
 TEST_ONLY_FAMILIES: dict[str, Strokes | None] = {

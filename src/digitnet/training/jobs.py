@@ -21,7 +21,7 @@ Log = Callable[[dict[str, Any]], None]
 def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int = 1,
                  log: Log | None = None, progress: bool | None = None,
                  checkpoint: Any = None, resume: Any = None, stop: Any = None,
-                 **overrides: Any) -> Sequential | Ensemble:
+                 extra_dir: Any = None, **overrides: Any) -> Sequential | Ensemble:
     """Train preset ``name`` on ``data`` (a :class:`digitnet.data.MNIST`) and evaluate it on
     the test split.
 
@@ -35,11 +35,22 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     :class:`digitnet.training.checkpoint.Resumed` of this run) continues it from there: finished
     members are read back, the member in progress continues where it stood. ``stop`` is
     passed to :func:`digitnet.training.loop.fit`.
+
+    A preset with a :class:`~digitnet.training.mix.Mix` trains on more than MNIST's
+    training digits: the extra handwriting is read beside ``data.data_dir`` or from
+    ``extra_dir`` (:func:`digitnet.training.mix.with_mix`); validation and test stay MNIST's.
     """
     if isinstance(ensemble, bool) or not isinstance(ensemble, int) or ensemble < 1:
         raise ConfigError(f"ensemble must be a positive number of networks, got {ensemble!r}")
-    base_seed = presets.get(name).config.seed if seed is None else seed
+    preset = presets.get(name)
+    base_seed = preset.config.seed if seed is None else seed
     start = time.perf_counter()
+    mixed = None
+    if preset.mix is not None:
+        from digitnet.training.mix import with_mix
+
+        data, mixed = with_mix(data, preset.mix, seed=base_seed,
+                               data_dir=getattr(data, "data_dir", None), extra_dir=extra_dir)
     members, member_meta = [], []
     for i in range(ensemble):
         member_log = log if ensemble == 1 or log is None else _tagged(log, i + 1, ensemble)
@@ -65,6 +76,8 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     model = members[0] if ensemble == 1 else Ensemble(members)
     test = evaluate(model, data.test.images, data.test.labels)
     meta = _common_meta(name, data, wall)
+    if mixed is not None:
+        meta["data"]["mix"] = {**preset.mix.to_dict(), "examples": mixed}
     meta["test"] = {k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")}
     if ensemble == 1:
         meta.update(member_meta[0])

@@ -191,7 +191,8 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         Draw a per-batch progress bar on stderr (default: only on a terminal).
     checkpoint : callable, optional
         ``checkpoint(model, optimizer, config, state)`` at the end of every epoch and every
-        ``checkpoint_every`` mini-batches (:class:`LoopState`; see :mod:`digitnet.training.checkpoint`).
+        ``checkpoint_every`` mini-batches (:class:`LoopState`; see
+        :mod:`digitnet.training.checkpoint`).
     resume : (LoopState, optimizer state), optional
         Continue a run from a checkpoint; ``model`` must hold the checkpoint's weights. The
         result is bit for bit that of the uninterrupted run (same machine and code).
