@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from digitnet import __version__
-from digitnet.errors import ModelFileError
+from digitnet.errors import ModelFileError, one_line
 from digitnet.files import atomic_write
 from digitnet.nn import Ensemble, Sequential
 
@@ -94,7 +94,7 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
         raise
     except NPZ_ERRORS as exc:
         raise ModelFileError(f"{path} is not a readable digitnet model (truncated, corrupted "
-                             f"or another kind of file: {_short(exc)}); re-create or "
+                             f"or another kind of file: {one_line(exc, 120)}); re-create or "
                              "re-download it") from None
     return _build(path, doc, arrays)
 
@@ -145,16 +145,12 @@ def _check_declared_size(path: Path, archive: zipfile.ZipFile, info: zipfile.Zip
                     "or forged); re-create or re-download it")
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
-
 
 def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
     try:
         doc = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: the model metadata is corrupted ({_short(exc)}); "
+        raise ModelFileError(f"{path}: the model metadata is corrupted ({one_line(exc, 120)}); "
                              "re-create or re-download the file") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a digitnet model file (format "
@@ -180,7 +176,8 @@ def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]
         model.load_state_dict(arrays)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(f"{path}: the architecture and weights do not fit together "
-                             f"({_short(exc)}); the file is corrupted or was edited") from None
+                             f"({one_line(exc, 120)}); the file is corrupted or was edited"
+                             ) from None
     model.meta = doc.get("meta") or {}
     model.saved_with = doc.get("digitnet_version")
     return model

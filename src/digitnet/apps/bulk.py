@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from digitnet.errors import ConfigError, DigitnetError
+from digitnet.errors import ConfigError, DigitnetError, one_line
 
 #: archive members larger than this (unpacked) are refused: no photo is that large
 MAX_MEMBER = 64 * 1024 * 1024
@@ -219,8 +219,7 @@ def _read_url(url: str) -> bytes:
     except OSError:
         raise
     except Exception as exc:    # noqa: BLE001  (any storage backend's own errors: one line)
-        text = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise ConfigError(f"cannot read this URL ({text})") from None
+        raise ConfigError(f"cannot read this URL ({one_line(exc, 160)})") from None
     if len(data) > MAX_MEMBER:
         raise ConfigError(f"more than {MAX_MEMBER:,} bytes, more than any photo: refused")
     return data

@@ -61,6 +61,20 @@ class SampleStore:
         finally:
             db.close()
 
+    def delete(self, sample_id: int | None = None) -> int:
+        """Remove the sample ``sample_id``, or every sample when None; returns how many
+        were removed (0 for an id that is not there)."""
+        if not self.path.exists():
+            return 0
+        db = self._connect()
+        try:
+            with db:
+                cur = (db.execute("DELETE FROM samples") if sample_id is None else
+                       db.execute("DELETE FROM samples WHERE id = ?", (int(sample_id),)))
+            return int(cur.rowcount)
+        finally:
+            db.close()
+
     def counts(self) -> list[int]:
         """Samples per digit, 0 to 9 (all zero when the store does not exist yet)."""
         if not self.path.exists():

@@ -139,9 +139,11 @@ def _star(rng) -> list[list[Point]]:
 def _asterisk(rng) -> list[list[Point]]:
     c, r, n = CANVAS / 2, rng.uniform(18, 34), int(rng.integers(3, 5))
     a0 = rng.uniform(0, math.pi)
-    return [_jitter([(c - r * math.sin(a0 + k * math.pi / n), c - r * math.cos(a0 + k * math.pi / n)),
-                     (c + r * math.sin(a0 + k * math.pi / n), c + r * math.cos(a0 + k * math.pi / n))],
-                    rng, 1.5) for k in range(n)]
+    out = []
+    for k in range(n):
+        dy, dx = r * math.sin(a0 + k * math.pi / n), r * math.cos(a0 + k * math.pi / n)
+        out.append(_jitter([(c - dy, c - dx), (c + dy, c + dx)], rng, 1.5))
+    return out
 
 
 def _spiral(rng) -> list[list[Point]]:

@@ -3,7 +3,8 @@
 When digits touch, :mod:`digitnet.imaging.segment` offers several readings (the group whole, or
 cut in places) and the recogniser picks one. A network trained on whole digits cannot help
 with that choice: it reads two touching digits or half of one as some digit, often
-confidently ("56" as 8). The checker network (:mod:`digitnet.training.checker`) learns an 11th class,
+confidently ("56" as 8). The checker network (:mod:`digitnet.training.checker`) learns an
+11th class,
 :data:`NOT_ONE_DIGIT`, from the segments the real pipeline produces.
 
 How the examples are made (:func:`number_pieces`): a few training digits are written side by

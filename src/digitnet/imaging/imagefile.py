@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitnet.errors import ConfigError, ImageError
+from digitnet.errors import ConfigError, ImageError, one_line
 
 #: images with more pixels than this are refused before decoding (Pillow's own default
 #: limit, about 89 megapixels: more than any phone camera's normal output)
@@ -104,7 +104,7 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
         if max_side is not None and max(img.size) > max_side:
             img = img.resize(_fit(img.size, max_side), Image.Resampling.BOX)
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"{name}: cannot decode the image ({_short(exc)}); the file is "
+        raise ImageError(f"{name}: cannot decode the image ({one_line(exc, 120)}); the file is "
                          "truncated or corrupted") from None
     return LoadedImage(img, (w, h), name)
 
@@ -175,7 +175,7 @@ def _open_file(source: str | os.PathLike | bytes, max_pixels: int, path: str) ->
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     except (ValueError, SyntaxError, EOFError, struct.error) as exc:   # a mangled header
-        raise ImageError(f"{path}: not a readable image ({_short(exc)}); the file is "
+        raise ImageError(f"{path}: not a readable image ({one_line(exc, 120)}); the file is "
                          "truncated or corrupted") from None
     return img                  # not decoded yet; animations and multi-page files: frame 1
 
@@ -211,7 +211,3 @@ def _name(source: ImageSource) -> str:
         return getattr(source, "filename", "") or "image"
     return str(source)
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]

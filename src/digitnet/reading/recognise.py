@@ -83,7 +83,10 @@ class Recognition:
     ----------
     file : str
     prediction : str or None
-        The digits read, left to right (None when the image failed).
+        The digits read, left to right (None when the image failed, or holds no digit:
+        see ``reason``).
+    reason : str or None
+        Why there is no prediction though the image was read (e.g. ``"not a digit"``).
     confidence : float or None
         Product of the digits' confidences.
     digits : list of DigitResult
@@ -99,6 +102,7 @@ class Recognition:
 
     file: str
     prediction: str | None = None
+    reason: str | None = None
     confidence: float | None = None
     digits: list[DigitResult] = field(default_factory=list)
     error: str | None = None

@@ -270,7 +270,8 @@ def plot_coverage(curve: dict[str, np.ndarray], table: list[dict[str, Any]]) -> 
     """Accuracy on the answered images against coverage when the model may say "not sure".
 
     ``curve`` is :func:`digitnet.evaluation.confidence.coverage_curve`'s result; ``table`` holds
-    :func:`digitnet.evaluation.confidence.selective` results at a few thresholds, marked on the curve.
+    :func:`digitnet.evaluation.confidence.selective` results at a few thresholds, marked on
+    the curve.
     """
     fig = new_figure(7.5, 5)
     ax = fig.subplots()

@@ -98,7 +98,8 @@ def adapt(model: Sequential | Ensemble, images: np.ndarray, labels: np.ndarray, 
 
 def personalise(base: Sequential | Ensemble, base_path: str | os.PathLike, images: np.ndarray,
                 labels: np.ndarray, data: Any, *, source: str, digest: str,
-                replay: int = 2000, epochs: int = 4, seed: int = 0) -> Sequential:
+                replay: int = 2000, epochs: int = 4, seed: int = 0,
+                progress: bool | None = None) -> Sequential:
     """:func:`adapt` ``base`` (loaded from ``base_path``) to the samples and record, in the
     result's metadata, the base model (file, sha256, test accuracy), the samples (``source``,
     their ``digest``) and the adapted model's MNIST test figures (``data.test``)."""

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from digitnet import __version__
-from digitnet.errors import CheckpointError, DigitnetError
+from digitnet.errors import CheckpointError, DigitnetError, one_line
 from digitnet.modelfile import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
 from digitnet.nn import Sequential
 from digitnet.training.loop import History, LoopState, TrainConfig
@@ -113,7 +113,7 @@ def load(folder: str | Path) -> Resumed:
     except CheckpointError:
         raise
     except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
-        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({_short(exc)}); "
+        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({one_line(exc, 120)}); "
                               "delete it to start the run again") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digitnet checkpoint")
@@ -137,7 +137,7 @@ def load(folder: str | Path) -> Resumed:
         return Resumed(run=meta["run"], member=int(meta["member"]), model=model,
                        config=config, state=state, optimizer=_prefixed(arrays, "optimizer."))
     except (KeyError, TypeError, ValueError, DigitnetError) as exc:
-        raise CheckpointError(f"{path}: damaged checkpoint ({_short(exc)}); delete it to "
+        raise CheckpointError(f"{path}: damaged checkpoint ({one_line(exc, 120)}); delete it to "
                               "start the run again") from None
 
 
@@ -155,10 +155,6 @@ def check_same_run(folder: str | Path, saved: dict[str, Any], given: dict[str, A
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
 
 
 __all__ = ["CheckpointError", "Checkpointer", "FILE", "Resumed", "check_same_run", "load",

@@ -326,8 +326,8 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state,
             if state.step < steps:
                 after_step()
     seconds = time.perf_counter() - start
-    record = {"epoch": epoch, "train_loss": state.loss_sum / n, "lr": optimizer.lr,
-              "seconds": seconds}
+    record = {"epoch": epoch, "epochs": config.epochs, "train_loss": state.loss_sum / n,
+              "lr": optimizer.lr, "seconds": seconds}
     state.order, state.step, state.loss_sum, state.epoch_seconds = None, 0, 0.0, 0.0
     return record
 
