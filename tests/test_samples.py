@@ -77,6 +77,7 @@ def test_the_page_keeps_a_sample_only_when_asked(tmp_path, digits_data):
     )
     assert r.status_code == 200 and r.json()["counts"][7] == 1
     assert client.get("/api/samples").json()["counts"][7] == 1
+    assert str(tmp_path) not in r.text  # the store's path is not shown
     bad = client.post(
         "/api/samples", files={"image": ("d.png", data, "image/png")}, data={"digit": "12"}
     )
@@ -118,9 +119,9 @@ def test_the_page_adapts_to_kept_samples_and_reads_with_either_model(
     client = TestClient(create_app(base, samples=db, data_dir=mnist_dir))
     pixels = {"pixels": digits_data.test.images[0].tolist()}
     gone = client.post("/api/read-pixels?model=personal", json=pixels)
-    assert gone.status_code == 404 and "no personal model yet" in gone.json()["detail"]
+    assert gone.status_code == 404 and gone.json()["code"] == "no_personal_model"
     empty = client.post("/api/adapt")
-    assert empty.status_code == 400 and "no samples" in empty.json()["detail"]
+    assert empty.status_code == 400 and empty.json()["code"] == "no_samples"
     assert client.get("/api/samples").json()["personal_model"] is False
     test = digits_data.test
     for i in range(20):
@@ -135,10 +136,60 @@ def test_the_page_adapts_to_kept_samples_and_reads_with_either_model(
     body = r.json()
     assert sum(body["samples"]) == 20 and body["adapted"]["samples"] == 20
     assert body["adapted"]["base_model"] == "base.npz" and 0 < body["test_accuracy"] <= 1
-    assert (tmp_path / "data" / "personal-model.npz").is_file()
+    (personal,) = (tmp_path / "data" / "personal").glob("*.npz")  # this browser's, by owner
+    assert str(tmp_path) not in r.text  # no server path in any answer
     assert client.get("/api/samples").json()["personal_model"] is True
     assert client.get("/api/model").json()["adapted"] is None  # the base is untouched
     mine = client.post("/api/read-pixels?model=personal", json=pixels).json()
     theirs = client.post("/api/read-pixels", json=pixels).json()
     assert mine["probabilities"] != theirs["probabilities"]  # another model read it
     assert client.post("/api/read-pixels?model=other", json=pixels).status_code == 422
+
+
+def test_owners_keep_their_samples_apart_and_delete_only_their_own(tmp_path, digits_data):
+    store = SampleStore(tmp_path / "s.sqlite")
+    mine = [store.add(d, png(digits_data.test.images[d]), owner="a") for d in range(3)]
+    theirs = store.add(5, png(digits_data.test.images[5]), owner="b")
+    assert store.counts(owner="a")[:3] == [1, 1, 1] and store.counts(owner="b")[5] == 1
+    assert sum(store.counts()) == 4  # None: every owner
+    assert [s["id"] for s in store.list(owner="a")] == mine
+    assert store.delete(theirs, owner="a") == 0 and store.image(theirs, owner="a") is None
+    assert store.delete(mine[0], owner="a") == 1
+    assert store.load(owner="a")[1].tolist() == [1, 2]
+    assert store.delete(owner="a") == 2 and store.owners() == {"b": 1}
+
+
+def test_a_database_from_before_owners_is_migrated(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    con = sqlite3.connect(db)
+    con.execute(
+        "CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT, digit INTEGER NOT NULL, "
+        "image BLOB NOT NULL, created TEXT NOT NULL DEFAULT (datetime('now')))"
+    )
+    con.execute("INSERT INTO samples (digit, image) VALUES (4, x'00')")
+    con.commit()
+    con.close()
+    store = SampleStore(db)
+    assert store.counts()[4] == 1 and store.owners() == {"": 1}  # the old sample: owner ''
+    store.add(2, b"x", owner="a")
+    assert store.counts(owner="a")[2] == 1 and store.counts(owner="")[4] == 1
+
+
+def test_the_samples_command_counts_deletes_and_takes_an_owner(tmp_path, capsys):
+    from digitnet.apps.cli import main
+
+    db = str(tmp_path / "s.sqlite")
+    store = SampleStore(db)
+    a = store.add(1, b"a", owner="aaa")
+    store.add(2, b"b", owner="bbb")
+    assert main(["samples", "count", "--store", db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 samples in") and "2 owners: aaa (1), bbb (1)" in out
+    assert main(["samples", "count", "--store", db, "--owner", "aaa"]) == 0
+    assert capsys.readouterr().out.startswith("1 samples in")
+    assert main(["samples", "delete", "all", "--store", db, "--owner", "bbb"]) == 0
+    assert "Deleted 1 sample " in capsys.readouterr().out and store.owners() == {"aaa": 1}
+    assert main(["samples", "delete", str(a), "--store", db]) == 0
+    assert sum(store.counts()) == 0

@@ -19,6 +19,7 @@ _ERRORS = (
     "ExportError",
     "ImageError",
     "ModelFileError",
+    "PixelsError",
 )
 
 __all__ = ["__version__", *_ERRORS]

@@ -58,6 +58,12 @@ class ImageError(DigitnetError):
     code = "bad_image"
 
 
+class PixelsError(DigitnetError, ValueError):
+    """A digit given as pixel values that are not 28x28 (or 784) finite numbers in 0-255."""
+
+    code = "bad_pixels"
+
+
 class ExportError(DigitnetError):
     """A model that cannot be exported (a layer with no ONNX form, a missing package)."""
 
@@ -87,5 +93,6 @@ __all__ = [
     "ExportError",
     "ImageError",
     "ModelFileError",
+    "PixelsError",
     "one_line",
 ]

@@ -6,6 +6,12 @@ mode so that several processes (the web server's workers) add samples at once wi
 losing any. Each sample is the image as sent (PNG bytes) and its digit. Nothing is created
 until a sample is added. ``digitnet samples export DIR`` writes them as an ImageFolder
 (``DIR/<digit>/<id>.png``), which ``digitnet adapt DIR`` reads.
+
+Each sample has an ``owner``: the web page keeps each browser's samples apart (a hash of its
+anonymous cookie, :mod:`digitnet.apps.serve.middleware`); samples kept before owners existed,
+or from Python without one, have the owner ``""``. Every method takes ``owner``: None means
+every owner (the command line's default), a string only that owner's samples. A database
+made before owners existed gets the column the first time it is opened.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS samples (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     digit INTEGER NOT NULL CHECK (digit BETWEEN 0 AND 9),
     image BLOB NOT NULL,
-    created TEXT NOT NULL DEFAULT (datetime('now')))"""
+    created TEXT NOT NULL DEFAULT (datetime('now')),
+    owner TEXT NOT NULL DEFAULT '')"""
 
 
 def default_path() -> Path:
@@ -46,47 +53,104 @@ class SampleStore:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(samples)")}
+        if "owner" not in columns:  # a database from before owners: migrate it in place
+            try:
+                with db:
+                    db.execute("ALTER TABLE samples ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            except sqlite3.OperationalError:  # another process added it meanwhile
+                pass
+        db.execute("CREATE INDEX IF NOT EXISTS samples_owner ON samples (owner)")
         return db
 
-    def add(self, digit: int, image: bytes) -> int:
-        """Store one sample (the image file's bytes); returns its id."""
+    @staticmethod
+    def _where(owner: str | None, sample_id: int | None = None) -> tuple[str, tuple]:
+        clauses, args = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            args.append(owner)
+        if sample_id is not None:
+            clauses.append("id = ?")
+            args.append(int(sample_id))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(args)
+
+    def add(self, digit: int, image: bytes, owner: str = "") -> int:
+        """Store one sample (the image file's bytes) of ``owner``; returns its id."""
         if isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9:
             raise ConfigError(f"a sample's digit must be 0-9, got {digit!r}")
         db = self._connect()
         try:
             with db:
                 cur = db.execute(
-                    "INSERT INTO samples (digit, image) VALUES (?, ?)",
-                    (digit, sqlite3.Binary(image)),
+                    "INSERT INTO samples (digit, image, owner) VALUES (?, ?, ?)",
+                    (digit, sqlite3.Binary(image), owner),
                 )
             return int(cur.lastrowid)
         finally:
             db.close()
 
-    def delete(self, sample_id: int | None = None) -> int:
-        """Remove the sample ``sample_id``, or every sample when None; returns how many
-        were removed (0 for an id that is not there)."""
+    def delete(self, sample_id: int | None = None, owner: str | None = None) -> int:
+        """Remove the sample ``sample_id``, or every sample when None (of ``owner`` only,
+        when given); returns how many were removed (0 for an id that is not there, or not
+        the owner's)."""
         if not self.path.exists():
             return 0
+        where, args = self._where(owner, sample_id)
         db = self._connect()
         try:
             with db:
-                cur = (
-                    db.execute("DELETE FROM samples")
-                    if sample_id is None
-                    else db.execute("DELETE FROM samples WHERE id = ?", (int(sample_id),))
-                )
+                cur = db.execute("DELETE FROM samples" + where, args)
             return int(cur.rowcount)
         finally:
             db.close()
 
-    def counts(self) -> list[int]:
+    def list(self, owner: str | None = None) -> list[dict]:
+        """``{"id", "digit", "created"}`` of each sample (of ``owner``), oldest first."""
+        if not self.path.exists():
+            return []
+        where, args = self._where(owner)
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT id, digit, created FROM samples" + where + " ORDER BY id", args
+            ).fetchall()
+        finally:
+            db.close()
+        return [{"id": i, "digit": d, "created": c} for i, d, c in rows]
+
+    def image(self, sample_id: int, owner: str | None = None) -> bytes | None:
+        """The stored image of sample ``sample_id`` (None when absent, or not ``owner``'s)."""
+        if not self.path.exists():
+            return None
+        where, args = self._where(owner, sample_id)
+        db = self._connect()
+        try:
+            row = db.execute("SELECT image FROM samples" + where, args).fetchone()
+        finally:
+            db.close()
+        return None if row is None else bytes(row[0])
+
+    def owners(self) -> dict[str, int]:
+        """How many samples each owner has."""
+        if not self.path.exists():
+            return {}
+        db = self._connect()
+        try:
+            rows = db.execute("SELECT owner, COUNT(*) FROM samples GROUP BY owner").fetchall()
+        finally:
+            db.close()
+        return dict(rows)
+
+    def counts(self, owner: str | None = None) -> list[int]:
         """Samples per digit, 0 to 9 (all zero when the store does not exist yet)."""
         if not self.path.exists():
             return [0] * 10
+        where, args = self._where(owner)
         db = self._connect()
         try:
-            rows = db.execute("SELECT digit, COUNT(*) FROM samples GROUP BY digit").fetchall()
+            rows = db.execute(
+                "SELECT digit, COUNT(*) FROM samples" + where + " GROUP BY digit", args
+            ).fetchall()
         finally:
             db.close()
         out = [0] * 10
@@ -94,8 +158,8 @@ class SampleStore:
             out[digit] = n
         return out
 
-    def load(self) -> tuple[np.ndarray, np.ndarray, str]:
-        """Every sample as the network's input: ``(images (N, 28, 28) uint8, labels (N,),
+    def load(self, owner: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+        """Every sample (of ``owner``) as the network's input: ``(images (N, 28, 28) uint8, labels (N,),
         sha256 of the stored images)``; N is 0 when nothing is kept yet."""
         from digitnet.imaging.images import to_mnist
 
@@ -103,7 +167,10 @@ class SampleStore:
         if self.path.exists():
             db = self._connect()
             try:
-                rows = db.execute("SELECT id, digit, image FROM samples ORDER BY id").fetchall()
+                where, args = self._where(owner)
+                rows = db.execute(
+                    "SELECT id, digit, image FROM samples" + where + " ORDER BY id", args
+                ).fetchall()
             finally:
                 db.close()
             for sample_id, digit, image in rows:
@@ -121,9 +188,9 @@ class SampleStore:
             digest.hexdigest(),
         )
 
-    def export(self, folder: str | os.PathLike) -> int:
-        """Write every sample as ``folder/<digit>/<id>.png`` (built beside ``folder`` and
-        renamed into place; ``folder`` must not exist); returns the count."""
+    def export(self, folder: str | os.PathLike, owner: str | None = None) -> int:
+        """Write every sample (of ``owner``) as ``folder/<digit>/<id>.png`` (built beside
+        ``folder`` and renamed into place; ``folder`` must not exist); returns the count."""
         out = Path(folder)
         if out.exists():
             raise ConfigError(f"{out} already exists: export into a new folder")
@@ -138,7 +205,10 @@ class SampleStore:
         db = self._connect()
         try:
             n = 0
-            for sample_id, digit, image in db.execute("SELECT id, digit, image FROM samples"):
+            where, args = self._where(owner)
+            for sample_id, digit, image in db.execute(
+                "SELECT id, digit, image FROM samples" + where, args
+            ):
                 (tmp / str(digit)).mkdir(exist_ok=True)
                 (tmp / str(digit) / f"{sample_id}.png").write_bytes(image)
                 n += 1

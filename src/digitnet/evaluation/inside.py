@@ -9,11 +9,16 @@ and Conv2D weights ``(kH, kW, C_in, C_out)``; Dense weights are ``(D_in, D_out)`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from digitnet import __version__
 from digitnet.data.preprocess import to_input
-from digitnet.nn import Conv2D, Dense, Dropout, Flatten, Module, Sequential
+from digitnet.errors import PixelsError
+from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, Module, Sequential
+from digitnet.nn.layers import ACTIVATIONS
 
 #: layers that pass values through unchanged at inference (only reshaped): not drawn
 PASS_THROUGH = (Flatten, Dropout)
@@ -119,3 +124,202 @@ def describe(layer: Module) -> str:
     if hasattr(layer, "pool_size"):
         return f"{name} {layer.pool_size[0]}x{layer.pool_size[1]}"
     return name
+
+
+def model_facts(model: Any, path: str | Path) -> dict[str, Any]:
+    """What a person wants to know about a model, JSON-ready: its file name (never the
+    folder), preset, parameter count, recorded test accuracy, ensemble size, layers, and
+    for a model adapted to someone's samples, how many and from which base model."""
+    meta = getattr(model, "meta", {}) or {}
+    net = model.members[0] if hasattr(model, "members") else model
+    adapted = None
+    if "adapt" in meta:
+        base = meta.get("base_model") or {}
+        adapted = {
+            "samples": meta["adapt"]["samples"],
+            "per_digit": meta["adapt"]["per_digit"],
+            "base_model": base.get("file"),
+            "base_test_accuracy": base.get("test_accuracy"),
+        }
+    return {
+        "file": Path(path).name,
+        "preset": meta.get("preset"),
+        "parameters": int(model.num_parameters()),
+        "test_accuracy": (meta.get("test") or {}).get("accuracy"),
+        "ensemble": len(model.members) if hasattr(model, "members") else 1,
+        "layers": [describe(layer) for layer in net.layers],
+        "convolutional": any(isinstance(layer, Conv2D) for layer in net.layers),
+        "dense": any(isinstance(layer, Dense) for layer in net.layers),
+        "adapted": adapted,
+        "digitnet_version": __version__,
+    }
+
+
+def pixels_to_digit(pixels: Any) -> np.ndarray:
+    """One digit given as the network's input, as ``(28, 28)`` uint8: 28 rows of 28 values
+    or 784 values, in [0, 255], or in [0, 1] when none is above 1 (then scaled by 255).
+
+    Raises
+    ------
+    PixelsError
+        Another shape, a value that is not a finite number, or one out of range.
+    """
+    try:
+        a = np.asarray(pixels, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise PixelsError(
+            "pixels must be 28 rows of 28 numbers or 784 numbers", subject="pixels"
+        ) from None
+    if a.size != 784 or a.shape not in ((784,), (28, 28)):
+        raise PixelsError(
+            f"pixels must be 28 rows of 28 numbers or 784 numbers, got shape {list(a.shape)}",
+            subject="pixels",
+        )
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
+        raise PixelsError(
+            "pixels must be finite numbers from 0 to 255 (or 0 to 1)", subject="pixels"
+        )
+    if a.max() <= 1:
+        a = a * 255
+    return np.rint(a.reshape(28, 28)).astype(np.uint8)
+
+
+def tile(values: np.ndarray, columns: int = 8) -> np.ndarray:
+    """A layer's output as one grey image in [0, 1]: (H, W, C) maps side by side, ``columns``
+    to a row, one pixel apart; or a (D,) vector as a strip of rows of 32. Each map is scaled
+    to its own range (a constant map is 0)."""
+    if values.ndim == 3:
+        h, w, c = values.shape
+        cols = min(columns, c)
+        rows = -(-c // cols)
+        out = np.zeros((rows * (h + 1) - 1, cols * (w + 1) - 1))
+        for k in range(c):
+            m = values[:, :, k]
+            span = float(m.max() - m.min())
+            r, q = divmod(k, cols)
+            out[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = (
+                (m - m.min()) / span if span > 0 else 0
+            )
+        return out
+    v = values.ravel()
+    cols = min(32, v.size)
+    v = np.concatenate([v, np.full(-v.size % cols, np.nan)]).reshape(-1, cols)
+    span = float(np.nanmax(v) - np.nanmin(v))
+    return np.nan_to_num((v - np.nanmin(v)) / span if span > 0 else v * 0)
+
+
+#: layers that transform each value (or channel) on its own: a block ends after them
+_ELEMENTWISE = (BatchNorm, *ACTIVATIONS.values())
+
+
+def block_ends(model: Sequential, activations: list[Activation]) -> list[Activation]:
+    """The activations that end a block: a Conv2D or Dense layer with the batch norm and
+    activation after it is one block (its output is the activation's), a pooling layer one,
+    the last layer one. Fewer, more telling pictures than every layer."""
+    kept = []
+    for k, a in enumerate(activations):
+        after = activations[k + 1] if k + 1 < len(activations) else None
+        if a.index >= 0 and after is not None and isinstance(
+            model.layers[after.index], _ELEMENTWISE
+        ):
+            continue
+        kept.append(a)
+    return kept
+
+
+def block_label(model: Sequential, index: int) -> str:
+    """The name of the block that ends at ``model.layers[index]`` (see :func:`block_ends`):
+    ``Conv2D 32 5x5 + BatchNorm + ReLU``; ``input`` for -1."""
+    if index < 0:
+        return "input"
+    start = index
+    while start > 0 and isinstance(model.layers[start], _ELEMENTWISE + PASS_THROUGH):
+        start -= 1
+    names = [
+        describe(layer)
+        for layer in model.layers[start : index + 1]
+        if not isinstance(layer, PASS_THROUGH)
+    ]
+    return " + ".join(names)
+
+
+@dataclass(frozen=True)
+class Feeds:
+    """What one unit (a map of a convolutional layer, a unit of a dense one) is computed
+    from, for one example.
+
+    Attributes
+    ----------
+    layer : int
+        Index in ``model.layers`` of the layer that combines its inputs (a Conv2D, Dense or
+        pooling layer): the unit asked for is this layer's, or is made from it only by batch
+        norm and an activation, which act on each unit alone.
+    kind : str
+        ``"conv"``, ``"dense"`` or ``"pool"``.
+    source : int
+        Index of the layer whose output it reads (-1: the input image).
+    weights : np.ndarray or None
+        conv: ``(C_in, kH, kW)``, one kernel per input map; dense: the weights in the shape
+        of the source's output (``(H, W, C)`` maps, ``(D,)`` units or the ``(28, 28)``
+        input); pool: None.
+    contributions : np.ndarray
+        conv and dense over maps: ``(C_in,)`` how much each input map adds to the unit
+        (summed over its positions; for conv the mean over output positions); dense over a
+        vector or the input image: input times weight, in its shape; pool: ``(1,)`` the mean of the map it pools.
+    bias : float
+    """
+
+    layer: int
+    kind: str
+    unit: int
+    source: int
+    weights: np.ndarray | None
+    contributions: np.ndarray
+    bias: float
+
+
+def what_feeds(model: Sequential, image: np.ndarray, index: int, unit: int) -> Feeds:
+    """What computes ``unit`` of the output of ``model.layers[index]`` for ``image``
+    (``(28, 28)``): the weights reaching it and each input's contribution.
+
+    Raises
+    ------
+    PixelsError
+        ``index`` or ``unit`` out of range (they come from a person's click).
+    """
+    acts = layer_activations(model, image)
+    by_index = {a.index: a for a in acts}
+    if index not in by_index or index < 0:
+        raise PixelsError(f"no drawn layer {index} in this model", subject="layer")
+    channels = by_index[index].values.shape[-1]
+    if not 0 <= unit < channels:
+        raise PixelsError(
+            f"layer {index} has units 0 to {channels - 1}, got {unit}", subject="unit"
+        )
+    i = index
+    while i > 0 and isinstance(model.layers[i], _ELEMENTWISE + PASS_THROUGH):
+        i -= 1
+    layer = model.layers[i]
+    earlier = [a for a in acts if a.index < i]
+    source = earlier[-1]
+    x = source.values if source.index >= 0 else by_index[-1].values[:, :, None]
+    if isinstance(layer, Conv2D):
+        w = layer.params["W"][:, :, :, unit]  # (kH, kW, C_in)
+        kh, kw = w.shape[:2]
+        ph, pw = layer.pad
+        xp = np.pad(x, ((ph, ph), (pw, pw), (0, 0)))
+        sh, sw = layer.stride
+        windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(0, 1))
+        windows = windows[::sh, ::sw]  # (Ho, Wo, C_in, kH, kW)
+        parts = np.einsum("pqcij,ijc->c", windows, w) / (windows.shape[0] * windows.shape[1])
+        bias = float(layer.params["b"][unit]) if "b" in layer.params else 0.0
+        return Feeds(i, "conv", unit, source.index, np.moveaxis(w, -1, 0), parts, bias)
+    if isinstance(layer, Dense):
+        x = source.values  # (H, W, C) maps, (D,) units, or the (28, 28) input
+        w = layer.params["W"][:, unit].reshape(x.shape)
+        parts = x * w
+        if x.ndim == 3:
+            parts = parts.sum(axis=(0, 1))
+        bias = float(layer.params["b"][unit]) if "b" in layer.params else 0.0
+        return Feeds(i, "dense", unit, source.index, w, parts, bias)
+    return Feeds(i, "pool", unit, source.index, None, np.array([x[..., unit].mean()]), 0.0)

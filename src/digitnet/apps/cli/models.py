@@ -75,7 +75,8 @@ def add_arguments(sub: Any) -> None:
         description="`samples count` shows how many samples the `digitnet "
         'serve` page kept (its "that\'s wrong" button); `samples export '
         "FOLDER` writes them as one folder per digit, for `digitnet adapt`; "
-        "`samples delete ID` removes one, `samples delete all` every one.",
+        "`samples delete ID` removes one, `samples delete all` every one. Each browser's "
+        "samples are its own (an anonymous owner); --owner acts on one owner's only.",
     )
     p.add_argument("action", choices=("count", "export", "delete"))
     p.add_argument(
@@ -88,6 +89,12 @@ def add_arguments(sub: Any) -> None:
         "--store",
         metavar="DB",
         help="the samples database (default: $DIGITNET_SAMPLES, else the user's data folder)",
+    )
+    p.add_argument(
+        "--owner",
+        metavar="OWNER",
+        help="only this owner's samples (as `samples count` lists them; '' for samples "
+        "kept before owners existed); default: every owner's",
     )
     p.set_defaults(func=run_samples)
 
@@ -152,10 +159,11 @@ def run_samples(args: argparse.Namespace) -> int:
     from digitnet.apps.samples import SampleStore
 
     store = SampleStore(args.store)
+    owner = args.owner
     if args.action == "export":
         if args.target is None:
             raise DigitnetError("samples export needs a FOLDER to write")
-        n = store.export(args.target)
+        n = store.export(args.target, owner=owner)
         print(
             f"Wrote {n} samples into {args.target} (one folder per digit); teach a model "
             f"with: digitnet adapt {args.target} --out mine.npz"
@@ -165,14 +173,20 @@ def run_samples(args: argparse.Namespace) -> int:
             raise DigitnetError(
                 "samples delete needs a sample's ID (see `digitnet samples count`) or 'all'"
             )
-        n = store.delete(None if args.target == "all" else _sample_id(args.target))
+        n = store.delete(None if args.target == "all" else _sample_id(args.target), owner=owner)
         print(f"Deleted {n} sample{'s' if n != 1 else ''} from {store.path}")
     else:
-        counts = store.counts()
+        counts = store.counts(owner=owner)
         print(
             f"{sum(counts)} samples in {store.path}: "
             + ", ".join(f"{d}: {n}" for d, n in enumerate(counts))
         )
+        owners = store.owners()
+        if owner is None and (len(owners) > 1 or "" not in owners) and owners:
+            print(
+                f"{len(owners)} owners: "
+                + ", ".join(f"{o or repr('')} ({n})" for o, n in sorted(owners.items()))
+            )
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import tempfile
 from typing import Any
 
 from digitnet.apps.cli.common import (
@@ -45,10 +47,28 @@ def add_arguments(sub: Any) -> None:
         metavar="MB",
         help="refuse larger uploads with 413 (default 10)",
     )
+    p.add_argument(
+        "--no-samples",
+        action="store_true",
+        help="keep no samples and adapt no personal model (a public demo)",
+    )
+    p.add_argument(
+        "--max-samples",
+        type=positive_int,
+        default=500,
+        metavar="N",
+        help="samples one browser may keep (default 500)",
+    )
+    p.add_argument(
+        "--store",
+        metavar="DB",
+        help="the samples database (default: $DIGITNET_SAMPLES, else the user's data folder)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no access log")
     add_data_dir(
         p,
-        help='where "adapt to my handwriting" finds MNIST\'s training digits '
-        "to replay (default: as train)",
+        help="where adapting and the Train panel find MNIST (default: as train; "
+        "the server never downloads it)",
     )
     p.set_defaults(func=run_serve)
 
@@ -63,15 +83,26 @@ def run_serve(args: argparse.Namespace) -> int:
             "digitnet serve needs the web extra: pip install "
             "'digitnet[serve]' (FastAPI, uvicorn, python-multipart)"
         ) from None
+    from digitnet.apps.serve.factory import SETTINGS
+
     model = model_path(args)
-    limit = int(args.max_upload_mb * 1024 * 1024)
-    create_app(model, max_upload=limit)  # a bad model fails here, in one line
-    os.environ["DIGITNET_SERVE_MODEL"] = str(model)
-    os.environ["DIGITNET_SERVE_MAX_UPLOAD"] = str(limit)
-    if args.data_dir:
-        os.environ["DIGITNET_DATA_DIR"] = str(args.data_dir)  # for every worker
+    options = {
+        "model_path": str(model),
+        "max_upload": int(args.max_upload_mb * 1024 * 1024),
+        "samples": args.store,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "keep_samples": not args.no_samples,
+        "max_samples": args.max_samples,
+        # one folder for every worker: a training started by one is followed from any
+        "work_dir": tempfile.mkdtemp(prefix="digitnet-serve-"),
+    }
+    create_app(**options)  # a bad model or setting fails here, in one line
+    os.environ[SETTINGS] = json.dumps(options)  # what each worker builds its app from
     print(
-        f"digitnet serve: http://{args.host}:{args.port}/ (model {model}; Ctrl+C stops)", flush=True
+        f"digitnet serve: http://{args.host}:{args.port}/ (model {model}"
+        + ("; no samples kept" if args.no_samples else "")
+        + "; Ctrl+C stops)",
+        flush=True,
     )
     uvicorn.run(
         "digitnet.apps.serve.factory:app",
@@ -79,7 +110,8 @@ def run_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="warning",
+        log_level="warning" if args.quiet else "info",
+        access_log=not args.quiet,
         timeout_keep_alive=5,
     )
     return 0
