@@ -3,6 +3,7 @@ and a schemathesis run against its OpenAPI schema (no 5xx for any input)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import tempfile
 from pathlib import Path
@@ -70,6 +71,76 @@ def test_model_facts(client):
     m = client.get("/api/model").json()
     assert m["parameters"] > 100_000 and m["test_accuracy"] > 0.99
     assert m["preset"] == "cnn-general" and m["layers"][0].startswith("Conv2D")
+    assert m["onnx"]["available"] == (importlib.util.find_spec("onnx") is not None)
+
+
+def test_docs_and_favicon_are_served_from_the_package(client):
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()
+    for url in ("/docs", "/redoc"):
+        page = client.get(url).text
+        scripts = [p.split('"')[0] for p in page.split('src="')[1:]]
+        assert scripts and all(s.startswith("/") for s in scripts), scripts
+        assert all(client.get(s).status_code == 200 for s in scripts)
+    assert client.get("/favicon.ico").status_code == 200
+
+
+def test_the_onnx_link_explains_itself_without_onnx(client, monkeypatch):
+    """A serve-only install (no onnx): 501 with code onnx_missing naming the extra, and
+    /api/model says so, for the page to grey the link."""
+    from digitnet.apps.serve.routes import model as model_routes
+
+    monkeypatch.setattr(model_routes, "onnx_available", lambda: False)
+    r = client.get("/api/model.onnx")
+    assert r.status_code == 501 and r.json()["code"] == "onnx_missing"
+    assert "digitnet[onnx]" in r.json()["detail"]
+    assert client.get("/api/model").json()["onnx"]["available"] is False
+
+
+def test_every_error_answer_has_a_detail_and_a_code(client):
+    for r in (
+        client.get("/api/nowhere"),
+        client.put("/api/read"),
+        client.post("/api/read-pixels", content=b"{", headers={"Content-Type": "application/json"}),
+        client.post("/api/read-pixels?model=personal", json={"pixels": [0] * 784}),
+        client.delete("/api/samples/12345"),
+        client.post("/api/train/nope/stop"),
+    ):
+        body = r.json()
+        assert r.status_code >= 400 or body == {"stopping": False}
+        if r.status_code >= 400:
+            assert isinstance(body["detail"], str) and body["code"], body
+
+
+def test_a_browser_gets_an_httponly_cookie_and_its_own_id(app):
+    first, second = TestClient(app), TestClient(app)
+    cookie = first.get("/api/samples").headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "set-cookie" not in first.get("/api/samples").headers  # kept, not made anew
+    assert second.get("/api/samples").headers["set-cookie"] != cookie
+
+
+def test_digits_sent_together_are_read_in_one_pass(app, digits):
+    """Micro-batching: concurrent /api/read-pixels requests share forward passes, and each
+    gets its own digit's answer."""
+    import concurrent.futures
+
+    images, labels = digits
+    svc = app.state.digitnet
+    svc.batcher.sizes.clear()
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda i: c.post("/api/read-pixels", json={"pixels": images[i].tolist()}).json(),
+                range(64),
+            )
+        )
+    single = TestClient(app)
+    for i, a in enumerate(answers):
+        alone = single.post("/api/read-pixels", json={"pixels": images[i].tolist()}).json()
+        assert a["digit"] == alone["digit"]
+        assert np.allclose(a["probabilities"], alone["probabilities"], atol=1e-5)
+    assert sum(svc.batcher.sizes) >= 64 and max(svc.batcher.sizes) > 1
 
 
 def test_the_model_downloads_as_onnx(client, digits):
@@ -118,28 +189,67 @@ def test_pixels_are_read_in_every_documented_form(client, digits):
         assert body["input"] == x.tolist() or np.abs(np.array(body["input"]) - x).max() <= 1
 
 
-def test_inside_gives_one_picture_per_layer(client, digits):
+def decode(layer: dict) -> np.ndarray:
+    """An encoded array of the API back to floats (value = (byte - 128) / 127 * scale)."""
+    import base64
+
+    q = np.frombuffer(base64.b64decode(layer["data"]), np.uint8).reshape(layer["shape"])
+    return (q.astype(np.float64) - 128) / 127 * layer["scale"]
+
+
+def test_inside_gives_each_layers_values(client, digits):
+    """Blocks (conv + batch norm + ReLU as one) by default, every layer on request; the
+    values decode to what the library computes, within the byte's step."""
+    from digitnet.evaluation.inside import layer_activations
+    from digitnet.models import load_shipped_model
+
     images, _ = digits
     body = client.post("/api/inside", json={"pixels": images[0].tolist()}).json()
-    assert len(body["layers"]) >= 5
-    assert all(layer["image"].startswith("data:image/png;base64,") for layer in body["layers"])
+    names = [layer["name"] for layer in body["layers"]]
+    assert names[0] == "input" and names[1] == "Conv2D 32 5x5 + BatchNorm + ReLU"
+    assert names[-1] == "Dense 10" and abs(sum(body["probabilities"]) - 1) < 1e-6
+    acts = {a.index: a.values for a in layer_activations(load_shipped_model(), images[0])}
+    for layer in body["layers"]:
+        want = acts[layer["index"]]
+        assert np.abs(decode(layer) - want).max() <= layer["scale"] / 127 + 1e-6
+    every = client.post("/api/inside?detail=all", json={"pixels": images[0].tolist()}).json()
+    assert len(every["layers"]) > len(body["layers"])
+
+
+def test_what_feeds_a_map_and_a_unit(client, digits):
+    images, _ = digits
+    pixels = images[0].tolist()
+    conv = client.post("/api/inside/feeds", json={"pixels": pixels, "layer": 6, "unit": 3}).json()
+    assert conv["kind"] == "conv" and conv["weights"]["shape"] == [32, 3, 3]
+    assert conv["contributions"]["shape"] == [32] and conv["source_name"] == "MaxPool2D 2x2"
+    out = client.post("/api/inside/feeds", json={"pixels": pixels, "layer": 16, "unit": 7})
+    assert out.json()["kind"] == "dense" and out.json()["weights"]["shape"] == [256]
+    bad = client.post("/api/inside/feeds", json={"pixels": pixels, "layer": 99, "unit": 0})
+    assert bad.status_code == 422 and bad.json()["code"] == "bad_pixels"
+
+
+def test_first_layer_filters(client):
+    body = client.get("/api/model/filters").json()
+    assert body["kind"] == "conv" and body["filters"]["shape"] == [5, 5, 32]
 
 
 @pytest.mark.parametrize(
-    "data,needle",
+    "data,needle,code",
     [
-        (b"", "empty upload"),
-        (b"hello, I am text", "not an image"),
-        (png(np.full((40, 40), 255, np.uint8)), "no ink"),
-        (png(np.full((40, 40), 255, np.uint8))[:60], "truncated"),
-        (bomb_png(100_000, 100_000), "too large"),
+        (b"", "empty upload", "empty_upload"),
+        (b"hello, I am text", "not an image", "bad_image"),
+        (png(np.full((40, 40), 255, np.uint8)), "no ink", "bad_image"),
+        (png(np.full((40, 40), 255, np.uint8))[:60], "truncated", "bad_image"),
+        (bomb_png(100_000, 100_000), "too large", "bad_image"),
     ],
     ids=["empty", "text", "blank", "truncated", "bomb"],
 )
-def test_bad_images_get_400_with_one_line(client, data, needle):
+def test_bad_images_get_400_with_one_line_and_a_code(client, data, needle, code):
     r = upload(client, data)
     assert r.status_code == 400
-    assert needle in r.json()["detail"] and "\n" not in r.json()["detail"]
+    body = r.json()
+    assert needle in body["detail"] and "\n" not in body["detail"] and body["code"] == code
+    assert len(body["detail"]) <= 200
 
 
 @pytest.mark.parametrize(
@@ -149,7 +259,8 @@ def test_bad_images_get_400_with_one_line(client, data, needle):
 )
 def test_bad_pixels_get_422(client, pixels):
     r = client.post("/api/read-pixels", json={"pixels": pixels})
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.json()["code"] in ("bad_pixels", "invalid_request")
+    assert isinstance(r.json()["detail"], str) and "\n" not in r.json()["detail"]
     assert client.post("/api/inside", json={"pixels": pixels}).status_code == 422
 
 
@@ -157,6 +268,7 @@ def test_an_upload_above_the_limit_gets_413_without_being_read(client):
     big = b"\0" * 2_500_000
     r = upload(client, big)
     assert r.status_code == 413 and "too large" in r.json()["detail"]
+    assert r.json()["code"] == "too_large" and "2 MB" in r.json()["detail"]
 
 
 def test_a_chunked_upload_above_the_limit_gets_413(app):
@@ -177,7 +289,7 @@ def test_a_stalled_upload_gets_408():
     """A body that stops arriving mid-way is answered 408 after the read timeout."""
     import asyncio
 
-    from digitnet.apps.serve.app import UploadLimit
+    from digitnet.apps.serve.middleware import UploadLimit
 
     async def app(scope, receive, send):
         while (await receive()).get("more_body"):
