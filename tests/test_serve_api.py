@@ -313,6 +313,37 @@ def test_a_stalled_upload_gets_408():
     assert sent[0]["status"] == 408 and b"stalled" in sent[1]["body"]
 
 
+def test_a_long_answer_after_a_whole_body_is_not_cut_by_the_stall_timeout():
+    """The stall timeout is for bodies still arriving: a streamed answer (adapt's events)
+    that listens for a disconnect for longer than the timeout is delivered whole."""
+    import asyncio
+
+    from digitnet.apps.serve.middleware import UploadLimit
+
+    async def app(scope, receive, send):
+        await receive()  # the whole (empty) body
+        listening = asyncio.ensure_future(receive())  # as Starlette's streaming does
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await asyncio.sleep(0.5)
+        await send({"type": "http.response.body", "body": b"late", "more_body": False})
+        listening.cancel()
+
+    sent, calls = [], []
+
+    async def receive():
+        calls.append(1)
+        if len(calls) == 1:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(60)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [], "method": "POST", "path": "/api/adapt"}
+    asyncio.run(UploadLimit(app, limit=1000, timeout=0.2)(scope, receive, send))
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b"late"
+
+
 try:
     import schemathesis
     from hypothesis import HealthCheck, settings

@@ -86,13 +86,15 @@ class UploadLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await self._too_large()(scope, receive, send)
-        seen, exceeded = 0, None
+        seen, exceeded, complete = 0, None, False
         end = {"type": "http.request", "body": b"", "more_body": False}
 
         async def counted():
-            nonlocal seen, exceeded
+            nonlocal seen, exceeded, complete
             if exceeded:
                 return end
+            if complete:  # the body is in: what comes now is the disconnect, whenever
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.timeout)
             except TimeoutError:
@@ -109,6 +111,7 @@ class UploadLimit:
             if seen > self.limit:
                 exceeded = self._too_large()
                 return end
+            complete = message["type"] != "http.request" or not message.get("more_body")
             return message
 
         async def guarded(message):
