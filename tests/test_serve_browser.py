@@ -320,16 +320,33 @@ def test_not_a_digit_is_said_so(page):
     import json
 
     body = {
-        "number": None, "reason": "not a digit", "confidence": None, "sure": False,
-        "width": 280, "height": 280,
-        "digits": [{"digit": None, "reason": "not a digit", "confidence": 0.4, "sure": False,
-                    "top": [{"digit": 0, "confidence": 0.4}, {"digit": 8, "confidence": 0.3},
-                            {"digit": 6, "confidence": 0.1}],
-                    "probabilities": [0.4, 0, 0, 0, 0, 0, 0.1, 0, 0.3, 0.2],
-                    "input": [[0] * 28] * 28, "box": [100, 100, 120, 120]}],
+        "number": None,
+        "reason": "not a digit",
+        "confidence": None,
+        "sure": False,
+        "width": 280,
+        "height": 280,
+        "digits": [
+            {
+                "digit": None,
+                "reason": "not a digit",
+                "confidence": 0.4,
+                "sure": False,
+                "top": [
+                    {"digit": 0, "confidence": 0.4},
+                    {"digit": 8, "confidence": 0.3},
+                    {"digit": 6, "confidence": 0.1},
+                ],
+                "probabilities": [0.4, 0, 0, 0, 0, 0, 0.1, 0, 0.3, 0.2],
+                "input": [[0] * 28] * 28,
+                "box": [100, 100, 120, 120],
+            }
+        ],
     }
-    page.route("**/api/read*", lambda r: r.fulfill(status=200, body=json.dumps(body),
-                                                    content_type="application/json"))
+    page.route(
+        "**/api/read*",
+        lambda r: r.fulfill(status=200, body=json.dumps(body), content_type="application/json"),
+    )
     page.get_by_role("button", name="Draw an example 0").click()
     assert answer_state(page)[0] == "That doesn't look like a digit"
     assert page.locator("#answer").get_attribute("data-state") == "not-digit"
@@ -403,8 +420,9 @@ def test_watch_a_small_network_learn(page, mnist_dir):
     page.select_option("#train-digits", "2000")
     page.select_option("#train-epochs", "3")
     page.get_by_role("button", name="Train").click()
-    page.wait_for_function("document.getElementById('chart').dataset.epochs === '1'",
-                           timeout=60_000)
+    page.wait_for_function(
+        "document.getElementById('chart').dataset.epochs === '1'", timeout=60_000
+    )
     assert page.locator("#train-filters").evaluate("c => c.width") > 0
     page.wait_for_function(
         "document.getElementById('train-status').textContent.startsWith('Done')", timeout=60_000

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -20,8 +19,9 @@ from digitnet.apps.serve import create_app  # noqa: E402
 
 @pytest.fixture
 def app(tmp_path):
-    return create_app(samples=tmp_path / "store" / "s.sqlite", work_dir=tmp_path / "work",
-                      max_samples=3)
+    return create_app(
+        samples=tmp_path / "store" / "s.sqlite", work_dir=tmp_path / "work", max_samples=3
+    )
 
 
 def keep(client, digits_data, i: int, digit: int | None = None):
@@ -47,8 +47,13 @@ def test_two_browsers_see_and_delete_only_their_own_samples(app, digits_data, tm
     assert alice.get(f"/api/samples/{a}.png").headers["content-type"] == "image/png"
     assert alice.delete(f"/api/samples/{a}").json()["total"] == 1
     assert alice.delete("/api/samples").json() | {"samples": None} == {
-        "deleted": 1, "keeping": True, "counts": [0] * 10, "total": 0, "limit": 3,
-        "personal_model": False, "samples": None,
+        "deleted": 1,
+        "keeping": True,
+        "counts": [0] * 10,
+        "total": 0,
+        "limit": 3,
+        "personal_model": False,
+        "samples": None,
     }
     for body in (alice.get("/api/samples").text, bob.get("/api/samples").text):
         assert str(tmp_path) not in body and "sqlite" not in body
@@ -74,8 +79,7 @@ def fake_personalise(calls):
     """A stand-in for `personalise` with the lead's contract: `progress(done, total)`."""
     from digitnet.nn import Sequential
 
-    def personalise(base, base_path, images, labels, data, *, source, digest, progress=None,
-                    **kw):
+    def personalise(base, base_path, images, labels, data, *, source, digest, progress=None, **kw):
         for k in range(1, 5):
             time.sleep(0.15)
             if progress is not None:
@@ -83,8 +87,10 @@ def fake_personalise(calls):
         calls.append(len(labels))
         tuned = Sequential.from_config(base.get_config())
         tuned.load_state_dict(base.copy_state())
-        tuned.meta = {"adapt": {"samples": len(labels), "per_digit": [0] * 10},
-                      "base_model": {"file": "base.npz", "test_accuracy": 0.99}}
+        tuned.meta = {
+            "adapt": {"samples": len(labels), "per_digit": [0] * 10},
+            "base_model": {"file": "base.npz", "test_accuracy": 0.99},
+        }
         return tuned
 
     return personalise
@@ -127,22 +133,24 @@ def test_adapt_streams_position_and_progress_one_job_per_browser(app, digits_dat
 
 
 def test_adapt_or_train_without_mnist_says_so(tmp_path, digits_data):
-    app = create_app(samples=tmp_path / "s.sqlite", data_dir=tmp_path / "empty",
-                     work_dir=tmp_path / "w")
+    app = create_app(
+        samples=tmp_path / "s.sqlite", data_dir=tmp_path / "empty", work_dir=tmp_path / "w"
+    )
     c = TestClient(app)
     keep(c, digits_data, 0)
     for r in (c.post("/api/adapt"), c.post("/api/train", json={})):
         assert r.status_code == 503 and r.json()["code"] == "no_mnist"
-    assert c.post("/api/train", json={"preset": "cnn"}).json()["code"] in (
-        "no_mnist", "bad_preset")
+    assert c.post("/api/train", json={"preset": "cnn"}).json()["code"] in ("no_mnist", "bad_preset")
 
 
 @pytest.mark.mnist
 def test_a_small_network_trains_streams_its_curves_and_reads(tmp_path, mnist_dir, digits_data):
     app = create_app(samples=tmp_path / "s.sqlite", data_dir=mnist_dir, work_dir=tmp_path / "w")
     c = TestClient(app)
-    assert c.post("/api/read-pixels?model=trained", json={"pixels": [0] * 784}).json()[
-        "code"] == "no_trained_model"
+    assert (
+        c.post("/api/read-pixels?model=trained", json={"pixels": [0] * 784}).json()["code"]
+        == "no_trained_model"
+    )
     run = c.post("/api/train", json={"digits": 1000, "epochs": 3}).json()["run"]
     busy = c.post("/api/train", json={})
     assert busy.status_code == 409 and busy.json()["code"] == "training_busy"

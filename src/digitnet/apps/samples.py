@@ -159,8 +159,8 @@ class SampleStore:
         return out
 
     def load(self, owner: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-        """Every sample (of ``owner``) as the network's input: ``(images (N, 28, 28) uint8, labels (N,),
-        sha256 of the stored images)``; N is 0 when nothing is kept yet."""
+        """Every sample (of ``owner``) as the network's input: ``(images (N, 28, 28) uint8,
+        labels (N,), sha256 of the stored images)``; N is 0 when nothing is kept yet."""
         from digitnet.imaging.images import to_mnist
 
         images, labels, digest = [], [], hashlib.sha256()

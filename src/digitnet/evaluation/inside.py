@@ -219,8 +219,10 @@ def block_ends(model: Sequential, activations: list[Activation]) -> list[Activat
     kept = []
     for k, a in enumerate(activations):
         after = activations[k + 1] if k + 1 < len(activations) else None
-        if a.index >= 0 and after is not None and isinstance(
-            model.layers[after.index], _ELEMENTWISE
+        if (
+            a.index >= 0
+            and after is not None
+            and isinstance(model.layers[after.index], _ELEMENTWISE)
         ):
             continue
         kept.append(a)
@@ -265,7 +267,8 @@ class Feeds:
     contributions : np.ndarray
         conv and dense over maps: ``(C_in,)`` how much each input map adds to the unit
         (summed over its positions; for conv the mean over output positions); dense over a
-        vector or the input image: input times weight, in its shape; pool: ``(1,)`` the mean of the map it pools.
+        vector or the input image: input times weight, in its shape; pool: ``(1,)`` the
+        mean of the map it pools.
     bias : float
     """
 

@@ -75,16 +75,14 @@ def add_arguments(sub: Any) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
-        from digitnet.apps.serve import create_app
+        import digitnet.apps.serve  # noqa: F401
     except ImportError:
         raise DigitnetError(
             "digitnet serve needs the web extra: pip install "
             "'digitnet[serve]' (FastAPI, uvicorn, python-multipart)"
         ) from None
-    from digitnet.apps.serve.factory import SETTINGS
-
     model = model_path(args)
     options = {
         "model_path": str(model),
@@ -93,9 +91,21 @@ def run_serve(args: argparse.Namespace) -> int:
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "keep_samples": not args.no_samples,
         "max_samples": args.max_samples,
-        # one folder for every worker: a training started by one is followed from any
-        "work_dir": tempfile.mkdtemp(prefix="digitnet-serve-"),
     }
+    with tempfile.TemporaryDirectory(prefix="digitnet-serve-") as work:
+        # one folder for every worker: a training started by one is followed from any
+        options["work_dir"] = work
+        _run(args, options)
+    return 0
+
+
+def _run(args: argparse.Namespace, options: dict) -> None:
+    import uvicorn
+
+    from digitnet.apps.serve import create_app
+    from digitnet.apps.serve.factory import SETTINGS
+
+    model = options["model_path"]
     create_app(**options)  # a bad model or setting fails here, in one line
     os.environ[SETTINGS] = json.dumps(options)  # what each worker builds its app from
     print(
@@ -114,4 +124,3 @@ def run_serve(args: argparse.Namespace) -> int:
         access_log=not args.quiet,
         timeout_keep_alive=5,
     )
-    return 0

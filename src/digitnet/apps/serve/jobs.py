@@ -219,9 +219,7 @@ class Trainer:
 
     def start(self, preset: str, digits: int, epochs: int, seed: int = 0) -> str:
         if preset not in TRAIN_PRESETS:
-            raise ApiError(
-                422, f"preset must be one of {', '.join(TRAIN_PRESETS)}", "bad_preset"
-            )
+            raise ApiError(422, f"preset must be one of {', '.join(TRAIN_PRESETS)}", "bad_preset")
         data = self.mnist.get()
         lock = _try_lock(self.folder / "lock")
         if lock is None:
@@ -288,8 +286,15 @@ class Trainer:
             train = _Split(data.train.images[pick], data.train.labels[pick])
             val = _Split(data.val.images[:VAL_DIGITS], data.val.labels[:VAL_DIGITS])
             steps = epochs * -(-digits // config.batch_size)
-            emit("start", preset=preset, digits=digits, epochs=epochs, steps=steps,
-                 parameters=int(model.num_parameters()), filters=filters(model))
+            emit(
+                "start",
+                preset=preset,
+                digits=digits,
+                epochs=epochs,
+                steps=steps,
+                parameters=int(model.num_parameters()),
+                filters=filters(model),
+            )
             clock = {"step": 0, "last": 0.0}
 
             def on_step() -> bool:
@@ -302,8 +307,13 @@ class Trainer:
 
             def on_epoch(record: dict) -> None:
                 clock["step"] = record["epoch"] * -(-digits // config.batch_size)
-                emit("epoch", step=clock["step"], steps=steps, filters=filters(model),
-                     **{k: v for k, v in record.items() if isinstance(v, int | float)})
+                emit(
+                    "epoch",
+                    step=clock["step"],
+                    steps=steps,
+                    filters=filters(model),
+                    **{k: v for k, v in record.items() if isinstance(v, int | float)},
+                )
 
             stopped = False
             try:
@@ -311,11 +321,17 @@ class Trainer:
             except Interrupted:
                 stopped = True
             test = evaluate(model, data.test.images[:TEST_DIGITS], data.test.labels[:TEST_DIGITS])
-            model.meta = {"preset": preset, "trained_on_page": {"digits": digits, "epochs": epochs},
-                          "test": {"accuracy": test["accuracy"], "total": TEST_DIGITS}}
+            model.meta = {
+                "preset": preset,
+                "trained_on_page": {"digits": digits, "epochs": epochs},
+                "test": {"accuracy": test["accuracy"], "total": TEST_DIGITS},
+            }
             save_model(self.folder / "model.npz", model)
-            emit("stopped" if stopped else "done", test_accuracy=test["accuracy"],
-                 filters=filters(model))
+            emit(
+                "stopped" if stopped else "done",
+                test_accuracy=test["accuracy"],
+                filters=filters(model),
+            )
         except DigitnetError as exc:
             emit("failed", detail=one_line(exc), code=exc.code)
         except Exception as exc:  # a bug: tell the page, keep the server

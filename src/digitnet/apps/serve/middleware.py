@@ -48,9 +48,7 @@ class Owner:
 
         async def with_cookie(message):
             if fresh and message["type"] == "http.response.start":
-                cookie = (
-                    f"{COOKIE}={token}; Max-Age={COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
-                )
+                cookie = f"{COOKIE}={token}; Max-Age={COOKIE_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 message = {
                     **message,
                     "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())],

@@ -159,7 +159,8 @@ def samples_on(svc: ServicesDep) -> Services:
     """403 on a server started with ``--no-samples``."""
     if not svc.settings.keep_samples:
         raise ApiError(
-            403, "this server keeps no samples (a public demo: digitnet serve --no-samples)",
+            403,
+            "this server keeps no samples (a public demo: digitnet serve --no-samples)",
             "samples_off",
         )
     return svc

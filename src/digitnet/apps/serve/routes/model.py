@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from digitnet.apps.serve.errors import ApiError
 from digitnet.apps.serve.routes.reading import ERRORS, Pixels
@@ -49,9 +49,10 @@ def model_info(loaded: ModelDep, model: Which = "base") -> dict[str, Any]:
         facts["file"] = {"personal": "your personal model", "trained": "trained on this page"}[
             model
         ]
-    facts["onnx"] = {"available": onnx_available(), "reason": None if onnx_available() else (
-        ONNX_MISSING
-    )}
+    facts["onnx"] = {
+        "available": onnx_available(),
+        "reason": None if onnx_available() else (ONNX_MISSING),
+    }
     return facts
 
 
@@ -71,7 +72,11 @@ def model_onnx(loaded: ModelDep, model: Which = "base") -> Response:
     from digitnet.interop import to_onnx
 
     data = to_onnx(loaded.model, input_type="uint8").SerializeToString()
-    name = {"base": loaded.path.stem, "personal": "digitnet-personal", "trained": "digitnet-trained"}
+    name = {
+        "base": loaded.path.stem,
+        "personal": "digitnet-personal",
+        "trained": "digitnet-trained",
+    }
     return Response(
         data,
         media_type="application/octet-stream",
@@ -85,9 +90,11 @@ def encode(values: np.ndarray) -> dict[str, Any]:
     last), a vector's ``(D,)``."""
     v = np.asarray(values, dtype=np.float32)
     scale = float(np.abs(v).max()) if v.size else 0.0
-    q = np.full(v.shape, 128, np.uint8) if scale == 0 else np.rint(
-        v / scale * 127 + 128
-    ).clip(1, 255).astype(np.uint8)
+    q = (
+        np.full(v.shape, 128, np.uint8)
+        if scale == 0
+        else np.rint(v / scale * 127 + 128).clip(1, 255).astype(np.uint8)
+    )
     return {
         "shape": list(v.shape),
         "scale": scale,
@@ -143,10 +150,7 @@ async def inside(
         name = block_label(net, a.index) if detail == "blocks" else a.name
         layers.append({"index": a.index, "name": name, **encode(a.values)})
     logits = acts[-1].values.astype(np.float64)
-    return {
-        "layers": layers,
-        "probabilities": softmax(logits[None])[0].tolist(),
-    }
+    return {"layers": layers, "probabilities": softmax(logits[None])[0].tolist()}
 
 
 class FeedsQuery(Pixels):

@@ -22,7 +22,7 @@ SURE = 0.8
 NOT_A_DIGIT = "not a digit"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no personal (or trained) model yet: code no_personal_model"},
+    404: {"description": "no personal (or trained) model yet: code no_personal_model"}
 }
 
 

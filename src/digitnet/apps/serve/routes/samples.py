@@ -99,8 +99,7 @@ def delete_sample(sample_id: int, svc: ServicesDep, who: OwnerDep) -> dict[str, 
 
 
 @router.delete(
-    "/api/samples",
-    summary="Delete all your samples and the personal model made from them",
+    "/api/samples", summary="Delete all your samples and the personal model made from them"
 )
 def delete_all(svc: ServicesDep, who: OwnerDep) -> dict[str, Any]:
     n = svc.store.delete(owner=who)

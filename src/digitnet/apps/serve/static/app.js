@@ -674,6 +674,7 @@ const inside = (() => {
 
 // Filters (h, w, K) into an existing canvas, one scale for all, hover for values.
 function filtersCanvas(target, filters, kind) {
+  target.hidden = false;
   const bytes = decode(filters);
   const cols = kind === "conv" ? 16 : 8;
   const { canvas, locate } = mapsCanvas(filters, bytes, filters.scale, {
@@ -736,7 +737,8 @@ async function loadSamples() {
   if (!body.keeping) $("correct").hidden = true;
   $("samples-summary").textContent = body.total
     ? `You keep ${body.total} sample${body.total === 1 ? "" : "s"} (at most ${body.limit}): ` +
-      body.counts.map((n, d) => `${d}: ${n}`).join(", ") + ". Only this browser sees them."
+      body.counts.map((n, d) => (n ? `${n} × ${d}` : "")).filter(Boolean).join(", ") +
+      ". Only this browser sees them."
     : "Nothing you draw is stored unless you press \"Keep as a sample\"; your samples and " +
       "your model are this browser's alone.";
   const list = $("sample-list");
