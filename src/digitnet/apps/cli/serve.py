@@ -41,6 +41,13 @@ def add_arguments(sub: Any) -> None:
         help="worker processes, each with its own copy of the model (default 1)",
     )
     p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="threads per worker for the network (default 1: use one worker per core)",
+    )
+    p.add_argument(
         "--max-upload-mb",
         type=positive_float,
         default=10,
@@ -91,6 +98,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "keep_samples": not args.no_samples,
         "max_samples": args.max_samples,
+        "threads": args.threads,
     }
     with tempfile.TemporaryDirectory(prefix="digitnet-serve-") as work:
         # one folder for every worker: a training started by one is followed from any
@@ -106,7 +114,7 @@ def _run(args: argparse.Namespace, options: dict) -> None:
     from digitnet.apps.serve.factory import SETTINGS
 
     model = options["model_path"]
-    create_app(**options)  # a bad model or setting fails here, in one line
+    create_app(**{k: v for k, v in options.items() if k != "threads"})  # fails here, in one line
     os.environ[SETTINGS] = json.dumps(options)  # what each worker builds its app from
     print(
         f"digitnet serve: http://{args.host}:{args.port}/ (model {model}"

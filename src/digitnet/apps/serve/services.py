@@ -4,6 +4,7 @@ FastAPI dependencies that hand them to the handlers."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import threading
 from collections import OrderedDict
@@ -127,11 +128,15 @@ class Services:
         self.trainer = Trainer(self.work / "train", self.mnist)
 
 
-def services(request: Request) -> Services:
+# The dependencies are coroutines: FastAPI runs a plain-function dependency in its thread
+# pool, a hop that costs more than the whole forward pass of a 28x28 digit.
+
+
+async def services(request: Request) -> Services:
     return request.app.state.digitnet
 
 
-def owner(request: Request) -> str:
+async def owner(request: Request) -> str:
     """The hash of the browser's anonymous id (:class:`~digitnet.apps.serve.middleware.Owner`)."""
     return request.state.owner
 
@@ -147,15 +152,18 @@ ServicesDep = Annotated[Services, Depends(services)]
 OwnerDep = Annotated[str, Depends(owner)]
 
 
-def chosen_model(svc: ServicesDep, who: OwnerDep, model: Which = "base") -> Loaded:
-    """The model a request names (``?model=``), for this browser."""
-    return svc.models.get(model, who)
+async def chosen_model(svc: ServicesDep, who: OwnerDep, model: Which = "base") -> Loaded:
+    """The model a request names (``?model=``), for this browser (a personal or trained
+    model is checked and maybe loaded from its file in a thread)."""
+    if model == "base":
+        return svc.models.base
+    return await asyncio.to_thread(svc.models.get, model, who)
 
 
 ModelDep = Annotated[Loaded, Depends(chosen_model)]
 
 
-def samples_on(svc: ServicesDep) -> Services:
+async def samples_on(svc: ServicesDep) -> Services:
     """403 on a server started with ``--no-samples``."""
     if not svc.settings.keep_samples:
         raise ApiError(
