@@ -261,20 +261,18 @@ def test_json_output_and_bad_inputs(model_file, files, capsys):
         assert len(r["digits"]) == len(r["prediction"])
         assert [len(d["top"]) for d in r["digits"]] == [3] * len(r["digits"])
         assert r["confidence"] == pytest.approx(np.prod([d["confidence"] for d in r["digits"]]))
-    messages = {
-        "missing": "file not found",
-        "text": "not an image",
-        "blank": "no ink",
-        "bomb": "image too large",
-    }
+    messages = {"missing": "file not found", "text": "not an image", "bomb": "image too large"}
     for k, needle in messages.items():
         assert by[k]["prediction"] is None and by[k]["confidence"] is None
         assert needle in by[k]["error"] and "\n" not in by[k]["error"]
+    # a blank image is read: the answer is that it holds no digit, not an error
+    assert by["blank"]["prediction"] is None and "error" not in by["blank"]
+    assert by["blank"]["reason"] == "blank: no ink found"
 
 
 def test_each_bad_input_is_one_line_on_stderr(model_file, files, capsys):
     paths, _ = files
-    bad = ["missing", "text", "blank", "bomb"]
+    bad = ["missing", "text", "bomb"]
     code = main(
         ["predict", "--model", str(model_file), str(paths["digit"]), *[str(paths[k]) for k in bad]]
     )

@@ -85,7 +85,7 @@ class _Task:
         except BaseException as exc:  # re-raised by result(), in the caller
             self.error = exc
         finally:
-            self.fn = self.args = None
+            self.fn = self.args = None  # type: ignore[assignment]  # free them early
             self.finished.release()
 
     def cancel(self) -> bool:
@@ -121,6 +121,7 @@ def _submit(fn: Callable[..., object], *args: object) -> _Task:
                 )
                 t.start()
                 _helpers.append(t)
+    assert _jobs is not None  # threads() > 1 whenever work is split
     _jobs.put(task)
     return task
 
