@@ -396,3 +396,32 @@ def test_as_a_user_runs_it(model_file, files):
     digit = recognise(paths["digit"], digits_model()).prediction
     assert proc.stdout.startswith(f"{paths['digit']}: {digit} (")
     assert proc.stderr.count("\n") == 1 and "not an image" in proc.stderr
+
+
+# -- "not a digit" -----------------------------------------------------------------------------
+
+
+def test_marks_below_the_models_threshold_are_not_digits(model_file, files, tmp_path, capsys):
+    """A model file whose "not a digit" threshold its own readings stay under: predict says
+    so in text and JSON (prediction null, a reason, each mark's is_digit) and exits 0: an
+    answer, not an error. (What the shipped model refuses is measured on real non-digits
+    in tests/test_shipped_model.py and benchmarks/generalization.py.)"""
+    from digitnet.evaluation.confidence import THRESHOLD_KEY
+    from digitnet.modelfile import load_model
+
+    paths, _ = files
+    strict = load_model(model_file)
+    strict.meta[THRESHOLD_KEY] = 1.01  # no probability reaches it
+    save_model(tmp_path / "strict.npz", strict)
+    args = ["predict", "--model", str(tmp_path / "strict.npz"), "--no-checker"]
+    assert main([*args, str(paths["digit"]), str(paths["number"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{paths['digit']}: not a digit"
+    assert lines[1].startswith(f"{paths['number']}: not a digit: marks 1, 2")
+    assert main([*args, "--json", str(paths["digit"])]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["prediction"] is None and r["confidence"] is None and r["reason"] == "not a digit"
+    assert [d["is_digit"] for d in r["digits"]] == [False] and "error" not in r
+    # the same model without a threshold reads the digit as before
+    assert main(["predict", "--model", str(model_file), "--no-checker", str(paths["digit"])]) == 0
+    assert "not a digit" not in capsys.readouterr().out
