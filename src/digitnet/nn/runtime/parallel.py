@@ -16,10 +16,11 @@ when OpenBLAS's threads wait only briefly after a product (``OPENBLAS_THREAD_TIM
 environment: :data:`digitnet.nn.runtime.BLAS_THREAD_TIMEOUT` is the value the CLI sets
 before NumPy loads), else 1. The one thing importing this module does is register a fork
 hook, so that a forked child (read-all's workers) starts its own helper threads instead of
-waiting on its parent's, which do not exist in it. With OpenBLAS's default ~0.1 s spin after each product the cores are never
-free between products and split work only queues behind them (measured: no gain on a cnn
-step). ``1`` turns the splitting off. Work below :data:`MIN_ELEMENTS` per thread runs on the
-caller's thread (handing it over costs ~20-50 microseconds).
+waiting on its parent's, which do not exist in it. With OpenBLAS's default ~0.1 s spin
+after each product the cores are never free between products and split work only queues
+behind them (measured: no gain on a cnn step). ``1`` turns the splitting off. Work below
+:data:`MIN_ELEMENTS` per thread runs on the caller's thread (handing it over costs ~20-50
+microseconds).
 
 The pool is a small one of its own rather than ``concurrent.futures``: a
 ``ThreadPoolExecutor`` took ~18 us to hand a task over against ~14 us here, and a LeNet-5
