@@ -58,6 +58,12 @@ class ImageError(DigitnetError):
     code = "bad_image"
 
 
+class NoInkError(ImageError):
+    """An image with nothing on it: blank, uniform, too faint, or only specks."""
+
+    code = "no_ink"
+
+
 class PixelsError(DigitnetError, ValueError):
     """A digit given as pixel values that are not 28x28 (or 784) finite numbers in 0-255."""
 
