@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from digitnet.apps.serve.errors import ApiError
 from digitnet.apps.serve.services import ModelDep, ServicesDep
+from digitnet.evaluation.confidence import BLANK, INK_LEVEL, NOT_A_DIGIT, digit_or_not
 from digitnet.evaluation.inside import pixels_to_digit
 from digitnet.reading.recognise import recognise
 
@@ -18,8 +19,6 @@ router = APIRouter(tags=["reading"])
 
 #: a digit read with less confidence than this is shown as "not sure", with the top two
 SURE = 0.8
-#: what the API says of a mark that holds no digit (when the library gives no reason)
-NOT_A_DIGIT = "not a digit"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "no personal (or trained) model yet: code no_personal_model"}
@@ -48,12 +47,17 @@ def read(
     image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")],
     loaded: ModelDep,
     svc: ServicesDep,
+    style: Literal["auto", "continental", "american"] = Query(
+        "auto",
+        description="whose handwriting to expect where cultures disagree: continental "
+        "(a flagged 1, a closed 4) or american (read as 7, 9); auto: the network's own",
+    ),
 ) -> dict[str, Any]:
     data = image.file.read()
     if not data:
         raise ApiError(400, "empty upload: send an image file", "empty_upload")
     with loaded.lock:
-        result = recognise(data, loaded.model, checker=svc.checker, top=10)
+        result = recognise(data, loaded.model, checker=svc.checker, top=10, style=style)
     return reading(result)
 
 
@@ -63,43 +67,39 @@ def read(
     responses={**ERRORS, 422: {"description": "not 28x28 / 784 finite values in range"}},
 )
 async def read_pixels(body: Pixels, loaded: ModelDep, svc: ServicesDep) -> dict[str, Any]:
+    """The digit (``digit: null`` with a ``reason`` and ``code`` when the input is blank or
+    the model says it is not a digit: :func:`digitnet.evaluation.confidence.digit_or_not`)."""
     digit = pixels_to_digit(body.pixels)
     proba = await svc.batcher.proba(loaded, digit)
     fields = digit_fields(proba, digit)
-    if not is_digit(proba, loaded.model):
-        fields.update(digit=None, sure=False, reason=NOT_A_DIGIT)
+    if digit.max() < INK_LEVEL * 255:
+        fields.update(digit=None, sure=False, reason=BLANK, code="blank")
+    elif not digit_or_not(proba[None], loaded.model)[0]:
+        fields.update(digit=None, sure=False, reason=NOT_A_DIGIT, code="not_a_digit")
     return {"number": None if fields["digit"] is None else str(fields["digit"]), **fields}
 
 
-def is_digit(proba: np.ndarray, model: Any) -> bool:
-    """The library's verdict on one input's probabilities (issue 31's
-    ``digit_or_not``); every input is a digit with a library that has none."""
-    try:
-        from digitnet.evaluation.confidence import digit_or_not  # type: ignore[attr-defined]
-    except ImportError:
-        return True
-    return bool(np.asarray(digit_or_not(proba, model)).ravel()[0])
-
-
 def reading(result: Any) -> dict[str, Any]:
-    """The JSON answer for a :class:`~digitnet.reading.recognise.Recognition`: the number
-    (None when the image holds no digit, with the ``reason``), and per digit its fields
-    (:func:`digit_fields`) and box in the image."""
+    """The JSON answer for a :class:`~digitnet.reading.recognise.Recognition`: the number,
+    or None with the library's ``reason`` and a ``code`` (``blank``: no ink;
+    ``not_a_digit``: a mark, or some of several, is not a digit); per digit its fields
+    (:func:`digit_fields`), ``digit`` None for a mark that is not one, and its box."""
     p = result.prepared
-    inputs = p.inputs(result.chosen) if result.chosen else []
-    width, height = p.loaded.original_size
+    inputs = p.inputs(result.chosen) if p is not None and result.chosen else []
+    width, height = p.loaded.original_size if p is not None else (None, None)
     digits = []
     for d, x in zip(result.digits, inputs, strict=True):
         entry = {**digit_fields(None, x, d), "box": list(d.box)}
-        if getattr(d, "is_digit", True) is False:
+        if not d.is_digit:
             entry.update(digit=None, sure=False, reason=NOT_A_DIGIT)
         digits.append(entry)
-    reason = getattr(result, "reason", None)
-    if result.prediction is None and reason is None:
-        reason = NOT_A_DIGIT
+    code = None
+    if result.prediction is None:
+        code = "blank" if result.reason == BLANK or not digits else "not_a_digit"
     return {
         "number": result.prediction,
-        "reason": reason if result.prediction is None else None,
+        "reason": result.reason if result.prediction is None else None,
+        "code": code,
         "confidence": result.confidence,
         "sure": bool(digits) and all(d["sure"] for d in digits),
         "width": width,

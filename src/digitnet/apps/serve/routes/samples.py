@@ -69,7 +69,9 @@ def add_sample(
         raise ApiError(400, "empty upload: send an image file", "empty_upload")
     base = svc.models.base
     with base.lock:
-        recognise(data, base.model, checker=False, single=True)  # a readable digit
+        read = recognise(data, base.model, checker=False, single=True)  # an image with ink
+    if read.prepared is None:
+        raise ApiError(400, "no ink in this image: draw the digit first", "no_ink")
     sample = svc.store.add(digit, data, owner=who)
     return {"id": sample, "digit": digit, **summary(svc, who)}
 

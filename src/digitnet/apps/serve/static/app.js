@@ -18,9 +18,20 @@ const state = {
   selected: 0,                         // which of its digits the bars and the inside show
   keeping: true,                       // does this server keep samples
   samples: null,                       // this browser's samples summary
+  style: ["continental", "american"].includes(localStorage.getItem("digitnet-style"))
+    ? localStorage.getItem("digitnet-style") : "auto",
 };
 const api = (path, model = state.which) =>
   (model === "base" ? path : `${path}${path.includes("?") ? "&" : "?"}model=${model}`);
+
+const readPath = () => api(state.style === "auto" ? "/api/read" : `/api/read?style=${state.style}`);
+$("style").value = state.style;
+$("style").addEventListener("change", (e) => {
+  state.style = e.target.value;
+  localStorage.setItem("digitnet-style", state.style);
+  readNow();
+  if (photoFile) readPhoto();
+});
 
 // -- requests: a timeout each, errors with a stable code ----------------------------------
 
@@ -257,7 +268,7 @@ async function readDrawing() {
   form.append("image", blob, "drawing.png");
   let result;
   try {
-    result = await request(api("/api/read"), { method: "POST", body: form });
+    result = await request(readPath(), { method: "POST", body: form });
   } catch (e) {
     if (!strokes.length) { showEmpty(); return; }
     if (e.code === "bad_image") { showEmpty("Draw a bigger digit"); return; }   // no ink
@@ -267,7 +278,7 @@ async function readDrawing() {
     showError($("read-status"), e, readNow);
     return;
   }
-  if (!strokes.length) { showEmpty(); return; }
+  if (!strokes.length || result.code === "blank") { showEmpty(); return; }
   clearStatus($("read-status"));
   state.reading = result;
   if (state.selected >= result.digits.length) state.selected = 0;
@@ -293,7 +304,13 @@ const pct = (p, digits = 1) => `${(100 * p).toFixed(digits)}%`;
 const article = (d) => (String(d) === "8" ? "an" : "a");
 
 function describeReading(result) {
-  if (result.number === null) return "That doesn't look like a digit";
+  if (result.number === null) {
+    if (result.code === "blank") return "No ink found: nothing to read";
+    const bad = result.digits.map((d, i) => (d.digit === null ? i + 1 : 0)).filter(Boolean);
+    if (result.digits.length <= 1) return "That doesn't look like a digit";
+    return `${bad.length > 1 ? "Marks" : "Mark"} ${bad.join(", ")} of ${result.digits.length} ` +
+      `${bad.length > 1 ? "don't" : "doesn't"} look like a digit`;
+  }
   const d = result.digits;
   if (d.length === 1) {
     const [a, b] = d[0].top;
@@ -923,7 +940,7 @@ async function readPhoto() {
   form.append("image", photo.blob, photo.from ? "photo.jpg" : file.name || "photo");
   let result;
   try {
-    result = await request(api("/api/read"), { method: "POST", body: form, timeout: 60000 });
+    result = await request(readPath(), { method: "POST", body: form, timeout: 60000 });
   } catch (e) {
     where.textContent = "Not read";
     where.dataset.state = "error";
