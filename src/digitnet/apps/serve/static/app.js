@@ -332,6 +332,10 @@ function showReading(result, settled) {
   }
   if (settled) delete answer.dataset.drawing;
   const digit = result.digits[state.selected] || null;
+  // "Wrong? It is a ...": the network's second guess is the likeliest correction
+  if (settled && digit && document.activeElement !== $("truth")) {
+    $("truth").value = String(digit.top[digit.digit === null ? 0 : 1].digit);
+  }
   drawBars($("bars"), digit);
   $("inputs").replaceChildren(...result.digits.map((d, i) => digitFigure(d, i)));
   $("correct").hidden = !state.keeping || !result.digits.length;
