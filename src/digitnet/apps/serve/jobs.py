@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -26,6 +27,8 @@ import numpy as np
 
 from digitnet.apps.serve.errors import ApiError
 from digitnet.errors import DataError, DigitnetError, one_line
+
+log = logging.getLogger("digitnet.serve")
 
 #: presets the Train panel offers: small enough to train in seconds to a minute here
 TRAIN_PRESETS = ("relu-128-64", "relu-10", "lenet5")
@@ -53,10 +56,10 @@ class MnistCache:
                 try:
                     self._data = load_mnist(self.data_dir, download=False)
                 except DataError as exc:
-                    raise ApiError(
+                    log.warning("no MNIST for adapting and training: %s", one_line(exc))
+                    raise ApiError(  # the folder is the server's business, not in the answer
                         503,
-                        "this server has no MNIST files, so it cannot train or adapt "
-                        f"({one_line(exc, 120)})",
+                        "this server has no MNIST files, so it cannot train or adapt",
                         "no_mnist",
                     ) from None
             return self._data

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query, Request
 
 from digitnet.apps.serve.errors import ApiError
+from digitnet.errors import DigitnetError
 from digitnet.modelfile import load_model
 
 #: uploads above this many bytes are refused with 413 (``digitnet serve --max-upload-mb``)
@@ -87,7 +88,12 @@ class Models:
         with self._lock:
             hit = self._cache.get(path)
             if hit is None or hit[0] != stamp:
-                hit = (stamp, Loaded(load_model(path), path))
+                try:
+                    hit = (stamp, Loaded(load_model(path), path))
+                except DigitnetError:  # its message names a server path: not for the page
+                    raise ApiError(
+                        500, f"the {which} model cannot be read: make it again", "model_broken"
+                    ) from None
                 self._cache[path] = hit
             self._cache.move_to_end(path)
             while len(self._cache) > CACHED_MODELS:
