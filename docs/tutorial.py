@@ -1,0 +1,4 @@
+# %% [markdown]
+# # Tutorial
+# %%
+print(1 + 1)
