@@ -4,10 +4,14 @@ maths and the engine's code. Skipped when the `docs` extra is not installed."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -114,3 +118,56 @@ def test_the_reference_is_built_from_the_docstrings(site):
     page = (site / "reference/nn/index.html").read_text()
     for name in ("Dense", "Conv2D", "BatchNorm", "softmax_cross_entropy", "Adam"):
         assert f'id="digitnet.nn.{name}"' in page, name
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The built site over HTTP on the loopback (fonts and scripts as a web server sends
+    them), stopped at the end."""
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt install chromium)")
+@pytest.mark.parametrize("path,shot", [
+    ("how-it-works/dense/", "docs-how-it-works-dense"),
+    ("how-it-works/convolution/", "docs-how-it-works-convolution"),
+    ("how-it-works/reading/", "docs-how-it-works-reading"),
+    ("tutorial/", "docs-tutorial"),
+])
+def test_the_maths_renders_offline_in_chromium(served, path, shot):
+    """Every equation is typeset by the site's own MathJax, with no request leaving the
+    machine; a screenshot of the page lands in tests/artifacts/."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS = ROOT / "tests" / "artifacts"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        outside = []
+        page.on("request", lambda r: outside.append(r.url)
+                if not r.url.startswith((served, "data:", "blob:")) else None)
+        page.goto(f"{served}/{path}")
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")
+        maths = page.locator(".arithmatex, .jp-RenderedMarkdown").count()
+        typeset = page.locator("mjx-container").count()
+        errors = page.locator("mjx-merror").count()
+        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=False)
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-full.png"), full_page=True)
+        browser.close()
+    assert outside == []
+    assert maths > 0 and typeset > 0 and errors == 0, (maths, typeset, errors)

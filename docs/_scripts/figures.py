@@ -44,7 +44,7 @@ def digits_for(number, data_dir):
 
 def panel(ax, img, title, cmap="gray", **kw):
     ax.imshow(img, cmap=cmap, interpolation="nearest", **kw)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
 
