@@ -57,6 +57,15 @@ class Augmenter:
         Maximum pixel noise: half of the images, chosen at random, get Gaussian noise of a
         standard deviation uniform in [0, noise] (pixels run 0-1), clipped to [0, 1]; the
         other half stay clean. 0 turns it off.
+    fill : float
+        Probability that an image is stretched so its ink fills a square box (by a random
+        amount, fully on half of them): the scans that fill a fixed box whatever the
+        digit's shape (semeion, NIST's forms) give a 1 the width of a 0. 0 turns it off.
+    coarse : float
+        Probability that an image is re-scanned coarsely: averaged down to a grid of 14-22
+        pixels, thresholded at a random level (a black-and-white scan) and enlarged back
+        bilinearly, as a 16x16 or 32x32 bitmap becomes after the reading's normalisation.
+        0 turns it off.
     rng : np.random.Generator
         The source of randomness (the trainer's augmentation stream).
     image_shape : (int, int)
@@ -66,12 +75,12 @@ class Augmenter:
     def __init__(self, *, rotate: float = 0.0, shift: float = 0.0, scale: float = 0.0,
                  shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
                  stroke: float = 0.0, blur: float = 0.0, noise: float = 0.0,
-                 rng: np.random.Generator | None = None,
+                 fill: float = 0.0, coarse: float = 0.0, rng: np.random.Generator | None = None,
                  image_shape: tuple[int, int] = IMAGE_SHAPE) -> None:
         for name, v, hi in (("rotate", rotate, 180), ("shift", shift, 28), ("scale", scale, 0.9),
                             ("shear", shear, 60), ("elastic_alpha", elastic_alpha, 1000),
                             ("stroke", stroke, 1), ("blur", blur, 1),
-                            ("noise", noise, 1)):
+                            ("noise", noise, 1), ("fill", fill, 1), ("coarse", coarse, 1)):
             if not (isinstance(v, (int, float)) and 0 <= v <= hi):
                 raise ValueError(f"{name} must be a number in [0, {hi}], got {v!r}")
         if not (isinstance(elastic_sigma, (int, float)) and elastic_sigma > 0):
@@ -79,6 +88,7 @@ class Augmenter:
         self.rotate, self.shift, self.scale, self.shear = rotate, shift, scale, shear
         self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self.stroke, self.blur, self.noise = stroke, blur, noise
+        self.fill, self.coarse = fill, coarse
         self.rng = rng if rng is not None else np.random.default_rng()
         self.image_shape = tuple(image_shape)
         h, w = self.image_shape
@@ -97,6 +107,10 @@ class Augmenter:
             out.update(stroke=self.stroke, blur=self.blur)
         if self.noise:
             out["noise"] = self.noise
+        if self.fill:
+            out["fill"] = self.fill
+        if self.coarse:
+            out["coarse"] = self.coarse
         return out
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -106,12 +120,61 @@ class Augmenter:
         if b == 0:
             return x.copy()
         coords = self.sample_coordinates(b)                      # (B, H*W, 2) source (y, x)
+        if self.fill:
+            coords = self.fill_box(x.reshape(b, h, w), coords)
         out = bilinear_sample(x.reshape(b, h, w), coords)        # (B, H*W)
         if self.stroke or self.blur:
             out = self.restroke(out.reshape(b, h, w))
+        if self.coarse:
+            out = self.rescan(out.reshape(b, h, w))
         if self.noise:
             out = self.add_noise(out.reshape(b, h * w))
         return out.reshape(x.shape)
+
+    def fill_box(self, x: np.ndarray, coords: np.ndarray) -> np.ndarray:
+        """Stretch the chosen images' ink towards a square: (B, H, W) images and their
+        sampling coordinates (B, H*W, 2) -> new coordinates (B, H*W, 2).
+
+        The ink's bounding box (pixels above 0.3) keeps its longest side; the other side is
+        stretched by up to ``BOX / side`` (a random fraction of the way on half of the chosen
+        images, all the way on the rest), about the box's centre, at most 4 times."""
+        b = x.shape[0]
+        chosen = self.rng.random(b) < self.fill
+        amount = np.where(self.rng.random(b) < 0.5, self.rng.random(b), 1.0)
+        if not chosen.any():
+            return coords
+        ink = x > 0.3
+        rows, cols = ink.any(axis=2), ink.any(axis=1)             # (B, H), (B, W)
+        size = np.empty((b, 2), dtype=np.float32)
+        centre = np.empty((b, 2), dtype=np.float32)
+        for axis, occupied in enumerate((rows, cols)):
+            n = occupied.shape[1]
+            first = occupied.argmax(axis=1)
+            last = n - 1 - occupied[:, ::-1].argmax(axis=1)
+            size[:, axis] = np.maximum(last - first + 1, 1)
+            centre[:, axis] = (first + last) / 2
+        longest = size.max(axis=1, keepdims=True)
+        target = size + amount[:, None] * (longest - size)           # (B, 2)
+        factor = np.minimum(target / size, 4.0)                       # output per input px
+        factor[~chosen | ~rows.any(axis=1)] = 1.0
+        # an output pixel at c + d reads the input at c + d / factor (c: the box's centre)
+        return centre[:, None, :] + (coords - centre[:, None, :]) / factor[:, None, :]
+
+    def rescan(self, x: np.ndarray) -> np.ndarray:
+        """Coarse black-and-white re-scan of the chosen images: (B, H, W) -> (B, H, W)."""
+        b, h, w = x.shape
+        chosen = np.flatnonzero(self.rng.random(b) < self.coarse)
+        sizes = self.rng.integers(14, 23, size=chosen.size)
+        levels = self.rng.uniform(0.25, 0.6, size=chosen.size).astype(np.float32)
+        out = x.copy()
+        for n in np.unique(sizes):
+            pick = chosen[sizes == n]
+            down_h, down_w = area_matrix(h, int(n)), area_matrix(w, int(n))       # (n, H)
+            up_h, up_w = bilinear_matrix(int(n), h), bilinear_matrix(int(n), w)   # (H, n)
+            small = down_h @ x[pick] @ down_w.T                                   # (k, n, n)
+            small = (small > levels[sizes == n][:, None, None]).astype(np.float32)
+            out[pick] = up_h @ small @ up_w.T
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def add_noise(self, x: np.ndarray) -> np.ndarray:
         """Gaussian pixel noise on a random half of the batch: (B, N) -> (B, N) float32."""
@@ -174,6 +237,29 @@ def neighbourhood(x: np.ndarray, op: np.ufunc) -> np.ndarray:
         for dx in range(3):
             if dy != 1 or dx != 1:
                 op(out, padded[:, dy:dy + h, dx:dx + w], out=out)
+    return out
+
+
+def area_matrix(n: int, m: int) -> np.ndarray:
+    """(m, n) matrix averaging n samples down to m (each output the mean of the input
+    interval it covers, fractional overlaps weighted), so A @ v shrinks a line of pixels."""
+    edges = np.linspace(0, n, m + 1)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    px = np.arange(n)[None, :]
+    overlap = np.clip(np.minimum(hi, px + 1) - np.maximum(lo, px), 0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def bilinear_matrix(m: int, n: int) -> np.ndarray:
+    """(n, m) matrix enlarging m samples to n by linear interpolation between pixel
+    centres (edges held), so B @ v stretches a line of pixels."""
+    pos = np.clip((np.arange(n) + 0.5) * m / n - 0.5, 0, m - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, m - 1)
+    frac = pos - lo
+    out = np.zeros((n, m), dtype=np.float32)
+    out[np.arange(n), lo] += 1 - frac
+    out[np.arange(n), hi] += frac
     return out
 
 

@@ -20,6 +20,12 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
+#: the label of an example that is none of the classes ("not a digit"): its target is the
+#: uniform distribution (outlier exposure, Hendrycks, Mazeika & Dietterich 2019), so the
+#: network learns to spread its probability over all classes for such inputs
+NONE_OF_THESE = -1
+
+
 def _check_targets(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if z.ndim != 2 or y.shape != (z.shape[0],):
@@ -33,13 +39,14 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, label_smoothing: float =
     """Fused softmax + cross-entropy.
 
     loss = -1/N sum_n sum_k t_nk log p_nk, with p = softmax(z) and t the (optionally
-    smoothed) one-hot target: t = (1 - s) onehot(y) + s / K.
+    smoothed) one-hot target: t = (1 - s) onehot(y) + s / K; for an example labelled
+    :data:`NONE_OF_THESE` (-1) the target is uniform, t = 1 / K.
     dz = (p - t) / N.
 
     Parameters
     ----------
     z : (N, K) logits.
-    y : (N,) integer labels in [0, K).
+    y : (N,) integer labels in [0, K), or -1 (none of the classes).
     label_smoothing : float in [0, 1).
 
     Returns
@@ -50,6 +57,9 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, label_smoothing: float =
     y = _check_targets(z, y)
     n, k = z.shape
     logp = log_softmax(z)
+    none = y == NONE_OF_THESE
+    if none.any():
+        return _with_uniform_targets(z, y, logp, none, label_smoothing)
     rows = np.arange(n)
     nll = -logp[rows, y]
     if label_smoothing:
@@ -63,6 +73,20 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, label_smoothing: float =
         dz[rows, y] -= z.dtype.type(1 - label_smoothing)
     else:
         dz[rows, y] -= 1
+    dz *= z.dtype.type(1.0 / n)
+    return loss, dz
+
+
+def _with_uniform_targets(z, y, logp, none, label_smoothing):
+    """The general form with an explicit target matrix t (N, K): rows labelled -1 uniform."""
+    n, k = z.shape
+    s = label_smoothing
+    t = np.full((n, k), s / k, dtype=z.dtype)
+    rows = np.flatnonzero(~none)
+    t[rows, y[rows]] += 1 - s
+    t[none] = 1.0 / k
+    loss = float(-(t * logp).sum(axis=1).mean())
+    dz = np.exp(logp) - t
     dz *= z.dtype.type(1.0 / n)
     return loss, dz
 
