@@ -58,7 +58,7 @@ print(f"{source}: {len(train_images)} training and {len(test_images)} test image
 
 # %%
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.3))
-for ax, img, label in zip(axes.ravel(), train_images, train_labels):
+for ax, img, label in zip(axes.ravel(), train_images, train_labels, strict=False):
     ax.imshow(img, cmap="gray")
     ax.set_title(str(label))
     ax.axis("off")
@@ -138,7 +138,7 @@ assert abs(loss - engine_loss) < 1e-5
 # around $10^{-9}$ mean the formula is right; a wrong index would give $10^{-2}$ or more.
 
 # %%
-from digitnet.nn.gradcheck import check_layer
+from digitnet.nn.gradcheck import check_layer  # noqa: E402  (a notebook imports as it goes)
 
 layer = nn.Dense(5)
 layer.build((8,), np.random.default_rng(1), np.float64)
@@ -243,9 +243,9 @@ plt.show()
 # [Reading a photo](how-it-works/reading.md)); the network then gives ten probabilities.
 
 # %%
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw  # noqa: E402
 
-from digitnet.reading import to_mnist
+from digitnet.reading import to_mnist  # noqa: E402
 
 path = os.environ.get("DIGIT_IMAGE")
 if path:
