@@ -91,6 +91,10 @@ def test_the_site_loads_nothing_from_another_host(site):
     assert len(pages) > 20
     found = {p.relative_to(site).as_posix(): external_loads(p.read_text()) for p in pages}
     assert {k: v for k, v in found.items() if v} == {}
+    styles = {p.relative_to(site).as_posix(): re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)",
+                                                      p.read_text())
+              for p in site.rglob("*.css")}
+    assert {k: v for k, v in styles.items() if v} == {}      # no font or image from elsewhere
 
 
 def test_mathjax_is_served_with_the_site(site):
