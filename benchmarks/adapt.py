@@ -31,13 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from digitnet.cli import main as digitnet
+    from digitnet.apps.cli import main as digitnet
     from digitnet.data import load_mnist
     from digitnet.data.usps import load_usps
-    from digitnet.evaluate import predict_proba
-    from digitnet.io import load_model
+    from digitnet.evaluation.evaluate import predict_proba
+    from digitnet.imaging.images import to_mnist
+    from digitnet.modelfile import load_model
     from digitnet.models import load_shipped_model
-    from digitnet.reading.images import to_mnist
 
     mnist = load_mnist(args.data_dir)
     x_test, y_test = load_usps(args.usps_dir, "test")

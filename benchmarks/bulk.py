@@ -1,8 +1,8 @@
 """Bulk reading throughput: `digitnet read-all` on photos from the photo benchmark's generator.
 
-Writes ``--photos`` single-digit JPEG photos (``digitnet.reading.photos``, as
+Writes ``--photos`` single-digit JPEG photos (``digitnet.data.photos``, as
 ``benchmarks/photos.py`` draws them) into a temporary folder, then reads the folder with
-:func:`digitnet.bulk.run` three ways: 1 local worker process, 2 local worker processes, and
+:func:`digitnet.apps.bulk.run` three ways: 1 local worker process, 2 local worker processes, and
 a Dask LocalCluster of 2 worker processes. Prints images/s (in all, and after the first
 batch came back, which leaves out starting the processes and loading the model), the
 1 -> 2 scaling, the Dask path against local processes, and the peak memory of a worker
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from photos import write_singles
 
-    from digitnet.bulk import Results, run
+    from digitnet.apps.bulk import Results, run
     from digitnet.data import load_mnist
 
     test = load_mnist(args.data_dir).test

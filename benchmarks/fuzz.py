@@ -46,7 +46,7 @@ def run_one(name: str, examples: int, slow: float) -> dict:
     elif name in ("model", "checkpoint"):
         folder = Path(tempfile.mkdtemp())
         if name == "model":
-            from digitnet.io import load_model
+            from digitnet.modelfile import load_model
 
             strategy, path = npz_inputs(model_file()), folder / "m.npz"
 
@@ -57,7 +57,7 @@ def run_one(name: str, examples: int, slow: float) -> dict:
             sys.path.insert(0, str(ROOT / "tests"))
             from test_fuzz import CHECKPOINT
 
-            from digitnet import checkpoint
+            from digitnet.training import checkpoint
 
             strategy, path = mutated([CHECKPOINT]), folder / checkpoint.FILE
 

@@ -53,8 +53,8 @@ def measure(model_arg: str, args: argparse.Namespace, mnist, usps) -> dict:
     import photos
     import usps as usps_bench
 
-    from digitnet.evaluate import evaluate
-    from digitnet.io import load_model
+    from digitnet.evaluation.evaluate import evaluate
+    from digitnet.modelfile import load_model
     from digitnet.models import load_shipped_checker, load_shipped_model, shipped_model_path
     from digitnet.report.robustness import PERTURBATIONS, robustness_curves
 

@@ -1,6 +1,6 @@
 """The exported ONNX graph against digitnet itself: same readings, same probabilities, speed.
 
-Exports a model (default: the shipped one) with ``digitnet.export.to_onnx`` and runs both on
+Exports a model (default: the shipped one) with ``digitnet.interop.to_onnx`` and runs both on
 the MNIST test set: how many of the 10,000 test digits get the same label, the largest
 difference between the probabilities, each one's accuracy, and images per second at batch
 1000 for each (median of ``--repeats`` passes, same threads).
@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime as ort
 
     from digitnet.data import load_mnist
-    from digitnet.evaluate import predict_proba
-    from digitnet.export import to_onnx
-    from digitnet.io import load_model
+    from digitnet.evaluation.evaluate import predict_proba
+    from digitnet.interop import to_onnx
+    from digitnet.modelfile import load_model
     from digitnet.models import shipped_model_path
 
     test = load_mnist(args.data_dir).test

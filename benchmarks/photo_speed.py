@@ -1,6 +1,6 @@
 """How fast one photo is read: milliseconds per photo, one process, decode included.
 
-Photos come from the photo benchmark's generator (``digitnet.reading.photos``: MNIST test
+Photos come from the photo benchmark's generator (``digitnet.data.photos``: MNIST test
 digits drawn as ink on paper, with lighting, blur, noise and JPEG), brought to the sizes a
 user gives, and encoded as files are (PNG or JPEG bytes, decoded inside the timing):
 
@@ -46,7 +46,7 @@ def make_photos(data_dir: str, count: int, seed: int = 0) -> dict[str, list[tupl
     from PIL import Image
 
     from digitnet.data import load_mnist
-    from digitnet.reading.photos import compose_number, jpeg_bytes, render_photo
+    from digitnet.data.photos import compose_number, jpeg_bytes, render_photo
 
     test = load_mnist(data_dir).test
     photos: dict[str, list[tuple[bytes, str]]] = {k: [] for k in KINDS}

@@ -1,6 +1,6 @@
 """Accuracy of ``digitnet predict`` on synthetic photos of MNIST digits and numbers.
 
-Renders MNIST digits as photos of dark ink on paper (``digitnet.reading.photos``: random size,
+Renders MNIST digits as photos of dark ink on paper (``digitnet.data.photos``: random size,
 pen width, rotation, position on a larger sheet, paper tint and texture, uneven lighting,
 blur, noise, JPEG), writes them as JPEG files and runs ``digitnet predict --json`` on them,
 in this process, exactly as a user would on the command line. Prints:
@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.cli import main as digitnet_main
+from digitnet.apps.cli import main as digitnet_main
 from digitnet.data import load_mnist
+from digitnet.data.photos import compose_number, jpeg_bytes, render_photo
 from digitnet.errors import DigitnetError
-from digitnet.evaluate import evaluate
-from digitnet.io import load_model
+from digitnet.evaluation.evaluate import evaluate
+from digitnet.modelfile import load_model
 from digitnet.models import shipped_model_path
-from digitnet.reading.photos import compose_number, jpeg_bytes, render_photo
 
 SINGLE, NUMBER = 0, 1
 
@@ -97,7 +97,7 @@ def number_breakdown(model, images: np.ndarray, labels: np.ndarray, items: list,
                      results: list[dict], touching: np.ndarray, picks: list) -> dict:
     """Numbers with and without touching digits, and the model's score on the same numbers
     as clean 28x28 digits (every digit right): the ceiling of the photo score."""
-    from digitnet.evaluate import predict_proba
+    from digitnet.evaluation.evaluate import predict_proba
 
     right = np.array([r["prediction"] == w for (_, w), r in zip(items, results, strict=True)])
     clean = predict_proba(model, images[np.concatenate(picks)]).argmax(axis=1)

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from digitnet import presets  # noqa: E402
+from digitnet.training import presets  # noqa: E402
 
 #: row name -> (preset, networks, extra `digitnet train` options)
 ENSEMBLES = {"cnn-ensemble": ("cnn", 5, ()),

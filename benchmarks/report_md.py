@@ -123,7 +123,8 @@ def train_section(sec: dict[str, Any] | None) -> list[str]:
             f"{sec['measured_epochs']} epochs (min–max) after {sec['warmup_epochs']} warm-up "
             f"epoch(s), batch {sec['batch_size']}, {sec['optimizer']}, float32, "
             f"augmentation: {sec['augmentation']}. digitnet runs its own trainer "
-            "(`digitnet.train.fit`); PyTorch the equivalent loop (shuffled order, per-batch "
+            "(`digitnet.training.loop.fit`); PyTorch the equivalent loop (shuffled order, "
+            "per-batch "
             "gather from uint8, /255, forward, cross-entropy, backward, step). The two "
             "frameworks' epochs alternate." +
             (f" **Measured on {sec['measured_images']:,} images and scaled.**"

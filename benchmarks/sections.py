@@ -37,11 +37,11 @@ from typing import Any
 import flops
 import numpy as np
 
-from digitnet import presets
 from digitnet.data import Split
 from digitnet.data.preprocess import to_input
 from digitnet.nn import Dense, Flatten, ReLU, Sequential, Sigmoid
-from digitnet.train import TrainConfig, fit, seed_streams
+from digitnet.training import presets
+from digitnet.training.loop import TrainConfig, fit, seed_streams
 
 SETTLE_SECONDS = 0.25
 BATCH_SIZE = 128
@@ -393,7 +393,7 @@ def _shipped(b: Bench, n: int) -> dict[str, Any]:
     the segment checker, a network of the same size: about twice this)."""
     try:
         from digitnet.errors import ModelFileError
-        from digitnet.evaluate import predict_proba
+        from digitnet.evaluation.evaluate import predict_proba
         from digitnet.models import load_shipped_model, shipped_model_path
 
         try:

@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def digitnet_run(name: str, data, seed: int) -> tuple[float, float]:
-    from digitnet import presets
-    from digitnet.evaluate import evaluate
-    from digitnet.train import fit
+    from digitnet.evaluation.evaluate import evaluate
+    from digitnet.training import presets
+    from digitnet.training.loop import fit
 
     model, config = presets.build(name, seed)
     start = time.perf_counter()
@@ -57,8 +57,8 @@ def torch_run(name: str, data, seed: int) -> tuple[float, float]:
     import torch
     import torch_twin
 
-    from digitnet import presets
     from digitnet.nn import make_schedule
+    from digitnet.training import presets
 
     model, config = presets.build(name, seed)
     torch.manual_seed(seed)

@@ -54,8 +54,8 @@ def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str,
     """Read every digit in every form: ``{form: {"accuracy", "refused", "total",
     "confusions", "per_class"}}``; ``per_class[d]`` is the accuracy on the digits ``d``."""
     from digitnet.errors import ImageError
-    from digitnet.evaluate import predict_proba
-    from digitnet.reading.images import normalise_digit
+    from digitnet.evaluation.evaluate import predict_proba
+    from digitnet.imaging.images import normalise_digit
     from digitnet.reading.recognise import recognise
 
     answers: dict[str, list] = collections.defaultdict(list)

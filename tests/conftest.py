@@ -61,7 +61,7 @@ def digits_data() -> MNIST:
 def digits_mlp(digits_data):
     """relu-128-64 trained for 3 epochs on the digits (about 90% on their test split), with
     the metadata `digitnet train` records."""
-    from digitnet.workflows import train_preset
+    from digitnet.training.jobs import train_preset
 
     return train_preset("relu-128-64", digits_data, seed=0, epochs=3, progress=False)
 

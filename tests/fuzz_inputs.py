@@ -23,7 +23,7 @@ def idx_file(dims: tuple[int, ...], fill: int = 7) -> bytes:
 
 
 def model_file() -> bytes:
-    from digitnet.io import save_model
+    from digitnet.modelfile import save_model
     from digitnet.nn import Dense, Flatten, Sequential
 
     model = Sequential([Flatten(), Dense(4), Dense(10)], (28, 28, 1), np.random.default_rng(0))

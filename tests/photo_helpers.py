@@ -17,10 +17,10 @@ from PIL import Image
 
 from digitnet.data import load_digits_28
 from digitnet.data.mnist import Split
+from digitnet.data.photos import DEFAULT, compose_number, jpeg_bytes, render_photo
+from digitnet.imaging.images import place_by_centre_of_mass
 from digitnet.nn import Dense, Flatten, ReLU, Sequential
-from digitnet.reading.images import place_by_centre_of_mass
-from digitnet.reading.photos import DEFAULT, compose_number, jpeg_bytes, render_photo
-from digitnet.train import TrainConfig, fit
+from digitnet.training.loop import TrainConfig, fit
 
 pytest.importorskip("sklearn.datasets", reason="needs scikit-learn (digitnet[test])")
 

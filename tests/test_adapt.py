@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet.adapt import adapt, load_samples
 from digitnet.errors import ConfigError
+from digitnet.training.adapt import adapt, load_samples
 
 
 def write_samples(root, images, labels, per_digit: int = 2) -> None:
@@ -75,7 +75,7 @@ def test_the_command_writes_nothing_on_failure_and_a_model_with_its_base(tmp_pat
     good = run_cli("adapt", str(tmp_path / "s"), "--out", str(out), "--data-dir",
                    str(mnist_dir), "--replay", "200", "--epochs", "1", "--quiet")
     assert good.returncode == 0, good.stderr
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
 
     meta = load_model(out).meta
     assert meta["base_model"]["file"] == "digitnet-cnn.npz"

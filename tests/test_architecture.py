@@ -81,3 +81,74 @@ def test_no_import_cycle_between_modules():
         if not state.get(name):
             visit(name, [name])
     assert cycles == []
+
+
+#: the layers, lowest first: a module imports only from its own layer or those below it,
+#: at module level or inside functions (docs/architecture.md explains each)
+LAYERS: list[tuple[str, ...]] = [
+    ("digitnet", "digitnet.errors", "digitnet.progress", "digitnet.files"),
+    ("digitnet.nn",),
+    ("digitnet.imaging",),
+    ("digitnet.data",),
+    ("digitnet.modelfile", "digitnet.models"),
+    ("digitnet.evaluation",),
+    ("digitnet.training",),
+    ("digitnet.reading",),
+    ("digitnet.report",),
+    ("digitnet.interop",),
+    ("digitnet.apps", "digitnet.__main__"),
+]
+
+
+def layer_of(module: str) -> int:
+    """The index in :data:`LAYERS` of the longest prefix of ``module`` listed there."""
+    best, depth = None, -1
+    for i, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and \
+                    prefix.count(".") > depth:
+                best, depth = i, prefix.count(".")
+    assert best is not None, f"{module} is in no layer: add it to LAYERS"
+    return best
+
+
+def _all_imports(path: Path) -> set[str]:
+    """Every digitnet module ``path`` imports, anywhere in the file (functions included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("digitnet"):
+                for alias in node.names:
+                    sub = f"{node.module}.{alias.name}"
+                    is_module = (PACKAGE.parent / sub.replace(".", "/")).with_suffix(
+                        ".py").exists() or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
+                    names.add(sub if is_module else node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names if a.name.startswith("digitnet"))
+    return names
+
+
+def test_every_import_goes_down_the_layers():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = _module_name(path)
+        for dep in sorted(_all_imports(path)):
+            if layer_of(dep) > layer_of(here):
+                wrong.append(f"{here} (layer {layer_of(here)}) imports {dep} "
+                             f"(layer {layer_of(dep)})")
+    assert wrong == []
+
+
+def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("def f():\n    from digitnet.apps.cli import main\n")
+    assert "digitnet.apps.cli" in _all_imports(src)
+    assert layer_of("digitnet.apps.cli") > layer_of("digitnet.nn.layers")
+
+
+def test_importing_the_web_app_loads_no_matplotlib():
+    code = ("import sys, digitnet.apps.serve, digitnet.apps.serve.app, digitnet.reading; "
+            "print(any(m.startswith('matplotlib') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"

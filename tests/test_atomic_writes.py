@@ -24,15 +24,15 @@ WRITER = textwrap.dedent("""
     models = [Sequential([Flatten(), Dense(1500), Dense(10)], (28, 28, 1),
                          np.random.default_rng(seed)) for seed in (1, 2)]
     if kind == "model":
-        from digitnet.io import save_model
+        from digitnet.modelfile import save_model
         write = lambda m: save_model(path, m)
     elif kind == "onnx":
-        from digitnet.export import write_onnx
+        from digitnet.interop import write_onnx
         write = lambda m: write_onnx(path, m)
     else:
-        from digitnet import checkpoint
+        from digitnet.training import checkpoint
         from digitnet.nn import make_optimizer
-        from digitnet.train import LoopState, TrainConfig
+        from digitnet.training.loop import LoopState, TrainConfig
         saver = checkpoint.Checkpointer(path.parent, {})
         def write(m):
             opt = make_optimizer("adam", list(m.named_parameters()), 1e-3)
@@ -48,7 +48,7 @@ WRITER = textwrap.dedent("""
 
 def first_weights(kind: str, path) -> np.ndarray:
     if kind == "model":
-        from digitnet.io import load_model
+        from digitnet.modelfile import load_model
 
         return load_model(path).layers[1].params["W"][:3, :3]
     if kind == "onnx":
@@ -58,7 +58,7 @@ def first_weights(kind: str, path) -> np.ndarray:
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)
         return numpy_helper.to_array(proto.graph.initializer[-4])[:3, :3]
-    from digitnet import checkpoint
+    from digitnet.training import checkpoint
 
     return checkpoint.load(path.parent).model.layers[1].params["W"][:3, :3]
 

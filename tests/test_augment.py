@@ -109,7 +109,7 @@ def test_preview_puts_each_original_before_its_distortions():
 def test_augment_preview_command_writes_a_png(mnist_dir, tmp_path):
     from PIL import Image
 
-    from digitnet.cli import main
+    from digitnet.apps.cli import main
 
     out = tmp_path / "aug.png"
     assert main(["augment-preview", "--preset", "cnn", "--count", "3", "--per-image", "4",

@@ -21,7 +21,7 @@ import pytest
 from cli_helpers import SRC, run_cli
 from photo_helpers import mnist_style_digits, photo
 
-from digitnet.bulk import Results, items, run
+from digitnet.apps.bulk import Results, items, run
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +218,7 @@ def test_dask_local_cluster_gives_the_same_answers(folder, tmp_path):
     ([".", "--out", "no/such/dir/r.jsonl"], "does not exist"),
 ])
 def test_bad_sources_and_outputs_are_one_line(tmp_path, monkeypatch, capsys, args, message):
-    from digitnet.cli import main
+    from digitnet.apps.cli import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["read-all", *args]) == 1

@@ -13,10 +13,11 @@ from cli_helpers import run_cli
 from photo_helpers import mnist_style_digits
 
 from digitnet.data.mnist import MNIST, Split
-from digitnet.io import load_model, save_model
+from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
+from digitnet.evaluation.checker import not_one_digit
+from digitnet.modelfile import load_model, save_model
 from digitnet.nn import Dense, Flatten, Sequential
-from digitnet.reading.checker import build_checker, not_one_digit, pieces_split, train_checker
-from digitnet.reading.pieces import NOT_ONE_DIGIT, make_pieces, number_pieces
+from digitnet.training.checker import build_checker, pieces_split, train_checker
 
 
 def test_far_apart_digits_are_whole_digits_with_their_labels():
@@ -140,7 +141,7 @@ def test_predict_refuses_a_digit_model_as_checker(tmp_path):
 
 
 def test_the_checkers_digits_are_averaged_with_the_models():
-    from digitnet.reading.checker import checker_proba
+    from digitnet.evaluation.checker import checker_proba
     from digitnet.reading.recognise import READ_WEIGHT, second_opinion
 
     checker = build_checker(1)

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from cli_helpers import SRC, run_cli
 
-from digitnet import checkpoint as ckpt
-from digitnet.cli import main
+from digitnet.apps.cli import main
 from digitnet.errors import CheckpointError
-from digitnet.io import load_model
+from digitnet.modelfile import load_model
 from digitnet.nn import BatchNorm, Dense, Dropout, Flatten, ReLU, Sequential
-from digitnet.train import Interrupted, TrainConfig, fit, seed_streams
+from digitnet.training import checkpoint as ckpt
+from digitnet.training.loop import Interrupted, TrainConfig, fit, seed_streams
 
 CONFIG = dict(epochs=3, batch_size=100, optimizer="adam", lr=2e-3, schedule="cosine",
               warmup=0.5, patience=5, augment={"rotate": 8.0, "shift": 1.5}, seed=3)

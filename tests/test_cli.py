@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
-from digitnet.cli import format_epoch, main
-from digitnet.io import save_model
+from digitnet.apps.cli import format_epoch, main
+from digitnet.modelfile import save_model
 from digitnet.nn import Dense, Flatten, Sequential
 
 
@@ -80,7 +80,7 @@ def test_corrupt_model_is_one_line(tmp_path, capsys):
 
 
 def test_presets_lists_every_preset_with_targets(capsys):
-    from digitnet.presets import PRESETS
+    from digitnet.training.presets import PRESETS
 
     assert main(["presets", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -119,7 +119,7 @@ def test_train_then_evaluate_on_mnist(mnist_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["accuracy"] == result["test_accuracy"]
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
 
     assert load_model(out).meta["command"] == \
         "digitnet train --preset relu-128-64 --seed 1 --epochs 2"
@@ -146,7 +146,7 @@ def test_evaluate_prints_tables_for_a_saved_model(tmp_path, mnist_dir):
 def test_train_ensemble_averages_members(mnist_dir, tmp_path):
     """--ensemble 2 trains two seeds and saves one model whose accuracy is that of the
     averaged probabilities; each member's own accuracy is recorded too."""
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
     from digitnet.nn import Ensemble
 
     out = tmp_path / "ens.npz"
@@ -168,7 +168,7 @@ def test_train_ensemble_averages_members(mnist_dir, tmp_path):
 def test_ensemble_command_combines_saved_models(mnist_dir, tmp_path):
     """Two single models combined with `digitnet ensemble` equal `train --ensemble 2`: the
     trainer is deterministic, so the members and the averaged accuracy are identical."""
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
 
     for seed in (0, 1):
         proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--seed", str(seed),

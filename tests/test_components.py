@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from digitnet.reading.components import find_runs, label_components, union_find
+from digitnet.imaging.components import find_runs, label_components, union_find
 
 
 def flood_fill_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:

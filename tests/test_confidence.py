@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet.confidence import (
+from digitnet.evaluation.confidence import (
     confidence_and_correct,
     confidence_summary,
     coverage_curve,
@@ -13,7 +13,7 @@ from digitnet.confidence import (
     reliability,
     selective,
 )
-from digitnet.evaluate import evaluate
+from digitnet.evaluation.evaluate import evaluate
 from digitnet.nn import Dense, Flatten, Sequential
 
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from digitnet.data.idx import decompress, parse_idx  # noqa: E402
 from digitnet.errors import DigitnetError, ModelFileError  # noqa: E402
-from digitnet.io import load_model  # noqa: E402
+from digitnet.modelfile import load_model  # noqa: E402
 from digitnet.reading.recognise import recognise  # noqa: E402
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
@@ -84,10 +84,10 @@ def test_image_reader_and_recognise(shipped, data):
 
 def _checkpoint_bytes() -> bytes:
     """A real checkpoint of a tiny run."""
-    from digitnet import checkpoint
     from digitnet.data import Split
     from digitnet.nn import Dense, Flatten, Sequential
-    from digitnet.train import TrainConfig, fit
+    from digitnet.training import checkpoint
+    from digitnet.training.loop import TrainConfig, fit
 
     rng = np.random.default_rng(0)
     data = Split(rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
@@ -106,7 +106,7 @@ CHECKPOINT = _checkpoint_bytes()
           suppress_health_check=list(HealthCheck))
 @given(mutated([CHECKPOINT]))
 def test_checkpoint_loader(data):
-    from digitnet import checkpoint
+    from digitnet.training import checkpoint
 
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / checkpoint.FILE).write_bytes(data)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from digitnet.errors import ConfigError, ImageError
-from digitnet.reading.imagefile import WORK_SIDE, open_image, read_grey
+from digitnet.imaging.imagefile import WORK_SIDE, open_image, read_grey
 
 
 def grey_card(h: int = 40, w: int = 30) -> np.ndarray:

@@ -7,8 +7,9 @@ import pytest
 from photo_helpers import HELD_OUT, mnist_style_digits, photo
 from PIL import Image
 
+from digitnet.data.photos import DEFAULT, paper_field
 from digitnet.errors import ImageError
-from digitnet.reading.images import (
+from digitnet.imaging.images import (
     CENTRE,
     centre_of_mass,
     dilate,
@@ -17,7 +18,6 @@ from digitnet.reading.images import (
     prepare,
     to_mnist,
 )
-from digitnet.reading.photos import DEFAULT, paper_field
 
 
 def grey(img: Image.Image) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from digitnet.errors import ModelFileError
-from digitnet.io import FORMAT_VERSION, META_KEY, load_model, save_model
+from digitnet.modelfile import FORMAT_VERSION, META_KEY, load_model, save_model
 from digitnet.nn import Dense, Dropout, Flatten, ReLU, Sequential
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet.metrics import classification_report, confusion_matrix, format_report
+from digitnet.evaluation.metrics import classification_report, confusion_matrix, format_report
 
 
 def test_hand_computed_three_classes():

@@ -9,11 +9,11 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from digitnet.cli import main  # noqa: E402
+from digitnet.apps.cli import main  # noqa: E402
 from digitnet.errors import ExportError  # noqa: E402
-from digitnet.evaluate import predict_proba  # noqa: E402
-from digitnet.export import OPSET, to_onnx  # noqa: E402
-from digitnet.io import load_model, save_model  # noqa: E402
+from digitnet.evaluation.evaluate import predict_proba  # noqa: E402
+from digitnet.interop import OPSET, to_onnx  # noqa: E402
+from digitnet.modelfile import load_model, save_model  # noqa: E402
 from digitnet.models import SHIPPED_MODEL  # noqa: E402
 from digitnet.nn import (  # noqa: E402
     AvgPool2D,

@@ -96,7 +96,7 @@ def test_split_raises_an_exception_from_any_part(split_everything):
 def test_bad_thread_count_is_a_clear_error(monkeypatch):
     """The engine raises ValueError (it imports nothing of digitnet); the CLI turns it into
     a ConfigError, one line and exit status 1."""
-    from digitnet.cli import configure_runtime
+    from digitnet.apps.cli import configure_runtime
 
     monkeypatch.setenv("DIGITNET_THREADS", "two")
     with pytest.raises(ValueError, match="DIGITNET_THREADS must be a whole number"):
@@ -212,12 +212,12 @@ def test_importing_digitnet_changes_nothing_and_the_cli_sets_the_openblas_wait()
 
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_THREAD_TIMEOUT", "DIGITNET_THREADS")}
-    code = ("import os, digitnet, digitnet.nn, digitnet.reading, digitnet.cli; "
+    code = ("import os, digitnet, digitnet.nn, digitnet.reading, digitnet.apps.cli; "
             "print('OPENBLAS_THREAD_TIMEOUT' in os.environ)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["False"]
-    code = ("import os; from digitnet import cli; cli.configure_runtime(); "
+    code = ("import os; from digitnet.apps import cli; cli.configure_runtime(); "
             "from digitnet.nn.runtime import threads; "
             "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], "
             "threads() == len(os.sched_getaffinity(0)))")

@@ -15,11 +15,11 @@ import pytest
 from photo_helpers import HELD_OUT, digits_model, mnist_style_digits, number_photo, photo
 from PIL import Image
 
-from digitnet.cli import main
+from digitnet.apps.cli import main
 from digitnet.errors import ImageError
-from digitnet.evaluate import predict_proba
-from digitnet.io import save_model
-from digitnet.reading.images import prepare
+from digitnet.evaluation.evaluate import predict_proba
+from digitnet.imaging.images import prepare
+from digitnet.modelfile import save_model
 from digitnet.reading.recognise import choose_readings, needed, recognise, recognise_files
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

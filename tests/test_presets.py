@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet import presets
 from digitnet.errors import ConfigError
+from digitnet.training import presets
 
 
 @pytest.mark.parametrize("name", list(presets.PRESETS))

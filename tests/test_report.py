@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from cli_helpers import run_cli
 
-from digitnet.cli import main
+from digitnet.apps.cli import main
 from digitnet.errors import ConfigError
-from digitnet.evaluate import evaluate
+from digitnet.evaluation.evaluate import evaluate
+from digitnet.evaluation.inside import first_layer_weights, layer_activations
 from digitnet.nn import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from digitnet.report import FIGURES, ReportConfig, write_report
 from digitnet.report import build as report_build
-from digitnet.report.inside import first_layer_weights, layer_activations
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SMALL = ReportConfig(robustness_images=60, gallery=8)
@@ -122,7 +122,7 @@ def test_model_without_history_or_pixel_weights(tmp_path, digits_data):
 
 
 def test_ensemble_report(tmp_path, digits_data):
-    from digitnet.workflows import train_preset
+    from digitnet.training.jobs import train_preset
 
     model = train_preset("relu-10", digits_data, seed=0, ensemble=2, epochs=2, progress=False)
     page = write_report(model, digits_data, tmp_path / "r", config=SMALL, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet.evaluate import evaluate
+from digitnet.evaluation.evaluate import evaluate
 from digitnet.nn import Dense, Flatten, ReLU, Sequential
 from digitnet.report.robustness import (
     PERTURBATIONS,

@@ -13,9 +13,9 @@ import pytest
 from cli_helpers import SRC
 from PIL import Image
 
-from digitnet.adapt import load_samples
+from digitnet.apps.samples import SampleStore
 from digitnet.errors import ConfigError
-from digitnet.samples import SampleStore
+from digitnet.training.adapt import load_samples
 
 
 def png(digit: np.ndarray) -> bytes:
@@ -44,7 +44,7 @@ def test_add_count_export_and_adapt_reads_it(tmp_path, digits_data):
 
 WRITER = """
 import sys
-from digitnet.samples import SampleStore
+from digitnet.apps.samples import SampleStore
 store = SampleStore(sys.argv[1])
 for k in range(60):
     store.add(k % 10, bytes([k]) * 100)
@@ -64,7 +64,7 @@ def test_the_page_keeps_a_sample_only_when_asked(tmp_path, digits_data):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from digitnet.serve import create_app
+    from digitnet.apps.serve import create_app
 
     db = tmp_path / "s.sqlite"
     client = TestClient(create_app(samples=db))
@@ -104,8 +104,8 @@ def test_the_page_adapts_to_kept_samples_and_reads_with_either_model(tmp_path, d
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from digitnet.io import save_model
-    from digitnet.serve import create_app
+    from digitnet.apps.serve import create_app
+    from digitnet.modelfile import save_model
 
     base = tmp_path / "base.npz"
     save_model(base, digits_mlp)

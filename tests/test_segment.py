@@ -8,9 +8,9 @@ import pytest
 from photo_helpers import HELD_OUT, mnist_style_digits
 from PIL import Image
 
-from digitnet.reading.components import label_components
-from digitnet.reading.images import prepare
-from digitnet.reading.segment import candidate_cuts, line_cuts, segment
+from digitnet.imaging.components import label_components
+from digitnet.imaging.images import prepare
+from digitnet.imaging.segment import candidate_cuts, line_cuts, segment
 
 SCALE = 3           # compositions are drawn at MNIST scale, then enlarged
 

@@ -17,7 +17,7 @@ from photo_helpers import mnist_style_digits, number_photo, photo  # noqa: E402
 from PIL import Image  # noqa: E402
 from test_imagefile import png_header_only as bomb_png  # noqa: E402
 
-from digitnet.serve import create_app  # noqa: E402
+from digitnet.apps.serve import create_app  # noqa: E402
 
 # the sample store (and the personal model beside it) in a folder of the test's own, never
 # the user's: schemathesis posts to /api/samples and /api/adapt too
@@ -76,7 +76,7 @@ def test_the_model_downloads_as_onnx(client, digits):
     images, _ = digits
     session = ort.InferenceSession(r.content, providers=["CPUExecutionProvider"])
     label = session.run(["label"], {"pixels": images[:5]})[0]
-    from digitnet.evaluate import predict_proba
+    from digitnet.evaluation.evaluate import predict_proba
     from digitnet.models import load_shipped_model
 
     assert label.tolist() == predict_proba(load_shipped_model(), images[:5]).argmax(1).tolist()
@@ -165,7 +165,7 @@ def test_a_stalled_upload_gets_408():
     """A body that stops arriving mid-way is answered 408 after the read timeout."""
     import asyncio
 
-    from digitnet.serve.app import UploadLimit
+    from digitnet.apps.serve.app import UploadLimit
 
     async def app(scope, receive, send):
         while (await receive()).get("more_body"):

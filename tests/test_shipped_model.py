@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitnet.evaluate import evaluate
+from digitnet.evaluation.evaluate import evaluate
 from digitnet.models import SHIPPED_MODEL, load_shipped_model
 
 
@@ -41,8 +41,8 @@ def test_shipped_model_accuracy_is_what_its_metadata_says(mnist):
 
 
 def test_shipped_checker_is_packaged_small_and_documented():
+    from digitnet.data.pieces import NOT_ONE_DIGIT
     from digitnet.models import SHIPPED_CHECKER, load_shipped_checker
-    from digitnet.reading.pieces import NOT_ONE_DIGIT
 
     assert SHIPPED_CHECKER.is_file(), f"{SHIPPED_CHECKER} is missing from the package"
     assert SHIPPED_CHECKER.stat().st_size < 5_000_000

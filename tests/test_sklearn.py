@@ -13,7 +13,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from digitnet.sklearn import DigitNetClassifier  # noqa: E402
+from digitnet.interop.sklearn import DigitNetClassifier  # noqa: E402
 
 
 @parametrize_with_checks([DigitNetClassifier(random_state=0)])

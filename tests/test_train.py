@@ -9,7 +9,7 @@ import pytest
 
 from digitnet.errors import ConfigError, DivergenceError
 from digitnet.nn import Dense, Dropout, Flatten, ReLU, Sequential
-from digitnet.train import TrainConfig, fit, seed_streams
+from digitnet.training.loop import TrainConfig, fit, seed_streams
 
 
 def toy_split(n, seed):
@@ -109,7 +109,7 @@ def test_end_to_end_on_real_handwriting():
                        seed_streams(0)["init"])
     fit(model, train, None, TrainConfig(epochs=30, batch_size=32, lr=0.05,
                                         schedule="cosine"), progress=False)
-    from digitnet.evaluate import evaluate
+    from digitnet.evaluation.evaluate import evaluate
 
     acc = evaluate(model, held.images, held.labels)["accuracy"]
     assert acc >= 0.95, f"held-out accuracy {acc:.3f}"

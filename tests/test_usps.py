@@ -41,7 +41,7 @@ def test_usps_digits_become_what_the_network_sees_of_a_users_16x16_file():
     from PIL import Image
 
     from digitnet.data.usps import usps_as_read
-    from digitnet.reading.images import to_mnist
+    from digitnet.imaging.images import to_mnist
 
     images, _ = load_usps(USPS, "test")
     read = usps_as_read(images[:20])

@@ -1,5 +1,5 @@
 import sys
 
-from digitnet.cli import main
+from digitnet.apps.cli import main
 
 sys.exit(main())

@@ -29,6 +29,10 @@ VAL_SPLITS = ("last", "random")
 ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 
 
+#: validation images held out from the end of the training file (the seeds' 50k/10k split)
+DEFAULT_VAL_SIZE = 10000
+
+
 @dataclass(frozen=True, eq=False)
 class Split:
     """Images and their labels.
@@ -79,7 +83,8 @@ class MNIST:
     checksums: dict[str, str]
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, val_size: int = 10000,
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, *,
+               val_size: int = DEFAULT_VAL_SIZE,
                val_split: str = "last", seed: int | np.random.Generator = 0,
                download: bool = True, progress: ProgressCallback | None = None,
                files: Mapping[str, MnistFile] = FILES,
@@ -91,7 +96,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *, val_size: int 
     data_dir : path, optional
         Folder with the four IDX files (``.gz`` or raw); by default ``$DIGITNET_DATA_DIR``,
         then the user cache folder (see :func:`~digitnet.data.resolve_data_dir`).
-    val_size : int, default 10000
+    val_size : int, default :data:`DEFAULT_VAL_SIZE` (10000)
         Number of training-file images held out for validation; 0 for none.
     val_split : {"last", "random"}
         ``"last"`` holds out the last ``val_size`` images of the training file (the classic

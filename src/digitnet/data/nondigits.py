@@ -1,7 +1,7 @@
 """Things that are not digits, drawn the way people draw them on the page: blank and speckled
 images, dots, lines, boxes, crosses, scribbles, shapes and letters (from fonts, and drawn as
 strokes), each normalised as the reading normalises a person's image
-(:func:`digitnet.reading.images.normalise_digit`: cropped, longest side 20 px, centre of mass
+(:func:`digitnet.imaging.images.normalise_digit`: cropped, longest side 20 px, centre of mass
 at the centre), so that a dot becomes the filled disc the network is shown.
 
 Two disjoint parts, so that the benchmark measures what training never saw:
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitnet.data.styles import draw_polyline, draw_segment
-from digitnet.reading.images import normalise_digit
+from digitnet.imaging.images import normalise_digit
 
 CANVAS = 96
 #: letters unlike any digit (no O/0, I/l/1, Z/2, S/5, G/b/6, T/7?, B/8, g/q/9 lookalikes)
@@ -139,9 +139,11 @@ def _star(rng) -> list[list[Point]]:
 def _asterisk(rng) -> list[list[Point]]:
     c, r, n = CANVAS / 2, rng.uniform(18, 34), int(rng.integers(3, 5))
     a0 = rng.uniform(0, math.pi)
-    return [_jitter([(c - r * math.sin(a0 + k * math.pi / n), c - r * math.cos(a0 + k * math.pi / n)),
-                     (c + r * math.sin(a0 + k * math.pi / n), c + r * math.cos(a0 + k * math.pi / n))],
-                    rng, 1.5) for k in range(n)]
+    out = []
+    for k in range(n):
+        dy, dx = r * math.sin(a0 + k * math.pi / n), r * math.cos(a0 + k * math.pi / n)
+        out.append(_jitter([(c - dy, c - dx), (c + dy, c + dx)], rng, 1.5))
+    return out
 
 
 def _spiral(rng) -> list[list[Point]]:
@@ -174,6 +176,27 @@ def _wave(rng) -> list[list[Point]]:
     xs = np.linspace((CANVAS - w) / 2, (CANVAS + w) / 2, 40)
     ys = CANVAS / 2 + amp * np.sin(np.linspace(0, k * 2 * math.pi, 40))
     return [list(zip(ys.tolist(), xs.tolist(), strict=True))]
+
+
+def _polyline(rng) -> list[list[Point]]:
+    """6-9 strokes joined at sharp random turns: a tangle no one writes as a digit."""
+    n = int(rng.integers(6, 10))
+    pts = [tuple(rng.uniform(15, CANVAS - 15, size=2))]
+    heading = rng.uniform(0, 2 * math.pi)
+    for _ in range(n):
+        heading += rng.choice([-1, 1]) * rng.uniform(2.0, 2.8)        # turns of 115-160 deg
+        length = rng.uniform(20, 45)
+        y = float(np.clip(pts[-1][0] + length * math.sin(heading), 8, CANVAS - 8))
+        x = float(np.clip(pts[-1][1] + length * math.cos(heading), 8, CANVAS - 8))
+        pts.append((y, x))
+    return [pts]
+
+
+def _two_shapes(rng) -> list[list[Point]]:
+    """Two of the simple shapes on top of each other."""
+    kinds = [_box, _cross, _triangle, _line, _zigzag]
+    a, b = rng.choice(len(kinds), 2, replace=False)
+    return kinds[a](rng) + kinds[b](rng)
 
 
 #: hand-drawn capital letters as strokes in a unit box (row, column), jittered when drawn
@@ -212,6 +235,7 @@ TRAIN_FAMILIES: dict[str, Strokes | None] = {
     "blank": None, "dot": _dot, "line": _line, "box": _box, "cross": _cross,
     "scribble": _scribble, "zigzag": _zigzag, "hatch": _hatch, "triangle": _triangle,
     "check": _check_mark, "stroke letter": _stroke_letter, "font letter": None,
+    "polyline": _polyline, "two shapes": _two_shapes,
 }
 #: kinds the benchmark shows and training never does
 TEST_ONLY_FAMILIES: dict[str, Strokes | None] = {

@@ -6,7 +6,7 @@ a crossbar, a 4 open at the top and a 9 with a straight tail. Much of the world 
 with a long rising flag and often a foot, crosses its 7s, closes its 4s and curls its 9s;
 a network trained on MNIST alone reads those as 7, 4?, 9 and 3 or 8. :func:`continental`
 adds each of those strokes to a copy of a digit, with the digit's own stroke width, and
-normalises the result as :func:`digitnet.reading.images.normalise_digit` does a person's
+normalises the result as :func:`digitnet.imaging.images.normalise_digit` does a person's
 image (cropped, longest side 20 px, centre of mass at the centre).
 
 Every variant is drawn on a 3x enlargement of the 28x28 digit (bilinear), so the new stroke
@@ -20,8 +20,8 @@ import math
 import numpy as np
 from PIL import Image
 
-from digitnet.reading.images import normalise_digit
-from digitnet.reading.segment import stroke_width
+from digitnet.imaging.images import normalise_digit
+from digitnet.imaging.segment import stroke_width
 
 #: the digits that get a continental variant, and what is drawn on each
 STYLES = {1: "flag (and sometimes a foot)", 7: "crossbar", 4: "closed top",

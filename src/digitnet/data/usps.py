@@ -57,10 +57,10 @@ def load_usps(folder: str | os.PathLike, split: str = "test") -> tuple[np.ndarra
 def usps_as_read(images: np.ndarray) -> np.ndarray:
     """USPS digits ``(N, 16, 16)`` uint8 as the network sees them when a user gives them as
     image files: each saved as a 16x16 dark-on-white picture and read by the preprocessing
-    of ``digitnet predict`` (:func:`digitnet.reading.images.to_mnist`) -> ``(N, 28, 28)``."""
+    of ``digitnet predict`` (:func:`digitnet.imaging.images.to_mnist`) -> ``(N, 28, 28)``."""
     from PIL import Image
 
-    from digitnet.reading.images import to_mnist
+    from digitnet.imaging.images import to_mnist
 
     return np.stack([to_mnist(Image.fromarray(255 - d)) for d in images]) if len(images) \
         else np.zeros((0, 28, 28), np.uint8)

@@ -1,6 +1,6 @@
 """The models shipped inside the package, so `digitnet evaluate` and `digitnet predict` work on
 a fresh install without training: the digit model, and the segment checker that helps
-`predict` split touching digits (:mod:`digitnet.reading.checker`).
+`predict` split touching digits (:mod:`digitnet.training.checker`).
 
 How it was trained (the exact command and seed) is in its metadata (``model.meta``) and in the
 README.
@@ -26,8 +26,8 @@ def shipped_model_path() -> Path:
 
 
 def load_shipped_model():
-    """The shipped model, loaded (see :func:`digitnet.io.load_model`)."""
-    from digitnet.io import load_model
+    """The shipped model, loaded (see :func:`digitnet.modelfile.load_model`)."""
+    from digitnet.modelfile import load_model
 
     return load_model(shipped_model_path())
 
@@ -35,6 +35,6 @@ def load_shipped_model():
 def load_shipped_checker():
     """The shipped segment checker, loaded; None when this install has none (``predict``
     then chooses between readings of touching digits without it)."""
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
 
     return load_model(SHIPPED_CHECKER) if SHIPPED_CHECKER.is_file() else None

@@ -126,7 +126,7 @@ class Sequential(Module):
         self.layers = list(layers)
         self.dtype = np.dtype(dtype)
         self.built = False
-        #: free-form JSON-compatible metadata saved with the model (see digitnet.io)
+        #: free-form JSON-compatible metadata saved with the model (see digitnet.modelfile)
         self.meta: dict[str, Any] = {}
         #: a network's input is data: no dx unless asked for (see backward)
         self.needs_input_grad = False

@@ -22,7 +22,7 @@ Typical use::
 
 from __future__ import annotations
 
-from digitnet.reading.images import Prepared, prepare, to_mnist
+from digitnet.imaging.images import Prepared, prepare, to_mnist
 from digitnet.reading.recognise import DigitResult, Recognition, recognise, recognise_files
 
 __all__ = ["DigitResult", "Prepared", "Recognition", "prepare", "recognise",

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitnet.errors import DigitnetError
-from digitnet.io import atomic_write
+from digitnet.files import atomic_write
 from digitnet.reading.recognise import Recognition
 
 TILE = 200            # height of the step pictures

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
     from digitnet.reading.recognise import recognise, recognise_files
 
     result = recognise("number.jpg", load_model("model.npz"))   # raises ImageError if bad
@@ -10,10 +10,10 @@ Typical use::
     for r in recognise_files(["a.png", "b.jpg"], model):       # errors inside the results
         print(r.file, r.error or r.prediction)
 
-Each image goes through :func:`digitnet.reading.images.prepare` (MNIST-style preprocessing and
+Each image goes through :func:`digitnet.imaging.images.prepare` (MNIST-style preprocessing and
 segmentation into digits, left to right); the model reads each 28x28 digit. Where digits
 touch, the segmenter offers several readings; the model's confidence, the shapes and the
-segment checker (:mod:`digitnet.reading.checker`: is this one whole digit?) choose between them,
+segment checker (:mod:`digitnet.training.checker`: is this one whole digit?) choose between them,
 and the checker's digit probabilities are averaged with the model's. A
 number's confidence is the product of its digits' confidences: the model's probability that
 every digit is right, if the digits' errors are independent.
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.evaluate import predict_proba
+from digitnet.evaluation.evaluate import predict_proba
+from digitnet.imaging.imagefile import ImageSource
+from digitnet.imaging.images import Prepared, prepare
 from digitnet.nn import Sequential
-from digitnet.reading.imagefile import ImageSource
-from digitnet.reading.images import Prepared, prepare
 
 #: weight of the checker's log-probability that a segment is one whole digit in the score of
 #: a reading (chosen on numbers made of validation digits)
@@ -83,7 +83,10 @@ class Recognition:
     ----------
     file : str
     prediction : str or None
-        The digits read, left to right (None when the image failed).
+        The digits read, left to right (None when the image failed, or holds no digit:
+        see ``reason``).
+    reason : str or None
+        Why there is no prediction though the image was read (e.g. ``"not a digit"``).
     confidence : float or None
         Product of the digits' confidences.
     digits : list of DigitResult
@@ -99,6 +102,7 @@ class Recognition:
 
     file: str
     prediction: str | None = None
+    reason: str | None = None
     confidence: float | None = None
     digits: list[DigitResult] = field(default_factory=list)
     error: str | None = None
@@ -131,7 +135,7 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
     Parameters
     ----------
     source : path, PIL.Image.Image or np.ndarray
-        The image (see :func:`digitnet.reading.imagefile.open_image`).
+        The image (see :func:`digitnet.imaging.imagefile.open_image`).
     model : Sequential, optional
         Defaults to the model shipped with digitnet.
     single : bool
@@ -276,7 +280,7 @@ def second_opinion(proba: np.ndarray, checker: Sequential, digits: np.ndarray
     model from MNIST's clean images, and their average (:data:`READ_WEIGHT` for the
     checker) misreads fewer photographed digits than either. Returns the combined
     ``(D, 10)`` and the checker's probability that each input is not one digit ``(D,)``."""
-    from digitnet.reading.checker import checker_proba
+    from digitnet.evaluation.checker import checker_proba
 
     digit, not_one = checker_proba(checker, digits)
     combined = (proba + READ_WEIGHT * digit) / (1 + READ_WEIGHT)

@@ -3,7 +3,7 @@
 Typical use::
 
     from digitnet.data import load_mnist
-    from digitnet.io import load_model
+    from digitnet.modelfile import load_model
     from digitnet.report import write_report
 
     page = write_report(load_model("model.npz"), load_mnist(), "report")

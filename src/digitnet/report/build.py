@@ -20,13 +20,17 @@ from typing import Any
 import numpy as np
 
 from digitnet import __version__
-from digitnet.confidence import confidence_and_correct, confidence_summary, coverage_curve
 from digitnet.errors import ConfigError
-from digitnet.evaluate import evaluate_proba, predict_proba
+from digitnet.evaluation.confidence import (
+    confidence_and_correct,
+    confidence_summary,
+    coverage_curve,
+)
+from digitnet.evaluation.evaluate import evaluate_proba, predict_proba
+from digitnet.evaluation.inside import describe, first_layer_weights, layer_activations
 from digitnet.nn import Ensemble, Sequential
 from digitnet.progress import ProgressBar
 from digitnet.report import figures
-from digitnet.report.inside import describe, first_layer_weights, layer_activations
 from digitnet.report.robustness import PERTURBATIONS, robustness_curves
 
 FORMAT = "digitnet-report"

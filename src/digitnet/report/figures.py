@@ -19,7 +19,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from digitnet.report.inside import Activation, FirstLayer
+from digitnet.evaluation.inside import Activation, FirstLayer
 
 DPI = 100
 TRAIN_COLOUR, VAL_COLOUR, ACC_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
@@ -139,7 +139,7 @@ def plot_confusion(cm: np.ndarray, *, normalize: bool) -> Figure:
 def plot_per_class(metrics: dict[str, Any]) -> Figure:
     """Per-digit precision, recall and F1 as grouped bars, with the macro averages.
 
-    ``metrics`` is :func:`digitnet.evaluate.evaluate`'s result.
+    ``metrics`` is :func:`digitnet.evaluation.evaluate.evaluate`'s result.
     """
     k = len(metrics["precision"])
     x = np.arange(k)
@@ -242,7 +242,7 @@ def plot_robustness(curves: dict[str, dict[str, Any]]) -> Figure:
 def plot_reliability(rel: dict[str, Any]) -> Figure:
     """Reliability diagram: accuracy against mean confidence per confidence bin, with the
     number of predictions per bin below; ``rel`` is
-    :func:`digitnet.confidence.reliability`'s result. Empty bins are not drawn."""
+    :func:`digitnet.evaluation.confidence.reliability`'s result. Empty bins are not drawn."""
     edges = np.asarray(rel["edges"])
     count = np.asarray(rel["count"])
     used = count > 0
@@ -269,8 +269,9 @@ def plot_reliability(rel: dict[str, Any]) -> Figure:
 def plot_coverage(curve: dict[str, np.ndarray], table: list[dict[str, Any]]) -> Figure:
     """Accuracy on the answered images against coverage when the model may say "not sure".
 
-    ``curve`` is :func:`digitnet.confidence.coverage_curve`'s result; ``table`` holds
-    :func:`digitnet.confidence.selective` results at a few thresholds, marked on the curve.
+    ``curve`` is :func:`digitnet.evaluation.confidence.coverage_curve`'s result; ``table`` holds
+    :func:`digitnet.evaluation.confidence.selective` results at a few thresholds, marked on
+    the curve.
     """
     fig = new_figure(7.5, 5)
     ax = fig.subplots()
@@ -325,7 +326,7 @@ def plot_activations(acts: list[Activation], proba: np.ndarray, label: int,
     probabilities. Values are red positive, blue negative, white zero, each layer on its own
     symmetric scale.
 
-    acts : from :func:`digitnet.report.inside.layer_activations`; proba : (K,); label: the
+    acts : from :func:`digitnet.evaluation.inside.layer_activations`; proba : (K,); label: the
     true digit.
     """
     heights = [_activation_height(a, channels) for a in acts] + [1.8]

@@ -1,0 +1,178 @@
+"""What every command shares: the parser class, argument types that name a bad value, the
+options declared once (model, output, data folder) and the helpers that turn them into
+library calls."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from digitnet.errors import DigitnetError
+
+#: exit statuses of every command: 0 done (every input answered, "not a digit" included),
+#: 1 an error (a bad file or setting; with several inputs, at least one failed and the others
+#: were answered), 2 a usage error (unknown option, bad value), 130 interrupted (Ctrl+C)
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``digitnet train: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- argument types: each rejects a bad value with a message naming it ---------------------
+
+def bounded(kind: type, expected: str, ok: Callable[[Any], bool], *, all_word: bool = False
+            ) -> Callable[[str], Any]:
+    """An argparse ``type``: ``kind(text)`` if ``ok`` accepts it (NaN never does), else
+    "expected <expected>, got '<text>'"; with ``all_word``, ``all`` gives None."""
+    def parse(text: str) -> Any:
+        if all_word and text.strip().lower() == "all":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = expected
+    return parse
+
+
+positive_int = bounded(int, "a positive integer", lambda v: v > 0)
+non_negative_int = bounded(int, "an integer >= 0", lambda v: v >= 0)
+positive_float = bounded(float, "a positive number", lambda v: 0 < v < float("inf"))
+fraction = bounded(float, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+count_or_all = bounded(int, "a positive integer or 'all'", lambda v: v > 0, all_word=True)
+top_k = bounded(int, "an integer from 1 to 10", lambda v: 1 <= v <= 10)
+
+
+# -- options declared once -----------------------------------------------------------------
+
+def add_model(p: argparse.ArgumentParser, *, positional: bool = False,
+              what: str = "the model file") -> None:
+    """``--model MODEL.npz`` (default: the shipped model); with ``positional``, the older
+    spelling ``digitnet COMMAND MODEL.npz`` works too."""
+    p.add_argument("--model", metavar="MODEL.npz",
+                   help=f"{what} (default: the model shipped with digitnet)")
+    if positional:
+        p.add_argument("model_arg", nargs="?", metavar="MODEL.npz",
+                       help="the same as --model")
+
+
+def add_output(p: argparse.ArgumentParser, *, json_help: str | None = None,
+               quiet_help: str | None = None) -> None:
+    """``--json`` and/or ``--quiet``, with the command's own help."""
+    if json_help is not None:
+        p.add_argument("--json", action="store_true", help=json_help)
+    if quiet_help is not None:
+        p.add_argument("--quiet", action="store_true", help=quiet_help)
+
+
+def add_data_dir(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--data-dir", metavar="DIR",
+                   help=help or "folder with the MNIST IDX files (default: $DIGITNET_DATA_DIR, "
+                   "then the user cache folder, downloading there if absent)")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def model_path(args: argparse.Namespace) -> Path:
+    """The model file a command should use: ``--model`` or the positional one (they must
+    agree when both are given), else the shipped model."""
+    given = getattr(args, "model", None)
+    positional = getattr(args, "model_arg", None)
+    if given is not None and positional is not None and given != positional:
+        raise DigitnetError(f"two models given ({positional} and --model {given}); give one")
+    chosen = given if given is not None else positional
+    if chosen is None:
+        from digitnet.models import shipped_model_path
+
+        return shipped_model_path()
+    return Path(chosen)
+
+
+def output_file(flag: str, value: str) -> Path:
+    """The path a command will write, checked before any work: its folder must exist."""
+    out = Path(value)
+    if not out.parent.exists():
+        raise DigitnetError(f"{flag} {out}: folder {out.parent} does not exist; create it or "
+                            "choose another path")
+    return out
+
+
+def load_data(data_dir: str | None, *, quiet: bool, **kwargs: Any):
+    """MNIST from --data-dir / $DIGITNET_DATA_DIR / the cache, downloading with a progress
+    bar when the files are absent."""
+    from digitnet.data import DownloadProgress, load_mnist
+
+    with DownloadProgress(enabled=False if quiet else None) as bar:
+        return load_mnist(data_dir, progress=bar, **kwargs)
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj), flush=True)
+
+
+def warn(command: str, message: str) -> None:
+    print(f"digitnet {command}: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stop_on_ctrl_c(enabled: bool):
+    """With checkpoints, the first Ctrl+C asks training to stop after the mini-batch in
+    progress (it saves a checkpoint first); a second one interrupts at once. Yields the
+    ``stop()`` callable for :func:`digitnet.training.loop.fit` (None when not enabled)."""
+    import signal
+
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    asked = []
+
+    def on_sigint(signum, frame):
+        if asked:
+            raise KeyboardInterrupt
+        asked.append(True)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: bool(asked)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def printer(args: argparse.Namespace):
+    """The epoch callback: a JSON line, the seeds' text line, or nothing (``--quiet``);
+    flushed as each epoch ends, so a pipe sees it at once."""
+    def emit(record: dict[str, Any]) -> None:
+        if args.json:
+            print_json({"event": "epoch", **record})
+        elif not args.quiet:
+            print(format_epoch(record), flush=True)
+    return emit
+
+
+def format_epoch(r: dict[str, Any]) -> str:
+    """``Epoch 3/4: 9712 / 10000  train loss 0.0951  val loss 0.0987  val acc 97.12%
+    1.3s`` (the seed projects' ``Epoch k: correct / 10000``, with the total epochs)."""
+    who = f"[net {r['member']}/{r['members']}] " if "member" in r else ""
+    epoch = f"{r['epoch']}/{r['epochs']}" if "epochs" in r else f"{r['epoch']}"
+    if "val_correct" not in r:
+        return f"{who}Epoch {epoch}: train loss {r['train_loss']:.4f}  {r['seconds']:.1f}s"
+    return (f"{who}Epoch {epoch}: {r['val_correct']} / {r['val_total']}  "
+            f"train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
+            f"val acc {r['val_accuracy']:.2%}  {r['seconds']:.1f}s")
