@@ -1030,7 +1030,7 @@ def page_image(h=90, w=120, noise=0.0, seed=0):
 
 @equation("ink-relative", r"r = \frac{x - b}{\max(1 - b,\ 0.05)}")
 def test_ink_relative():
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     x = (255 - page_image()) / np.float32(255)           # ink bright
     b, r = im.remove_background(x)
@@ -1042,7 +1042,7 @@ def test_ink_relative():
 @equation("robust-std", r"\hat\sigma = 1.4826 \operatorname{median}\big|\,r - "
                         r"\operatorname{median}(r)\,\big|")
 def test_robust_std():
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     r = rng().normal(0, 0.02, (100, 100))
     r[:5] = 1                                            # 5% strokes barely move it
@@ -1055,7 +1055,7 @@ def test_robust_std():
                      r"\text{ink} = \operatorname{clip}\Big(\frac{r - \text{floor}}{\ell - "
                      r"\text{floor}},\ 0,\ 1\Big)")
 def test_ink_map():
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     levels = page_image(noise=2.0)
     inkmap = im.ink_map(levels)
@@ -1073,7 +1073,7 @@ def test_ink_map():
 @pytest.mark.parametrize("h,w", [(60, 30), (30, 45)])
 @equation("box-scale", r"s = \frac{20}{\max(h, w)}")
 def test_box_scale(h, w):
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     ink = np.zeros((h + 8, w + 8), np.float32)
     ink[4:4 + h, 4:4 + w] = 1                            # a solid block: its box is h x w
@@ -1087,7 +1087,7 @@ def test_box_scale(h, w):
 @equation("centre-of-mass", r"\bar u = \frac{\sum_{u,v} u\, I_{uv}}{\sum_{u,v} I_{uv}} , \qquad "
                             r"\bar v = \frac{\sum_{u,v} v\, I_{uv}}{\sum_{u,v} I_{uv}}")
 def test_centre_of_mass():
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     I = rng().uniform(0, 1, (17, 11)) ** 3
     total = sum(I[u, v] for u in range(17) for v in range(11))
@@ -1100,7 +1100,7 @@ def test_centre_of_mass():
 @equation("com-shift", r"\text{top} = \Big\lfloor 14 - \bar u + \tfrac{1}{2} \Big\rfloor , "
                        r"\qquad \text{left} = \Big\lfloor 14 - \bar v + \tfrac{1}{2} \Big\rfloor")
 def test_com_shift(seed):
-    from digitnet.reading import images as im
+    from digitnet.imaging import images as im
 
     digit = rng(seed).uniform(0, 1, (20, 13)) ** (3 + seed)
     ubar, vbar = im.centre_of_mass(digit)

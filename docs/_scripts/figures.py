@@ -3,8 +3,8 @@
     PYTHONPATH=src python docs/_scripts/figures.py [--data-dir DIR]
 
 A 4-digit number of MNIST test digits (scikit-learn's digits when MNIST is absent) is
-rendered as a photo by :mod:`digitnet.reading.photos` and taken through
-:func:`digitnet.reading.prepare` step by step; the PNGs land in docs/images/ (committed:
+rendered as a photo by :mod:`digitnet.data.photos` and taken through
+:func:`digitnet.imaging.images.prepare` step by step; the PNGs land in docs/images/ (committed:
 small, and redrawn by this script whenever the pipeline changes).
 """
 
@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from digitnet.reading import images as im  # noqa: E402
-from digitnet.reading.images import prepare  # noqa: E402
-from digitnet.reading.photos import compose_number, render_photo  # noqa: E402
+from digitnet.imaging import images as im  # noqa: E402
+from digitnet.imaging.images import prepare  # noqa: E402
+from digitnet.data.photos import compose_number, render_photo  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "images"
 NUMBER = (3, 0, 5, 7)
