@@ -56,17 +56,18 @@ def main(argv: list[str] | None = None) -> int:
             samples = Path(folder) / f"k{k}"
             for d in range(10):
                 (samples / str(d)).mkdir(parents=True)
-                for n, i in enumerate(rng.choice(np.flatnonzero(y_train == d), k,
-                                                 replace=False)):
+                for n, i in enumerate(rng.choice(np.flatnonzero(y_train == d), k, replace=False)):
                     Image.fromarray(255 - x_train[i]).save(samples / str(d) / f"{n}.png")
             out = Path(folder) / f"k{k}.npz"
             start = time.perf_counter()
-            code = digitnet(["adapt", str(samples), "--out", str(out), "--data-dir",
-                             args.data_dir, "--quiet"])
+            code = digitnet(
+                ["adapt", str(samples), "--out", str(out), "--data-dir", args.data_dir, "--quiet"]
+            )
             seconds = time.perf_counter() - start
             assert code == 0
-            rows.append((f"adapted, {k} per digit ({10 * k} samples)",
-                         *scores(load_model(out)), seconds))
+            rows.append(
+                (f"adapted, {k} per digit ({10 * k} samples)", *scores(load_model(out)), seconds)
+            )
     print("| model | USPS test | MNIST test | adapt seconds |")
     print("|---|---|---|---|")
     for name, usps, plain, seconds in rows:

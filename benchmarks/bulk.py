@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(folder)
         (folder / "in").mkdir()
         write_singles(folder / "in", test.images, test.labels, range(args.photos), 0)
-        for name, kwargs in (("1 local worker", {"workers": 1}),
-                             ("2 local workers", {"workers": 2}),
-                             ("Dask LocalCluster, 2 workers", {"workers": 2, "dask": "local"})):
+        for name, kwargs in (
+            ("1 local worker", {"workers": 1}),
+            ("2 local workers", {"workers": 2}),
+            ("Dask LocalCluster, 2 workers", {"workers": 2, "dask": "local"}),
+        ):
             out = folder / f"{len(rows)}.jsonl"
             results = Results(out)
             first: list[tuple[float, int]] = []
@@ -59,17 +61,20 @@ def main(argv: list[str] | None = None) -> int:
             end = time.perf_counter()
             results.close()
             total = counts["read"] + counts["errors"]
-            rows[name] = (total / (end - start),
-                          (total - first[0][1]) / (end - first[0][0]))
+            rows[name] = (total / (end - start), (total - first[0][1]) / (end - first[0][0]))
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     (one, one_s), (two, two_s), (dask, dask_s) = rows.values()
     print(f"{args.photos:,} single-digit JPEG photos; load average {os.getloadavg()[0]:.2f}")
     for name, (rate, steady) in rows.items():
-        print(f"  {name}: {rate:,.0f} images/s in all; {steady:,.0f} images/s after the first "
-              "batch came back (start-up excluded)")
-    print(f"  scaling 1 -> 2 workers: {two / one:.2f}x ({two_s / one_s:.2f}x after start-up); "
-          f"Dask / local at 2 workers: {dask / two:.2f} ({dask_s / two_s:.2f} after start-up); "
-          f"peak RSS of a worker process: {peak:,.0f} MB")
+        print(
+            f"  {name}: {rate:,.0f} images/s in all; {steady:,.0f} images/s after the first "
+            "batch came back (start-up excluded)"
+        )
+    print(
+        f"  scaling 1 -> 2 workers: {two / one:.2f}x ({two_s / one_s:.2f}x after start-up); "
+        f"Dask / local at 2 workers: {dask / two:.2f} ({dask_s / two_s:.2f} after start-up); "
+        f"peak RSS of a worker process: {peak:,.0f} MB"
+    )
     return 0
 
 

@@ -58,29 +58,43 @@ def main() -> None:
     args = p.parse_args()
     rng = np.random.default_rng(0)
     names = [n for n in conv_dx.FORMS if n != "reference"]
-    print("| input | C_in -> C_out | kernel | padding | "
-          + " | ".join(f"{n} (ms)" for n in names) + " | fastest | the rule picks | layer |")
+    print(
+        "| input | C_in -> C_out | kernel | padding | "
+        + " | ".join(f"{n} (ms)" for n in names)
+        + " | fastest | the rule picks | layer |"
+    )
     print("|---|---|---|---|" + "---|" * len(names) + "---|---|---|")
     for size, c_in, c_out, k, padding, where in SHAPES:
         # a 1x1 convolution first, so that the measured layer computes its input gradient
-        model = Sequential([Conv2D(c_in, 1), Conv2D(c_out, k, padding=padding)],
-                           (size, size, c_in), rng)
+        model = Sequential(
+            [Conv2D(c_in, 1), Conv2D(c_out, k, padding=padding)], (size, size, c_in), rng
+        )
         layer = model.layers[1]
-        layer.forward(rng.random((args.batch, size, size, c_in), dtype=np.float32),
-                      training=True)
+        layer.forward(rng.random((args.batch, size, size, c_in), dtype=np.float32), training=True)
         dy = rng.random((args.batch, *layer.output_shape), dtype=np.float32)
-        shape = conv_dx.ConvShape((args.batch, size, size, c_in), layer.kernel_size,
-                                  layer.stride, layer.pad, layer.output_shape)
+        shape = conv_dx.ConvShape(
+            (args.batch, size, size, c_in),
+            layer.kernel_size,
+            layer.stride,
+            layer.pad,
+            layer.output_shape,
+        )
         W = layer.params["W"]
-        forms = {name: partial(fn, dy, W, shape, Buffers())
-                 for name, fn in conv_dx.FORMS.items() if name != "reference"}
+        forms = {
+            name: partial(fn, dy, W, shape, Buffers())
+            for name, fn in conv_dx.FORMS.items()
+            if name != "reference"
+        }
         best = dict.fromkeys(forms, float("inf"))
-        for _ in range(2):                       # alternate, so that drift hits all
+        for _ in range(2):  # alternate, so that drift hits all
             for name, fn in forms.items():
                 best[name] = min(best[name], fastest(fn, args.repeats))
         times = " | ".join(f"{best[name] * 1e3:.2f}" for name in forms)
-        print(f"| {size}x{size} | {c_in} -> {c_out} | {k}x{k} | {padding} | {times} | "
-              f"{min(best, key=best.get)} | {conv_dx.choose(shape)} | {where} |", flush=True)
+        print(
+            f"| {size}x{size} | {c_in} -> {c_out} | {k}x{k} | {padding} | {times} | "
+            f"{min(best, key=best.get)} | {conv_dx.choose(shape)} | {where} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

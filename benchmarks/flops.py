@@ -68,7 +68,7 @@ def propagate(config: dict[str, Any]) -> list[LayerShape]:
             for d in shape:
                 n *= d
             new = (n,)
-        else:                               # activations, dropout, batch norm keep the shape
+        else:  # activations, dropout, batch norm keep the shape
             new = shape
         out.append(LayerShape(i, kind, dict(layer), shape, new))
         shape = new
@@ -97,11 +97,10 @@ def training_flops(config: dict[str, Any], examples: int) -> dict[str, int]:
     for ls in shapes:
         f = matmul_flops_per_example(ls)
         fwd += f
-        bwd += f                                    # weight gradient
+        bwd += f  # weight gradient
         if first is not None and ls.index > first:
-            bwd += f                                # input gradient
-    return {"forward": fwd * examples, "backward": bwd * examples,
-            "total": (fwd + bwd) * examples}
+            bwd += f  # input gradient
+    return {"forward": fwd * examples, "backward": bwd * examples, "total": (fwd + bwd) * examples}
 
 
 def inference_flops_per_example(config: dict[str, Any]) -> int:

@@ -81,8 +81,9 @@ def run_one(name: str, examples: int, slow: float) -> dict:
     start = time.perf_counter()
     tracemalloc.start()
 
-    @settings(max_examples=examples, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(strategy)
     def fuzz(data):
         counts["tried"] += 1
@@ -97,7 +98,7 @@ def run_one(name: str, examples: int, slow: float) -> dict:
             if "\n" in str(exc) or not str(exc):
                 counts["crashes"] += 1
                 crashes.append(f"not one line: {exc!r}"[:200])
-        except Exception as exc:                                    # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
             counts["crashes"] += 1
             crashes.append(f"{type(exc).__name__}: {exc}"[:200])
         if time.perf_counter() - t > slow:
@@ -124,12 +125,25 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_one(args.child, args.examples, args.slow)))
         return 0
     results = {}
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep +
-               os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
     for name in args.only.split(","):
-        done = subprocess.run([sys.executable, __file__, "--child", name, "--examples",
-                               str(args.examples), "--slow", str(args.slow)],
-                              capture_output=True, text=True, env=env)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                name,
+                "--examples",
+                str(args.examples),
+                "--slow",
+                str(args.slow),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return 1
@@ -137,12 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print("| parser | inputs | read | refused (one line) | crashes | hangs | most MB for one "
-          "input | process peak RSS MB | seconds |")
+    print(
+        "| parser | inputs | read | refused (one line) | crashes | hangs | most MB for one "
+        "input | process peak RSS MB | seconds |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['tried']:,} | {r['read']:,} | {r['refused']:,} | {r['crashes']} | "
-              f"{r['hangs']} | {r['input_mb']} | {r['peak_mb']} | {r['seconds']} |")
+        print(
+            f"| {name} | {r['tried']:,} | {r['read']:,} | {r['refused']:,} | {r['crashes']} | "
+            f"{r['hangs']} | {r['input_mb']} | {r['peak_mb']} | {r['seconds']} |"
+        )
         for line in r["examples_of_crashes"]:
             print(f"  crash: {line}")
     return 0

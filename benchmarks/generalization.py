@@ -41,12 +41,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 USPS_FORMS = ("16x16", "64x64 tight", "64x64 margin", "64x64 tight, light on dark")
 #: (row, key, goal, higher is better); the goals of issue 17, part 2
-GOALS = [("MNIST test", "mnist", 0.9965), *[(f"USPS test, {f}", f"usps:{f}", 0.985)
-                                             for f in USPS_FORMS],
-         ("USPS test, network alone (plain)", "usps:plain", None),
-         ("MNIST test, noise std 0.3", "noise", 0.95),
-         ("photos: single digits", "photo_singles", 0.9935),
-         ("photos: 4-6 digit numbers", "photo_numbers", 0.952)]
+GOALS = [
+    ("MNIST test", "mnist", 0.9965),
+    *[(f"USPS test, {f}", f"usps:{f}", 0.985) for f in USPS_FORMS],
+    ("USPS test, network alone (plain)", "usps:plain", None),
+    ("MNIST test, noise std 0.3", "noise", 0.95),
+    ("photos: single digits", "photo_singles", 0.9935),
+    ("photos: 4-6 digit numbers", "photo_numbers", 0.952),
+]
 
 
 def measure(model_arg: str, args: argparse.Namespace, mnist, usps) -> dict:
@@ -73,18 +75,31 @@ def measure(model_arg: str, args: argparse.Namespace, mnist, usps) -> dict:
 
     t, out["seconds"]["usps"] = time.perf_counter(), time.perf_counter() - t
     noise = next(p for p in PERTURBATIONS if p.name == "noise")
-    curve = robustness_curves(model, mnist.test.images, mnist.test.labels,
-                              rng=np.random.default_rng(0),
-                              perturbations=(dataclasses.replace(noise, levels=(0.3,)),))
+    curve = robustness_curves(
+        model,
+        mnist.test.images,
+        mnist.test.labels,
+        rng=np.random.default_rng(0),
+        perturbations=(dataclasses.replace(noise, levels=(0.3,)),),
+    )
     out["noise"] = curve["noise"]["accuracy"][0]
 
     t, out["seconds"]["noise"] = time.perf_counter(), time.perf_counter() - t
     if args.photo_singles or args.photo_numbers:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            photos.main(["--model", path, "--singles", str(args.photo_singles), "--numbers",
-                         str(args.photo_numbers), "--json",
-                         *(["--data-dir", args.data_dir] if args.data_dir else [])])
+            photos.main(
+                [
+                    "--model",
+                    path,
+                    "--singles",
+                    str(args.photo_singles),
+                    "--numbers",
+                    str(args.photo_numbers),
+                    "--json",
+                    *(["--data-dir", args.data_dir] if args.data_dir else []),
+                ]
+            )
         report = json.loads(buf.getvalue())
         out["photos"] = report
         for kind in ("singles", "numbers"):
@@ -95,8 +110,13 @@ def measure(model_arg: str, args: argparse.Namespace, mnist, usps) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    head = "| measure | goal | " + " | ".join(
-        f"{r['model']}" + (f" ({r['preset']})" if r["preset"] else "") for r in results) + " |"
+    head = (
+        "| measure | goal | "
+        + " | ".join(
+            f"{r['model']}" + (f" ({r['preset']})" if r["preset"] else "") for r in results
+        )
+        + " |"
+    )
     lines = [head, "|---|---|" + "---|" * len(results)]
     for label, key, goal in GOALS:
         cells = []
@@ -106,27 +126,34 @@ def table(results: list[dict]) -> str:
                 continue
             mark = "" if goal is None else (" met" if r[key] >= goal - 1e-12 else " MISSED")
             cells.append(f"{r[key]:.2%}{mark}")
-        lines.append(f"| {label} | {'-' if goal is None else f'>= {goal:.2%}'} | "
-                     + " | ".join(cells) + " |")
+        lines.append(
+            f"| {label} | {'-' if goal is None else f'>= {goal:.2%}'} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
 def per_class(results: list[dict]) -> str:
-    lines = ["", "USPS test, 64x64 tight: accuracy per digit and most frequent confusions "
-             "(true->read)",
-             "| model | " + " | ".join(str(d) for d in range(10)) + " | confusions |",
-             "|---|" + "---|" * 11]
+    lines = [
+        "",
+        "USPS test, 64x64 tight: accuracy per digit and most frequent confusions (true->read)",
+        "| model | " + " | ".join(str(d) for d in range(10)) + " | confusions |",
+        "|---|" + "---|" * 11,
+    ]
     for r in results:
         u = r["usps"]["64x64 tight"]
-        lines.append(f"| {r['model']} | " + " | ".join(f"{a:.1%}" for a in u["per_class"])
-                     + f" | {', '.join(u['confusions'])} |")
+        lines.append(
+            f"| {r['model']} | "
+            + " | ".join(f"{a:.1%}" for a in u["per_class"])
+            + f" | {', '.join(u['confusions'])} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", action="append",
-                   help="a model file, or 'shipped' (repeatable; default: shipped)")
+    p.add_argument(
+        "--model", action="append", help="a model file, or 'shipped' (repeatable; default: shipped)"
+    )
     p.add_argument("--data-dir", help="folder with the MNIST files")
     p.add_argument("--usps-dir", default=str(ROOT.parent / "shared" / "datasets" / "usps"))
     p.add_argument("--usps-limit", type=int, help="the first N USPS test digits only")
@@ -141,12 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     mnist = load_mnist(args.data_dir)
     usps = load_usps(args.usps_dir, "test")
     if args.usps_limit:
-        usps = usps[0][:args.usps_limit], usps[1][:args.usps_limit]
+        usps = usps[0][: args.usps_limit], usps[1][: args.usps_limit]
     results = []
     for m in args.model or ["shipped"]:
         results.append(measure(m, args, mnist, usps))
-        print(f"measured {m} in " + ", ".join(f"{k} {v:.0f}s" for k, v in
-                                              results[-1]["seconds"].items()), file=sys.stderr)
+        print(
+            f"measured {m} in "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in results[-1]["seconds"].items()),
+            file=sys.stderr,
+        )
     print(table(results))
     print(per_class(results))
     if args.out:

@@ -10,8 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DIGITNET_THREADS",
-               "OPENBLAS_THREAD_TIMEOUT")
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "DIGITNET_THREADS",
+    "OPENBLAS_THREAD_TIMEOUT",
+)
 
 
 def cpu_model() -> str:
@@ -50,10 +55,19 @@ def load_average() -> list[float] | None:
 
 def git_revision(repo: Path) -> str | None:
     try:
-        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return rev.strip() + ("+uncommitted changes in src" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -68,14 +82,19 @@ def blas_info() -> dict[str, Any]:
         deps = np.show_config(mode="dicts").get("Build Dependencies", {})
         blas = deps.get("blas", {})
         info["numpy_blas"] = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:                                   # older NumPy: no dicts mode
+    except Exception:  # older NumPy: no dicts mode
         info["numpy_blas"] = "unknown"
     try:
         from threadpoolctl import threadpool_info
 
         info["threadpools"] = [
-            {"library": p.get("internal_api"), "threads": p.get("num_threads"),
-             "file": Path(p.get("filepath", "")).name} for p in threadpool_info()]
+            {
+                "library": p.get("internal_api"),
+                "threads": p.get("num_threads"),
+                "file": Path(p.get("filepath", "")).name,
+            }
+            for p in threadpool_info()
+        ]
     except ImportError:
         info["threadpools"] = "threadpoolctl not installed"
     return info
@@ -86,9 +105,11 @@ def versions() -> dict[str, str | None]:
 
     import digitnet
 
-    out: dict[str, str | None] = {"python": platform.python_version(),
-                                  "numpy": np.__version__,
-                                  "digitnet": getattr(digitnet, "__version__", "?")}
+    out: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "digitnet": getattr(digitnet, "__version__", "?"),
+    }
     for name in ("torch", "sklearn"):
         try:
             out[name] = __import__(name).__version__
@@ -106,10 +127,10 @@ def sgemm_gflops(n: int, repeats: int) -> dict[str, Any]:
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
     c = np.empty((n, n), np.float32)
-    flop = 2.0 * n ** 3
+    flop = 2.0 * n**3
 
     def best(fn) -> float:
-        fn()                                            # warm-up: thread pool start-up
+        fn()  # warm-up: thread pool start-up
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
@@ -117,8 +138,11 @@ def sgemm_gflops(n: int, repeats: int) -> dict[str, Any]:
             times.append(time.perf_counter() - t)
         return round(flop / min(times) / 1e9, 1)
 
-    out: dict[str, Any] = {"size": n, "repeats": repeats,
-                           "numpy": best(lambda: np.matmul(a, b, out=c))}
+    out: dict[str, Any] = {
+        "size": n,
+        "repeats": repeats,
+        "numpy": best(lambda: np.matmul(a, b, out=c)),
+    }
     try:
         import torch
     except ImportError:
@@ -126,14 +150,21 @@ def sgemm_gflops(n: int, repeats: int) -> dict[str, Any]:
     else:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         tc = torch.empty((n, n), dtype=torch.float32)
-        time.sleep(0.25)                                # let OpenBLAS's spinning threads sleep
+        time.sleep(0.25)  # let OpenBLAS's spinning threads sleep
         out["torch"] = best(lambda: torch.mm(ta, tb, out=tc))
     return out
 
 
 def describe(threads: int, repo: Path) -> dict[str, Any]:
-    return {"cpu": cpu_model(), "usable_cpus": usable_cpus(), "memory_gb": memory_gb(),
-            "os": platform.platform(), "threads": threads,
-            "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
-            "versions": versions(), "blas": blas_info(), "git": git_revision(repo),
-            "load_average_at_start": load_average()}
+    return {
+        "cpu": cpu_model(),
+        "usable_cpus": usable_cpus(),
+        "memory_gb": memory_gb(),
+        "os": platform.platform(),
+        "threads": threads,
+        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
+        "versions": versions(),
+        "blas": blas_info(),
+        "git": git_revision(repo),
+        "load_average_at_start": load_average(),
+    }

@@ -38,19 +38,25 @@ def main(argv: list[str] | None = None) -> int:
 
     test = load_mnist(args.data_dir).test
     model = load_model(args.model or shipped_model_path())
-    session = ort.InferenceSession(to_onnx(model, input_type=args.input_type)
-                                   .SerializeToString(), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        to_onnx(model, input_type=args.input_type).SerializeToString(),
+        providers=["CPUExecutionProvider"],
+    )
     x = test.images if args.input_type == "uint8" else test.images / np.float32(255)
 
     def ours() -> np.ndarray:
         return predict_proba(model, test.images, batch_size=1000)
 
     def theirs() -> np.ndarray:
-        return np.concatenate([session.run(["probabilities"], {"pixels": x[i:i + 1000]})[0]
-                               for i in range(0, len(x), 1000)])
+        return np.concatenate(
+            [
+                session.run(["probabilities"], {"pixels": x[i : i + 1000]})[0]
+                for i in range(0, len(x), 1000)
+            ]
+        )
 
     times: dict[str, list[float]] = {"digitnet": [], "onnxruntime": []}
-    for _ in range(args.repeats):                       # alternate, so load hits both alike
+    for _ in range(args.repeats):  # alternate, so load hits both alike
         for name, fn in (("digitnet", ours), ("onnxruntime", theirs)):
             start = time.perf_counter()
             out = fn()
@@ -64,12 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {args.model or 'shipped'}; input {args.input_type}; {n:,} MNIST test digits")
     print(f"same label: {int((a.argmax(1) == b.argmax(1)).sum()):,} / {n:,}")
     print(f"largest probability difference: {float(np.abs(a - b).max()):.2g}")
-    print(f"accuracy: digitnet {(a.argmax(1) == labels).mean():.4f}, onnxruntime "
-          f"{(b.argmax(1) == labels).mean():.4f}")
+    print(
+        f"accuracy: digitnet {(a.argmax(1) == labels).mean():.4f}, onnxruntime "
+        f"{(b.argmax(1) == labels).mean():.4f}"
+    )
     rate = {k: n / float(np.median(v)) for k, v in times.items()}
-    print(f"images/s at batch 1000 (median of {args.repeats}): digitnet "
-          f"{rate['digitnet']:,.0f}, onnxruntime {rate['onnxruntime']:,.0f} "
-          f"(onnxruntime / digitnet {rate['onnxruntime'] / rate['digitnet']:.2f}x)")
+    print(
+        f"images/s at batch 1000 (median of {args.repeats}): digitnet "
+        f"{rate['digitnet']:,.0f}, onnxruntime {rate['onnxruntime']:,.0f} "
+        f"(onnxruntime / digitnet {rate['onnxruntime'] / rate['digitnet']:.2f}x)"
+    )
     return 0
 
 

@@ -34,8 +34,14 @@ import subprocess
 import sys
 import time
 
-KINDS = ("digit 256x256", "digit 640x480", "number 540x220", "digit 28x28", "digit 16x16",
-         "phone 4032x3024")
+KINDS = (
+    "digit 256x256",
+    "digit 640x480",
+    "number 540x220",
+    "digit 28x28",
+    "digit 16x16",
+    "phone 4032x3024",
+)
 #: phone photos are big to make and hold: this many at most
 PHONE_PHOTOS = 40
 
@@ -55,12 +61,14 @@ def make_photos(data_dir: str, count: int, seed: int = 0) -> dict[str, list[tupl
         """Scaled to fit ``size`` (keeping its aspect), the rest filled by repeating the
         photo's edge pixels (paper)."""
         scale = min(size[0] / img.width, size[1] / img.height)
-        inner = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-                           Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.BOX)
+        inner = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+            Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.BOX,
+        )
         a = np.asarray(inner)
         dy, dx = size[1] - a.shape[0], size[0] - a.shape[1]
         pad = ((dy // 2, dy - dy // 2), (dx // 2, dx - dx // 2), (0, 0))
-        return Image.fromarray(np.pad(a, pad[:a.ndim], mode="edge"))
+        return Image.fromarray(np.pad(a, pad[: a.ndim], mode="edge"))
 
     def png(img: Image.Image) -> bytes:
         out = io.BytesIO()
@@ -81,8 +89,7 @@ def make_photos(data_dir: str, count: int, seed: int = 0) -> dict[str, list[tupl
         strip, _ = compose_number(test.images[pick], rng)
         number = render_photo(strip, rng)
         answer = "".join(str(d) for d in test.labels[pick])
-        photos["number 540x220"].append(
-            (jpeg_bytes(fit(number, (540, 220)), rng), answer))
+        photos["number 540x220"].append((jpeg_bytes(fit(number, (540, 220)), rng), answer))
         if i < min(count, PHONE_PHOTOS):
             big = fit(number, (4032, 3024))
             out = io.BytesIO()
@@ -103,7 +110,7 @@ def measure(data_dir: str, count: int, reference: bool) -> dict:
     out = {}
     for kind in KINDS:
         items = photos[kind]
-        for data, _ in items[:3]:                                    # warm-up
+        for data, _ in items[:3]:  # warm-up
             recognise(data, model, checker=checker)
         times, right, differ, slow = [], 0, 0, []
         for data, answer in items:
@@ -111,22 +118,24 @@ def measure(data_dir: str, count: int, reference: bool) -> dict:
             try:
                 got = recognise(data, model, checker=checker)
                 reading = got.prediction
-            except Exception as exc:                                  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 reading = f"error: {exc}"
             times.append(time.perf_counter() - start)
             right += reading == answer
             if reference:
                 start = time.perf_counter()
                 try:
-                    ref = recognise(data, model, checker=checker,
-                                    exhaustive=True).prediction
-                except Exception as exc:                              # noqa: BLE001
+                    ref = recognise(data, model, checker=checker, exhaustive=True).prediction
+                except Exception as exc:  # noqa: BLE001
                     ref = f"error: {exc}"
                 slow.append(time.perf_counter() - start)
                 differ += ref != reading
-        row = {"photos": len(items), "median_ms": 1000 * float(np.median(times)),
-               "p90_ms": 1000 * float(np.percentile(times, 90)),
-               "accuracy": right / len(items)}
+        row = {
+            "photos": len(items),
+            "median_ms": 1000 * float(np.median(times)),
+            "p90_ms": 1000 * float(np.percentile(times, 90)),
+            "accuracy": right / len(items),
+        }
         if reference:
             row["reference_median_ms"] = 1000 * float(np.median(slow))
             row["readings_differing_from_reference"] = differ
@@ -136,12 +145,18 @@ def measure(data_dir: str, count: int, reference: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("DIGITNET_DATA_DIR"),
-                        help="folder with the MNIST files")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("DIGITNET_DATA_DIR"),
+        help="folder with the MNIST files",
+    )
     parser.add_argument("--photos", type=int, default=200, help="photos of each kind")
     parser.add_argument("--threads", default="1,2", help="thread counts, one process each")
-    parser.add_argument("--reference", action="store_true",
-                        help="also time the exhaustive reading and compare the readings")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also time the exhaustive reading and compare the readings",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,10 +167,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = {}
     for n in [int(t) for t in args.threads.split(",")]:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(n), DIGITNET_THREADS=str(n),
-                   OPENBLAS_THREAD_TIMEOUT="18")
-        cmd = [sys.executable, __file__, "--child", "--data-dir", args.data_dir,
-               "--photos", str(args.photos)] + (["--reference"] if args.reference else [])
+        env = dict(
+            os.environ,
+            OPENBLAS_NUM_THREADS=str(n),
+            DIGITNET_THREADS=str(n),
+            OPENBLAS_THREAD_TIMEOUT="18",
+        )
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--data-dir",
+            args.data_dir,
+            "--photos",
+            str(args.photos),
+        ] + (["--reference"] if args.reference else [])
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         results[n] = json.loads(done.stdout.strip().splitlines()[-1])
     if args.json:
@@ -167,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def format_table(results: dict) -> str:
     threads = list(results)
-    head = "| photo | " + " | ".join(f"ms, {n} thread{'s' * (n > 1)} (median, p90)"
-                                        for n in threads) + " | read right |"
+    head = (
+        "| photo | "
+        + " | ".join(f"ms, {n} thread{'s' * (n > 1)} (median, p90)" for n in threads)
+        + " | read right |"
+    )
     lines = [head, "|" + "---|" * (len(threads) + 2)]
     for kind in KINDS:
         cells = []
@@ -176,12 +205,15 @@ def format_table(results: dict) -> str:
             r = results[n][kind]
             cell = f"{r['median_ms']:.1f}, {r['p90_ms']:.1f}"
             if "reference_median_ms" in r:
-                cell += (f" (reference {r['reference_median_ms']:.1f}; "
-                         f"{r['readings_differing_from_reference']} differ)")
+                cell += (
+                    f" (reference {r['reference_median_ms']:.1f}; "
+                    f"{r['readings_differing_from_reference']} differ)"
+                )
             cells.append(cell)
         r = results[threads[0]][kind]
-        lines.append(f"| {kind} ({r['photos']}) | " + " | ".join(cells) +
-                     f" | {r['accuracy']:.1%} |")
+        lines.append(
+            f"| {kind} ({r['photos']}) | " + " | ".join(cells) + f" | {r['accuracy']:.1%} |"
+        )
     return "\n".join(lines)
 
 

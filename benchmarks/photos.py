@@ -45,8 +45,9 @@ from digitnet.models import shipped_model_path
 SINGLE, NUMBER = 0, 1
 
 
-def write_singles(folder: Path, images: np.ndarray, labels: np.ndarray, indices: range,
-                  seed: int) -> list[tuple[Path, str]]:
+def write_singles(
+    folder: Path, images: np.ndarray, labels: np.ndarray, indices: range, seed: int
+) -> list[tuple[Path, str]]:
     """One JPEG photo per digit: ``(path, expected answer)`` pairs."""
     out = []
     for i in indices:
@@ -57,8 +58,9 @@ def write_singles(folder: Path, images: np.ndarray, labels: np.ndarray, indices:
     return out
 
 
-def write_numbers(folder: Path, images: np.ndarray, labels: np.ndarray, indices: range,
-                  seed: int) -> tuple[list[tuple[Path, str]], np.ndarray, np.ndarray]:
+def write_numbers(
+    folder: Path, images: np.ndarray, labels: np.ndarray, indices: range, seed: int
+) -> tuple[list[tuple[Path, str]], np.ndarray, np.ndarray]:
     """One JPEG photo per number of 4-6 random digits of the split; also returns, per
     number, whether two of its digits touch, and the digits' indices in the split."""
     out, touching, picks = [], [], []
@@ -78,8 +80,7 @@ def run_predict(model: str, items: list[tuple[Path, str]], extra: list[str]) -> 
     """``digitnet predict --json`` on the files, in-process; the parsed JSON list."""
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        digitnet_main(["predict", "--model", model, "--json", *extra,
-                       *[str(p) for p, _ in items]])
+        digitnet_main(["predict", "--model", model, "--json", *extra, *[str(p) for p, _ in items]])
     return json.loads(stdout.getvalue())
 
 
@@ -87,14 +88,28 @@ def score(items: list[tuple[Path, str]], results: list[dict]) -> dict:
     """Exact-answer accuracy, plus counts of failed images and wrong digit counts."""
     right = sum(r["prediction"] == want for (_, want), r in zip(items, results, strict=True))
     failed = sum(r["prediction"] is None for r in results)
-    miscount = sum(r["prediction"] is not None and len(r["prediction"]) != len(want)
-                   for (_, want), r in zip(items, results, strict=True))
-    return {"total": len(items), "correct": right, "accuracy": right / max(len(items), 1),
-            "failed": failed, "wrong_digit_count": miscount}
+    miscount = sum(
+        r["prediction"] is not None and len(r["prediction"]) != len(want)
+        for (_, want), r in zip(items, results, strict=True)
+    )
+    return {
+        "total": len(items),
+        "correct": right,
+        "accuracy": right / max(len(items), 1),
+        "failed": failed,
+        "wrong_digit_count": miscount,
+    }
 
 
-def number_breakdown(model, images: np.ndarray, labels: np.ndarray, items: list,
-                     results: list[dict], touching: np.ndarray, picks: list) -> dict:
+def number_breakdown(
+    model,
+    images: np.ndarray,
+    labels: np.ndarray,
+    items: list,
+    results: list[dict],
+    touching: np.ndarray,
+    picks: list,
+) -> dict:
     """Numbers with and without touching digits, and the model's score on the same numbers
     as clean 28x28 digits (every digit right): the ceiling of the photo score."""
     from digitnet.evaluation.evaluate import predict_proba
@@ -104,37 +119,57 @@ def number_breakdown(model, images: np.ndarray, labels: np.ndarray, items: list,
     ok = clean == labels[np.concatenate(picks)]
     bounds = np.cumsum([0] + [len(p) for p in picks])
     all_ok = np.array([ok[a:b].all() for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-    return {"with_touching_digits": int(touching.sum()),
-            "accuracy_touching": float(right[touching].mean()) if touching.any() else None,
-            "accuracy_not_touching": float(right[~touching].mean()),
-            "clean_digits_all_right": float(all_ok.mean())}
+    return {
+        "with_touching_digits": int(touching.sum()),
+        "accuracy_touching": float(right[touching].mean()) if touching.any() else None,
+        "accuracy_not_touching": float(right[~touching].mean()),
+        "clean_digits_all_right": float(all_ok.mean()),
+    }
 
 
-def explain_failures(model: str, items: list[tuple[Path, str]], results: list[dict],
-                     folder: str, extra: list[str]) -> None:
+def explain_failures(
+    model: str, items: list[tuple[Path, str]], results: list[dict], folder: str, extra: list[str]
+) -> None:
     bad = [(p, w) for (p, w), r in zip(items, results, strict=True) if r["prediction"] != w]
     if bad:
         with contextlib.redirect_stdout(io.StringIO()):
-            digitnet_main(["predict", "--model", model, "--explain", folder, *extra,
-                           *[str(p) for p, _ in bad]])
+            digitnet_main(
+                [
+                    "predict",
+                    "--model",
+                    model,
+                    "--explain",
+                    folder,
+                    *extra,
+                    *[str(p) for p, _ in bad],
+                ]
+            )
         for p, want in bad:
             print(f"  {p.name}: expected {want}", file=sys.stderr)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--model", help="the model file to measure (default: the shipped model)")
     p.add_argument("--data-dir", help="folder with the MNIST files")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test",
-                   help="where the digits come from (default test; tune on train)")
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="where the digits come from (default test; tune on train)",
+    )
     p.add_argument("--singles", type=int, default=10000, help="single-digit photos")
     p.add_argument("--numbers", type=int, default=1000, help="photos of 4-6 digit numbers")
     p.add_argument("--offset", type=int, default=0, help="first photo index")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", help="write the photos here instead of a temporary folder")
-    p.add_argument("--explain-failures", metavar="DIR",
-                   help="write --explain pictures of the misread photos into DIR")
+    p.add_argument(
+        "--explain-failures",
+        metavar="DIR",
+        help="write --explain pictures of the misread photos into DIR",
+    )
     p.add_argument("--predict-args", default="", help="extra `digitnet predict` arguments")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     return p.parse_args(argv)
@@ -148,11 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     split = getattr(load_mnist(args.data_dir), args.split)
     images, labels = split.images, split.labels
     extra = args.predict_args.split()
-    report = {"model": args.model, "split": args.split, "seed": args.seed,
-              "plain_accuracy": evaluate(model, images, labels)["accuracy"]}
+    report = {
+        "model": args.model,
+        "split": args.split,
+        "seed": args.seed,
+        "plain_accuracy": evaluate(model, images, labels)["accuracy"],
+    }
     with contextlib.ExitStack() as stack:
-        folder = Path(args.keep) if args.keep else Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="digitnet-photos-")))
+        folder = (
+            Path(args.keep)
+            if args.keep
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="digitnet-photos-")))
+        )
         folder.mkdir(parents=True, exist_ok=True)
         stop = min(args.offset + args.singles, len(labels))
         for kind, count in (("singles", args.singles), ("numbers", args.numbers)):
@@ -160,20 +202,22 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             t0 = time.perf_counter()
             if kind == "singles":
-                items = write_singles(folder, images, labels, range(args.offset, stop),
-                                      args.seed)
+                items = write_singles(folder, images, labels, range(args.offset, stop), args.seed)
             else:
                 rng_range = range(args.offset, args.offset + count)
-                items, touching, picks = write_numbers(folder, images, labels, rng_range,
-                                                       args.seed)
+                items, touching, picks = write_numbers(folder, images, labels, rng_range, args.seed)
             t1 = time.perf_counter()
             results = run_predict(args.model, items, extra)
             t2 = time.perf_counter()
-            report[kind] = {**score(items, results), "render_seconds": round(t1 - t0, 1),
-                            "predict_seconds": round(t2 - t1, 1)}
+            report[kind] = {
+                **score(items, results),
+                "render_seconds": round(t1 - t0, 1),
+                "predict_seconds": round(t2 - t1, 1),
+            }
             if kind == "numbers":
-                report[kind].update(number_breakdown(model, images, labels, items, results,
-                                                     touching, picks))
+                report[kind].update(
+                    number_breakdown(model, images, labels, items, results, touching, picks)
+                )
             if args.explain_failures:
                 explain_failures(args.model, items, results, args.explain_failures, extra)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -181,30 +225,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_report(r: dict) -> str:
-    lines = [f"model {r['model']}, MNIST {r['split']} digits, seed {r['seed']}",
-             f"plain {r['split']} accuracy (28x28 images): {r['plain_accuracy']:.2%}"]
+    lines = [
+        f"model {r['model']}, MNIST {r['split']} digits, seed {r['seed']}",
+        f"plain {r['split']} accuracy (28x28 images): {r['plain_accuracy']:.2%}",
+    ]
     if "singles" in r:
         s = r["singles"]
-        lines.append(f"single-digit photos: {s['accuracy']:.2%} ({s['correct']} / {s['total']}; "
-                     f"{s['failed']} failed, {s['wrong_digit_count']} read as several digits; "
-                     f"render {s['render_seconds']}s, predict {s['predict_seconds']}s)")
+        lines.append(
+            f"single-digit photos: {s['accuracy']:.2%} ({s['correct']} / {s['total']}; "
+            f"{s['failed']} failed, {s['wrong_digit_count']} read as several digits; "
+            f"render {s['render_seconds']}s, predict {s['predict_seconds']}s)"
+        )
     if "numbers" in r:
         n = r["numbers"]
-        lines.append(f"4-6 digit numbers: {n['accuracy']:.2%} exactly right ({n['correct']} / "
-                     f"{n['total']}; {n['failed']} failed, {n['wrong_digit_count']} with a wrong "
-                     f"digit count; render {n['render_seconds']}s, predict "
-                     f"{n['predict_seconds']}s)")
-        touching = (f"{n['accuracy_touching']:.2%}" if n["accuracy_touching"] is not None
-                    else "-")
-        lines.append(f"  {n['with_touching_digits']} with touching digits: {touching}; the "
-                     f"others: {n['accuracy_not_touching']:.2%}; the same digits as clean 28x28 "
-                     f"images, all read right: {n['clean_digits_all_right']:.2%}")
+        lines.append(
+            f"4-6 digit numbers: {n['accuracy']:.2%} exactly right ({n['correct']} / "
+            f"{n['total']}; {n['failed']} failed, {n['wrong_digit_count']} with a wrong "
+            f"digit count; render {n['render_seconds']}s, predict "
+            f"{n['predict_seconds']}s)"
+        )
+        touching = f"{n['accuracy_touching']:.2%}" if n["accuracy_touching"] is not None else "-"
+        lines.append(
+            f"  {n['with_touching_digits']} with touching digits: {touching}; the "
+            f"others: {n['accuracy_not_touching']:.2%}; the same digits as clean 28x28 "
+            f"images, all read right: {n['clean_digits_all_right']:.2%}"
+        )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except DigitnetError as exc:       # missing model or data: one line, not a traceback
+    except DigitnetError as exc:  # missing model or data: one line, not a traceback
         print(f"photos.py: error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -29,21 +29,33 @@ sys.path.insert(0, str(ROOT / "src"))
 from digitnet.training import presets  # noqa: E402
 
 #: row name -> (preset, networks, extra `digitnet train` options)
-ENSEMBLES = {"cnn-ensemble": ("cnn", 5, ()),
-             "cnn-ensemble-60k": ("cnn", 4, ("--val-size", "0"))}
+ENSEMBLES = {"cnn-ensemble": ("cnn", 5, ()), "cnn-ensemble-60k": ("cnn", 4, ("--val-size", "0"))}
 ENSEMBLE_TARGET = 0.997
 
 
 def default_data_dir() -> str:
-    return os.environ.get("DIGITNET_DATA_DIR") or str(ROOT.parent / "shared" / "datasets"
-                                                      / "mnist")
+    return os.environ.get("DIGITNET_DATA_DIR") or str(ROOT.parent / "shared" / "datasets" / "mnist")
 
 
 def run_one(row: str, data_dir: str, models: Path, seed: int) -> dict:
     preset, n, extra = ENSEMBLES.get(row, (row, 1, ()))
     out = models / f"{row}.npz"
-    cmd = [sys.executable, "-m", "digitnet", "train", "--preset", preset, "--seed", str(seed),
-           "--data-dir", data_dir, "--out", str(out), "--json", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "digitnet",
+        "train",
+        "--preset",
+        preset,
+        "--seed",
+        str(seed),
+        "--data-dir",
+        data_dir,
+        "--out",
+        str(out),
+        "--json",
+        *extra,
+    ]
     if n > 1:
         cmd += ["--ensemble", str(n)]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
@@ -51,20 +63,31 @@ def run_one(row: str, data_dir: str, models: Path, seed: int) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        return {"row": row, "command": documented_command(preset, seed, n, f"{row}.npz", extra),
-                "error": proc.stderr.strip()[-500:]}
+        return {
+            "row": row,
+            "command": documented_command(preset, seed, n, f"{row}.npz", extra),
+            "error": proc.stderr.strip()[-500:],
+        }
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     epochs = [x for x in lines if x.get("event") == "epoch"]
     result = lines[-1]
-    return {"row": row, "preset": preset, "ensemble": n, "seed": seed,
-            "command": documented_command(preset, seed, n, f"{row}.npz", extra),
-            "test_accuracy": result["test_accuracy"], "test_correct": result["test_correct"],
-            "epochs": len(epochs) // n, "train_seconds": result["train_seconds"],
-            "wall_seconds": wall,
-            "best_val_accuracy": max((e["val_accuracy"] for e in epochs if "val_accuracy" in e),
-                                     default=None),
-            "target": ENSEMBLE_TARGET if n > 1 else presets.get(preset).target,
-            "model": str(out)}
+    return {
+        "row": row,
+        "preset": preset,
+        "ensemble": n,
+        "seed": seed,
+        "command": documented_command(preset, seed, n, f"{row}.npz", extra),
+        "test_accuracy": result["test_accuracy"],
+        "test_correct": result["test_correct"],
+        "epochs": len(epochs) // n,
+        "train_seconds": result["train_seconds"],
+        "wall_seconds": wall,
+        "best_val_accuracy": max(
+            (e["val_accuracy"] for e in epochs if "val_accuracy" in e), default=None
+        ),
+        "target": ENSEMBLE_TARGET if n > 1 else presets.get(preset).target,
+        "model": str(out),
+    }
 
 
 def documented_command(preset: str, seed: int, n: int, out: str, extra=()) -> str:
@@ -75,16 +98,20 @@ def documented_command(preset: str, seed: int, n: int, out: str, extra=()) -> st
 
 
 def table(results: dict[str, dict]) -> str:
-    rows = ["| preset | test accuracy | target | met | epochs | training time | command |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| preset | test accuracy | target | met | epochs | training time | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results.values():
         if "error" in r:
             rows.append(f"| {r['row']} | failed: {r['error'][:80]} | | | | | `{r['command']}` |")
             continue
         met = "yes" if r["test_accuracy"] >= r["target"] else "**no**"
-        rows.append(f"| {r['row']} | {r['test_accuracy']:.2%} | {r['target']:.1%} | {met} | "
-                    f"{r['epochs']}{' x ' + str(r['ensemble']) if r['ensemble'] > 1 else ''} | "
-                    f"{duration(r['train_seconds'])} | `{r['command']}` |")
+        rows.append(
+            f"| {r['row']} | {r['test_accuracy']:.2%} | {r['target']:.1%} | {met} | "
+            f"{r['epochs']}{' x ' + str(r['ensemble']) if r['ensemble'] > 1 else ''} | "
+            f"{duration(r['train_seconds'])} | `{r['command']}` |"
+        )
     return "\n".join(rows) + "\n"
 
 

@@ -30,13 +30,11 @@ REPO = HERE.parent
 SECTION_NAMES = ("train", "inference", "target", "seed", "memory", "efficiency", "augment")
 #: the models of sections 1 and 2 (benchmarks/sections.py builds them)
 SPEED_MODELS = ("relu-128-64", "wide-mlp", "lenet5", "cnn")
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-               "DIGITNET_THREADS")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DIGITNET_THREADS")
 
 
 def default_data_dir() -> str:
-    return os.environ.get("DIGITNET_DATA_DIR") or str(REPO.parent / "shared" / "datasets" /
-                                                      "mnist")
+    return os.environ.get("DIGITNET_DATA_DIR") or str(REPO.parent / "shared" / "datasets" / "mnist")
 
 
 def usable_cpus() -> int:
@@ -47,23 +45,46 @@ def usable_cpus() -> int:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=default_data_dir(), metavar="DIR",
-                   help="folder with the MNIST files (default: $DIGITNET_DATA_DIR, else "
-                        "../shared/datasets/mnist beside the repository)")
-    p.add_argument("--threads", type=int, default=usable_cpus(), metavar="N",
-                   help="threads for every framework (default: the usable CPUs, %(default)s)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke run: partial epochs, few repeats (a couple of minutes; the "
-                        "numbers are not results)")
-    p.add_argument("--only", metavar="SECTION,...",
-                   help=f"run only these sections: {','.join(SECTION_NAMES)}")
-    p.add_argument("--models", metavar="NAME,...",
-                   help="time only these models in sections 1 and 2 (training epoch, "
-                        "inference): " + ",".join(SPEED_MODELS))
-    p.add_argument("--out", default=str(HERE / "results.md"), metavar="FILE.md",
-                   help="Markdown report; the JSON goes next to it (default: %(default)s)")
+    p = argparse.ArgumentParser(
+        prog="python benchmarks/run.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        metavar="DIR",
+        help="folder with the MNIST files (default: $DIGITNET_DATA_DIR, else "
+        "../shared/datasets/mnist beside the repository)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=usable_cpus(),
+        metavar="N",
+        help="threads for every framework (default: the usable CPUs, %(default)s)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: partial epochs, few repeats (a couple of minutes; the "
+        "numbers are not results)",
+    )
+    p.add_argument(
+        "--only", metavar="SECTION,...", help=f"run only these sections: {','.join(SECTION_NAMES)}"
+    )
+    p.add_argument(
+        "--models",
+        metavar="NAME,...",
+        help="time only these models in sections 1 and 2 (training epoch, "
+        "inference): " + ",".join(SPEED_MODELS),
+    )
+    p.add_argument(
+        "--out",
+        default=str(HERE / "results.md"),
+        metavar="FILE.md",
+        help="Markdown report; the JSON goes next to it (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     if args.threads < 1:
         p.error(f"--threads must be at least 1, got {args.threads}")
@@ -72,17 +93,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
         unknown = [s for s in wanted if s not in SECTION_NAMES]
         if unknown or not wanted:
-            p.error(f"--only: unknown section(s) {', '.join(unknown) or '(none given)'}; "
-                    f"choose from {', '.join(SECTION_NAMES)}")
+            p.error(
+                f"--only: unknown section(s) {', '.join(unknown) or '(none given)'}; "
+                f"choose from {', '.join(SECTION_NAMES)}"
+            )
         if "efficiency" in wanted and "train" not in wanted:
-            wanted.append("train")          # efficiency divides by the training times
+            wanted.append("train")  # efficiency divides by the training times
         args.sections = [s for s in SECTION_NAMES if s in wanted]
     if args.models is not None:
         args.models = tuple(m.strip() for m in args.models.split(",") if m.strip())
         unknown = [m for m in args.models if m not in SPEED_MODELS]
         if unknown or not args.models:
-            p.error(f"--models: unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                    f"choose from {', '.join(SPEED_MODELS)}")
+            p.error(
+                f"--models: unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                f"choose from {', '.join(SPEED_MODELS)}"
+            )
     return args
 
 
@@ -120,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     fix_threads(args.threads, argv)
-    if (REPO / "src" / "digitnet").is_dir():   # benchmark this checkout's digitnet
+    if (REPO / "src" / "digitnet").is_dir():  # benchmark this checkout's digitnet
         sys.path.insert(0, str(REPO / "src"))
     sys.path.insert(0, str(HERE))
 
@@ -161,29 +186,50 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data = load_mnist(data_dir, download=False)
     except Exception as exc:
-        log(f"error: cannot load MNIST from {data_dir}: {exc}\n(pass --data-dir DIR, or "
-            "fetch the files with `digitnet data download`)")
+        log(
+            f"error: cannot load MNIST from {data_dir}: {exc}\n(pass --data-dir DIR, or "
+            "fetch the files with `digitnet data download`)"
+        )
         return 2
 
     plan = dataclasses.replace(sections.Plan.make(args.quick), models=args.models)
     results: dict = {
-        "run": {"command": shlex.join(["python", "benchmarks/run.py", *argv]),
-                "cwd": os.getcwd(), "argv": argv, "quick": args.quick,
-                "sections": args.sections, "data_dir": str(data_dir),
-                "date": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
-                "plan": vars(plan)},
-        "machine": machine.describe(args.threads, REPO), "sections": {}}
+        "run": {
+            "command": shlex.join(["python", "benchmarks/run.py", *argv]),
+            "cwd": os.getcwd(),
+            "argv": argv,
+            "quick": args.quick,
+            "sections": args.sections,
+            "data_dir": str(data_dir),
+            "date": datetime.now(UTC).astimezone().isoformat(timespec="seconds"),
+            "plan": vars(plan),
+        },
+        "machine": machine.describe(args.threads, REPO),
+        "sections": {},
+    }
     if torch is not None:
         results["machine"]["torch_threads"] = torch.get_num_threads()
-    log(f"digitnet benchmarks: {results['machine']['cpu']}, {args.threads} threads"
-        f"{' (quick smoke run)' if args.quick else ''}; sections: {', '.join(args.sections)}")
+    log(
+        f"digitnet benchmarks: {results['machine']['cpu']}, {args.threads} threads"
+        f"{' (quick smoke run)' if args.quick else ''}; sections: {', '.join(args.sections)}"
+    )
     rates = machine.sgemm_gflops(plan.sgemm_size, plan.sgemm_repeats)
     results["machine"]["sgemm_gflops"] = rates
-    log(f"float32 matmul {rates['size']}^3: NumPy {rates['numpy']} GFLOPS, PyTorch "
-        f"{rates['torch']} GFLOPS")
+    log(
+        f"float32 matmul {rates['size']}^3: NumPy {rates['numpy']} GFLOPS, PyTorch "
+        f"{rates['torch']} GFLOPS"
+    )
 
-    bench = sections.Bench(data=data, data_dir=data_dir, plan=plan, threads=args.threads,
-                           torch=torch, sklearn_ok=sklearn_ok, log=log, results=results)
+    bench = sections.Bench(
+        data=data,
+        data_dir=data_dir,
+        plan=plan,
+        threads=args.threads,
+        torch=torch,
+        sklearn_ok=sklearn_ok,
+        log=log,
+        results=results,
+    )
     status = 0
     try:
         for name in args.sections:
@@ -199,14 +245,15 @@ def main(argv: list[str] | None = None) -> int:
             if out.get("status") == "error":
                 status = 1
             results["run"]["total_seconds"] = round(time.perf_counter() - start, 1)
-            write_results(results, md_path)          # keep what is done if a later one dies
+            write_results(results, md_path)  # keep what is done if a later one dies
     except KeyboardInterrupt:
         results["run"]["interrupted"] = True
         write_results(results, md_path)
         log("interrupted: partial results written")
         return 130
-    log(f"wrote {md_path} and {md_path.with_suffix('.json')} in "
-        f"{results['run']['total_seconds']} s")
+    log(
+        f"wrote {md_path} and {md_path.with_suffix('.json')} in {results['run']['total_seconds']} s"
+    )
     return status
 
 

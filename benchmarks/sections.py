@@ -45,8 +45,8 @@ from digitnet.training.loop import TrainConfig, fit, seed_streams
 
 SETTLE_SECONDS = 0.25
 BATCH_SIZE = 128
-SPEED_LR = 0.01             # speed runs: small enough never to diverge; speed ignores it
-FULL_EPOCH = 50_000         # training images per epoch (MNIST minus 10,000 for validation)
+SPEED_LR = 0.01  # speed runs: small enough never to diverge; speed ignores it
+FULL_EPOCH = 50_000  # training images per epoch (MNIST minus 10,000 for validation)
 
 # The issue's targets. Ratios are digitnet time / PyTorch time (lower is better).
 TARGETS = {
@@ -68,42 +68,54 @@ class Plan:
     quick: bool
     warmup_epochs: int = 1
     epochs: int = 5
-    train_images: int | None = None          # None: the whole training split
+    train_images: int | None = None  # None: the whole training split
     infer_images: int = 10_000
-    infer_repeats: int = 11                  # passes per framework (5 left +-15% noise)
-    latency_calls: int = 300                 # per framework
+    infer_repeats: int = 11  # passes per framework (5 left +-15% noise)
+    latency_calls: int = 300  # per framework
     latency_rounds: int = 5
     target_cap: dict[str, int] | None = None  # None: the preset's own epochs
     target_train_images: int | None = None
-    seed_examples: int = FULL_EPOCH           # examples per timed run of the per-sample loop
+    seed_examples: int = FULL_EPOCH  # examples per timed run of the per-sample loop
     seed_runs: int = 5
-    memory_presets: tuple[str, ...] | None = None    # None: every preset
+    memory_presets: tuple[str, ...] | None = None  # None: every preset
     memory_check_preset: str = "cnn"
     sgemm_size: int = 2048
     sgemm_repeats: int = 5
-    models: tuple[str, ...] | None = None     # None: every model of sections 1 and 2
+    models: tuple[str, ...] | None = None  # None: every model of sections 1 and 2
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         if not quick:
             return cls(quick=False)
-        return cls(quick=True, warmup_epochs=1, epochs=2, train_images=3840,
-                   infer_images=2000, infer_repeats=2, latency_calls=40, latency_rounds=2,
-                   target_cap={"relu-128-64": 1, "lenet5": 2}, target_train_images=5000,
-                   seed_examples=2000, seed_runs=1,
-                   memory_presets=("relu-10", "relu-128-64"), memory_check_preset="relu-10",
-                   sgemm_size=1024, sgemm_repeats=3)
+        return cls(
+            quick=True,
+            warmup_epochs=1,
+            epochs=2,
+            train_images=3840,
+            infer_images=2000,
+            infer_repeats=2,
+            latency_calls=40,
+            latency_rounds=2,
+            target_cap={"relu-128-64": 1, "lenet5": 2},
+            target_train_images=5000,
+            seed_examples=2000,
+            seed_runs=1,
+            memory_presets=("relu-10", "relu-128-64"),
+            memory_check_preset="relu-10",
+            sgemm_size=1024,
+            sgemm_repeats=3,
+        )
 
 
 @dataclass
 class Bench:
     """What every section needs: data, plan, optional peers, a logger."""
 
-    data: Any                                  # digitnet.data.MNIST
+    data: Any  # digitnet.data.MNIST
     data_dir: Path
     plan: Plan
     threads: int
-    torch: Any = None                          # the module, or None
+    torch: Any = None  # the module, or None
     sklearn_ok: bool = False
     log: Callable[[str], None] = print
     results: dict[str, Any] = field(default_factory=dict)
@@ -121,9 +133,12 @@ def settle() -> None:
 
 
 def summary(values: list[float], digits: int = 4) -> dict[str, Any]:
-    return {"median": round(statistics.median(values), digits),
-            "min": round(min(values), digits), "max": round(max(values), digits),
-            "values": [round(v, digits) for v in values]}
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "values": [round(v, digits) for v in values],
+    }
 
 
 def skipped(reason: str) -> dict[str, str]:
@@ -131,8 +146,11 @@ def skipped(reason: str) -> dict[str, str]:
 
 
 def failed(exc: BaseException) -> dict[str, str]:
-    return {"status": "error", "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc()}
+    return {
+        "status": "error",
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": traceback.format_exc(),
+    }
 
 
 def describe(config: dict[str, Any]) -> str:
@@ -161,23 +179,27 @@ def describe(config: dict[str, Any]) -> str:
 
 def wide_mlp(seed: int = 0) -> Sequential:
     """784-512-256-10 ReLU, He init: the issue's wide MLP."""
-    return Sequential([Flatten(), Dense(512), ReLU(), Dense(256), ReLU(), Dense(10)],
-                      presets.INPUT_SHAPE, seed_streams(seed)["init"])
+    return Sequential(
+        [Flatten(), Dense(512), ReLU(), Dense(256), ReLU(), Dense(10)],
+        presets.INPUT_SHAPE,
+        seed_streams(seed)["init"],
+    )
 
 
-def speed_models(only: tuple[str, ...] | None = None
-                 ) -> list[tuple[str, Callable[[], Sequential]]]:
+def speed_models(only: tuple[str, ...] | None = None) -> list[tuple[str, Callable[[], Sequential]]]:
     """The models of sections 1 and 2 (all, or those named in ``only``); run.py's
     SPEED_MODELS lists the same names."""
-    makers = {"relu-128-64": lambda: presets.build("relu-128-64", 0)[0],
-              "wide-mlp": wide_mlp,
-              "lenet5": lambda: presets.build("lenet5", 0)[0],
-              "cnn": lambda: presets.build("cnn", 0)[0]}
+    makers = {
+        "relu-128-64": lambda: presets.build("relu-128-64", 0)[0],
+        "wide-mlp": wide_mlp,
+        "lenet5": lambda: presets.build("lenet5", 0)[0],
+        "cnn": lambda: presets.build("cnn", 0)[0],
+    }
     return [(name, make) for name, make in makers.items() if only is None or name in only]
 
 
 def _torch_data(torch, split: Split):
-    images = torch.from_numpy(np.array(split.images, dtype=np.uint8))      # writable copy
+    images = torch.from_numpy(np.array(split.images, dtype=np.uint8))  # writable copy
     labels = torch.from_numpy(np.asarray(split.labels, dtype=np.int64).copy())
     return images, labels
 
@@ -191,8 +213,7 @@ def _twin(b: Bench, model: Sequential) -> tuple[Any, dict[str, Any]]:
     test = b.data.test
     check = torch_twin.verify(model, twin, test.images[:64], test.labels[:64])
     if not check["ok"]:
-        raise RuntimeError(f"the PyTorch twin does not match the model: "
-                           f"{check['max_rel_error']}")
+        raise RuntimeError(f"the PyTorch twin does not match the model: {check['max_rel_error']}")
     return twin, check
 
 
@@ -212,28 +233,49 @@ def train_epochs(b: Bench) -> dict[str, Any]:
     for name, make in speed_models(b.plan.models):
         try:
             rows.append(_train_row(b, name, make, train, scale))
-        except Exception as exc:                    # digitnet itself failed on this model
+        except Exception as exc:  # digitnet itself failed on this model
             b.log(f"[train] {name}: ERROR {exc}")
-            rows.append({"model": name, "digitnet": failed(exc),
-                         "torch": skipped("digitnet failed")})
-    return {"status": "ok", "rows": rows, "images_per_epoch": FULL_EPOCH, "measured_images": n,
-            "scaled": scale != 1.0, "warmup_epochs": p.warmup_epochs,
-            "measured_epochs": p.epochs, "batch_size": BATCH_SIZE,
-            "optimizer": f"SGD with momentum 0.9, lr {SPEED_LR}, constant, no weight decay",
-            "augmentation": "none"}
+            rows.append(
+                {"model": name, "digitnet": failed(exc), "torch": skipped("digitnet failed")}
+            )
+    return {
+        "status": "ok",
+        "rows": rows,
+        "images_per_epoch": FULL_EPOCH,
+        "measured_images": n,
+        "scaled": scale != 1.0,
+        "warmup_epochs": p.warmup_epochs,
+        "measured_epochs": p.epochs,
+        "batch_size": BATCH_SIZE,
+        "optimizer": f"SGD with momentum 0.9, lr {SPEED_LR}, constant, no weight decay",
+        "augmentation": "none",
+    }
 
 
-def _train_row(b: Bench, name: str, make: Callable[[], Sequential], train: Split,
-               scale: float) -> dict[str, Any]:
+def _train_row(
+    b: Bench, name: str, make: Callable[[], Sequential], train: Split, scale: float
+) -> dict[str, Any]:
     """Alternating digitnet and PyTorch epochs of one model."""
     p, n = b.plan, len(train)
     model = make()
     config = model.get_config()
-    row: dict[str, Any] = {"model": name, "architecture": describe(config),
-                           "parameters": model.num_parameters(), "config": config}
+    row: dict[str, Any] = {
+        "model": name,
+        "architecture": describe(config),
+        "parameters": model.num_parameters(),
+        "config": config,
+    }
     b.log(f"[train] {name}: {row['architecture']} ({row['parameters']:,} parameters)")
-    cfg = TrainConfig(epochs=1, batch_size=BATCH_SIZE, optimizer="momentum", lr=SPEED_LR,
-                      momentum=0.9, weight_decay=0.0, schedule="constant", augment=None)
+    cfg = TrainConfig(
+        epochs=1,
+        batch_size=BATCH_SIZE,
+        optimizer="momentum",
+        lr=SPEED_LR,
+        momentum=0.9,
+        weight_decay=0.0,
+        schedule="constant",
+        augment=None,
+    )
     twin = torch_run = None
     row["torch"] = _peer_status(b)
     if b.torch is not None:
@@ -245,11 +287,15 @@ def _train_row(b: Bench, name: str, make: Callable[[], Sequential], train: Split
             images_t, labels_t = _torch_data(b.torch, train)
             gen = b.torch.Generator().manual_seed(0)
 
-            def torch_run(twin=twin, opt=opt, images_t=images_t, labels_t=labels_t,
-                          gen=gen):
+            def torch_run(twin=twin, opt=opt, images_t=images_t, labels_t=labels_t, gen=gen):
                 return torch_twin.train_epoch(
-                    twin, opt, images_t, labels_t, BATCH_SIZE,
-                    lambda: b.torch.randperm(n, generator=gen))["seconds"]
+                    twin,
+                    opt,
+                    images_t,
+                    labels_t,
+                    BATCH_SIZE,
+                    lambda: b.torch.randperm(n, generator=gen),
+                )["seconds"]
         except Exception as exc:
             row["torch"] = failed(exc)
             twin = torch_run = None
@@ -257,8 +303,9 @@ def _train_row(b: Bench, name: str, make: Callable[[], Sequential], train: Split
     for k in range(p.warmup_epochs + p.epochs):
         measured = k >= p.warmup_epochs
         settle()
-        sec = fit(model, train, None, dataclasses.replace(cfg, seed=k),
-                  progress=False).epochs[0]["seconds"]
+        sec = fit(model, train, None, dataclasses.replace(cfg, seed=k), progress=False).epochs[0][
+            "seconds"
+        ]
         if measured:
             d_times.append(sec * scale)
         if torch_run is not None:
@@ -270,13 +317,15 @@ def _train_row(b: Bench, name: str, make: Callable[[], Sequential], train: Split
             except Exception as exc:
                 row["torch"] = failed(exc)
                 torch_run = None
-        b.log(f"[train] {name} epoch {k + 1}{'' if measured else ' (warm-up)'}: "
-              f"digitnet {sec * scale:.2f} s" +
-              (f", PyTorch {t * scale:.2f} s" if torch_run is not None else ""))
+        b.log(
+            f"[train] {name} epoch {k + 1}{'' if measured else ' (warm-up)'}: "
+            f"digitnet {sec * scale:.2f} s"
+            + (f", PyTorch {t * scale:.2f} s" if torch_run is not None else "")
+        )
     row["digitnet"] = {"status": "ok", "seconds": summary(d_times)}
     target = TARGETS["train_ratio"].get(name)
     if target is not None:
-        row["target"] = {"max_ratio": target, "met": None}       # None: no peer, no verdict
+        row["target"] = {"max_ratio": target, "met": None}  # None: no peer, no verdict
     if torch_run is not None and t_times:
         row["torch"] = {"status": "ok", "seconds": summary(t_times)}
         ratio = row["digitnet"]["seconds"]["median"] / row["torch"]["seconds"]["median"]
@@ -289,8 +338,9 @@ def _train_row(b: Bench, name: str, make: Callable[[], Sequential], train: Split
 # -- 2. inference -----------------------------------------------------------------------------
 
 
-def _latency_ms(calls: list[Callable[[], Any]], count: int, rounds: int, skip: int = 3
-                ) -> list[list[float]]:
+def _latency_ms(
+    calls: list[Callable[[], Any]], count: int, rounds: int, skip: int = 3
+) -> list[list[float]]:
     """Per-call milliseconds of each function, alternating blocks of calls between them.
 
     The first ``skip`` calls of each block (just after a switch) are discarded."""
@@ -310,8 +360,12 @@ def _latency_ms(calls: list[Callable[[], Any]], count: int, rounds: int, skip: i
 
 def _latency_summary(ms: list[float]) -> dict[str, Any]:
     ms = sorted(ms)
-    return {"median_ms": round(statistics.median(ms), 4), "min_ms": round(ms[0], 4),
-            "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 4), "calls": len(ms)}
+    return {
+        "median_ms": round(statistics.median(ms), 4),
+        "min_ms": round(ms[0], 4),
+        "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 4),
+        "calls": len(ms),
+    }
 
 
 def inference(b: Bench) -> dict[str, Any]:
@@ -322,19 +376,24 @@ def inference(b: Bench) -> dict[str, Any]:
             rows.append(_inference_row(b, name, make, n))
         except Exception as exc:
             b.log(f"[inference] {name}: ERROR {exc}")
-            rows.append({"model": name, "digitnet": failed(exc),
-                         "torch": skipped("digitnet failed")})
-    return {"status": "ok", "rows": rows, "images": n, "batch_size": 1000,
-            "shipped": _shipped(b, n)}
+            rows.append(
+                {"model": name, "digitnet": failed(exc), "torch": skipped("digitnet failed")}
+            )
+    return {
+        "status": "ok",
+        "rows": rows,
+        "images": n,
+        "batch_size": 1000,
+        "shipped": _shipped(b, n),
+    }
 
 
-def _inference_row(b: Bench, name: str, make: Callable[[], Sequential], n: int
-                   ) -> dict[str, Any]:
+def _inference_row(b: Bench, name: str, make: Callable[[], Sequential], n: int) -> dict[str, Any]:
     """Throughput at batch 1000 and single-image latency of one model, both frameworks."""
     p, test = b.plan, b.data.test
     model = make()
     row: dict[str, Any] = {"model": name, "architecture": describe(model.get_config())}
-    x = to_input(test.images[:n], model.input_shape)      # (n, *input) float32
+    x = to_input(test.images[:n], model.input_shape)  # (n, *input) float32
     twin, row["torch"] = None, _peer_status(b)
     if b.torch is not None:
         try:
@@ -356,34 +415,49 @@ def _inference_row(b: Bench, name: str, make: Callable[[], Sequential], n: int
             t0 = time.perf_counter()
             torch_twin.predict_logits(twin, xt, 1000)
             t_ips.append(n / (time.perf_counter() - t0))
-    calls = [lambda j, m=model, x=x: m.predict_logits(x[j % 100:j % 100 + 1])]
+    calls = [lambda j, m=model, x=x: m.predict_logits(x[j % 100 : j % 100 + 1])]
     if twin is not None:
         net = twin.net.eval()
 
         def torch_one(j, net=net, xt=xt):
             with b.torch.inference_mode():
-                return net(xt[j % 100:j % 100 + 1])
+                return net(xt[j % 100 : j % 100 + 1])
+
         calls.append(torch_one)
     lat = _latency_ms(calls, p.latency_calls, p.latency_rounds)
-    row["digitnet"] = {"status": "ok", "images_per_second": summary(d_ips, 0),
-                       "latency": _latency_summary(lat[0])}
+    row["digitnet"] = {
+        "status": "ok",
+        "images_per_second": summary(d_ips, 0),
+        "latency": _latency_summary(lat[0]),
+    }
     target = TARGETS["inference_ratio"].get(name)
     if target is not None:
         row["target"] = {"max_ratio": target, "met": None}
     if twin is not None:
-        row["torch"] = {"status": "ok", "images_per_second": summary(t_ips, 0),
-                        "latency": _latency_summary(lat[1])}
-        tr = row["torch"]["images_per_second"]["median"] / \
-            row["digitnet"]["images_per_second"]["median"]
+        row["torch"] = {
+            "status": "ok",
+            "images_per_second": summary(t_ips, 0),
+            "latency": _latency_summary(lat[1]),
+        }
+        tr = (
+            row["torch"]["images_per_second"]["median"]
+            / row["digitnet"]["images_per_second"]["median"]
+        )
         lr = row["digitnet"]["latency"]["median_ms"] / row["torch"]["latency"]["median_ms"]
         row["throughput_time_ratio"] = round(tr, 3)
         row["latency_ratio"] = round(lr, 3)
         if target is not None:
             row["target"]["met"] = tr <= target
-    b.log(f"[inference] {name}: digitnet {row['digitnet']['images_per_second']['median']:,.0f}"
-          f" img/s, {row['digitnet']['latency']['median_ms']:.3f} ms" +
-          (f"; PyTorch {row['torch']['images_per_second']['median']:,.0f} img/s, "
-           f"{row['torch']['latency']['median_ms']:.3f} ms" if twin is not None else ""))
+    b.log(
+        f"[inference] {name}: digitnet {row['digitnet']['images_per_second']['median']:,.0f}"
+        f" img/s, {row['digitnet']['latency']['median_ms']:.3f} ms"
+        + (
+            f"; PyTorch {row['torch']['images_per_second']['median']:,.0f} img/s, "
+            f"{row['torch']['latency']['median_ms']:.3f} ms"
+            if twin is not None
+            else ""
+        )
+    )
     return row
 
 
@@ -410,16 +484,28 @@ def _shipped(b: Bench, n: int) -> dict[str, Any]:
             model.predict_logits(x, 1000)
             ips.append(n / (time.perf_counter() - t0))
         images = test.images
-        lat = _latency_ms([lambda j: predict_proba(model, images[j % 100:j % 100 + 1])],
-                          b.plan.latency_calls, b.plan.latency_rounds)[0]
-        out = {"status": "ok", "path": str(path), "kind": type(model).__name__,
-               "preset": model.meta.get("preset"), "images_per_second": summary(ips, 0),
-               "latency": _latency_summary(lat)}
+        lat = _latency_ms(
+            [lambda j: predict_proba(model, images[j % 100 : j % 100 + 1])],
+            b.plan.latency_calls,
+            b.plan.latency_rounds,
+        )[0]
+        out = {
+            "status": "ok",
+            "path": str(path),
+            "kind": type(model).__name__,
+            "preset": model.meta.get("preset"),
+            "images_per_second": summary(ips, 0),
+            "latency": _latency_summary(lat),
+        }
         ms = out["latency"]["median_ms"]
-        out["target"] = {"max_ms": TARGETS["shipped_latency_ms"],
-                         "met": ms <= TARGETS["shipped_latency_ms"]}
-        b.log(f"[inference] shipped model: {out['images_per_second']['median']:,.0f} img/s, "
-              f"{ms:.3f} ms end to end")
+        out["target"] = {
+            "max_ms": TARGETS["shipped_latency_ms"],
+            "met": ms <= TARGETS["shipped_latency_ms"],
+        }
+        b.log(
+            f"[inference] shipped model: {out['images_per_second']['median']:,.0f} img/s, "
+            f"{ms:.3f} ms end to end"
+        )
         return out
     except Exception as exc:
         return failed(exc)
@@ -439,23 +525,30 @@ class _Runner:
     name: str
     target: float
     cap: int
-    epoch_fn: Callable[[int], float] | None = None     # trains one epoch, returns seconds
+    epoch_fn: Callable[[int], float] | None = None  # trains one epoch, returns seconds
     acc_fn: Callable[[], float] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     error: dict[str, str] | None = None
 
     @property
     def done(self) -> bool:
-        return (self.error is not None or len(self.history) >= self.cap
-                or bool(self.history and self.history[-1]["test_accuracy"] >= self.target))
+        return (
+            self.error is not None
+            or len(self.history) >= self.cap
+            or bool(self.history and self.history[-1]["test_accuracy"] >= self.target)
+        )
 
     def record(self, seconds: float, acc: float, log) -> None:
         total = seconds + (self.history[-1]["train_seconds_total"] if self.history else 0.0)
-        self.history.append({"epoch": len(self.history) + 1, "train_seconds": round(seconds, 3),
-                             "train_seconds_total": round(total, 3),
-                             "test_accuracy": round(acc, 4)})
-        log(f"[target]   {self.name} epoch {len(self.history)}: {acc:.2%} "
-            f"({total:.1f} s training)")
+        self.history.append(
+            {
+                "epoch": len(self.history) + 1,
+                "train_seconds": round(seconds, 3),
+                "train_seconds_total": round(total, 3),
+                "test_accuracy": round(acc, 4),
+            }
+        )
+        log(f"[target]   {self.name} epoch {len(self.history)}: {acc:.2%} ({total:.1f} s training)")
 
     def step(self, log) -> None:
         try:
@@ -469,14 +562,19 @@ class _Runner:
             return self.error
         last = self.history[-1]
         reached = last["test_accuracy"] >= self.target
-        return {"status": "ok", "reached": reached, "epochs": last["epoch"],
-                "train_seconds": last["train_seconds_total"],
-                "best_test_accuracy": max(h["test_accuracy"] for h in self.history),
-                "history": self.history}
+        return {
+            "status": "ok",
+            "reached": reached,
+            "epochs": last["epoch"],
+            "train_seconds": last["train_seconds_total"],
+            "best_test_accuracy": max(h["test_accuracy"] for h in self.history),
+            "history": self.history,
+        }
 
 
-def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, target: float
-                  ) -> _Runner:
+def _torch_runner(
+    b: Bench, model: Sequential, cfg: TrainConfig, train: Split, target: float
+) -> _Runner:
     """PyTorch trained exactly like digitnet's fit: same initial weights, same shuffled
     order (digitnet's own shuffle stream), same optimizer (momentum in digitnet's form, see
     torch_twin.train_epoch), weight decay on weights only, and the same per-batch
@@ -489,8 +587,15 @@ def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, t
     if cfg.loss != "cross_entropy":
         raise torch_twin.TwinError(f"loss {cfg.loss!r} has no twin here")
     opt = torch_twin.make_optimizer(twin, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)
-    schedule = make_schedule(cfg.schedule, cfg.lr, cfg.epochs, warmup=cfg.warmup,
-                             step_size=cfg.step_size, gamma=cfg.gamma, min_lr=cfg.min_lr)
+    schedule = make_schedule(
+        cfg.schedule,
+        cfg.lr,
+        cfg.epochs,
+        warmup=cfg.warmup,
+        step_size=cfg.step_size,
+        gamma=cfg.gamma,
+        min_lr=cfg.min_lr,
+    )
     shuffle = seed_streams(cfg.seed)["shuffle"]
     images_t, labels_t = _torch_data(b.torch, train)
     test = b.data.test
@@ -499,17 +604,25 @@ def _torch_runner(b: Bench, model: Sequential, cfg: TrainConfig, train: Split, t
 
     def epoch(e: int) -> float:
         return torch_twin.train_epoch(
-            twin, opt, images_t, labels_t, cfg.batch_size,
+            twin,
+            opt,
+            images_t,
+            labels_t,
+            cfg.batch_size,
             lambda: b.torch.from_numpy(shuffle.permutation(n)),
-            lambda frac: schedule(e - 1 + frac), cfg.label_smoothing,
-            digitnet_momentum=cfg.optimizer in ("momentum", "nesterov"))["seconds"]
+            lambda frac: schedule(e - 1 + frac),
+            cfg.label_smoothing,
+            digitnet_momentum=cfg.optimizer in ("momentum", "nesterov"),
+        )["seconds"]
 
-    return _Runner("PyTorch", target, cfg.epochs, epoch,
-                   lambda: torch_twin.accuracy(twin, xt, test.labels))
+    return _Runner(
+        "PyTorch", target, cfg.epochs, epoch, lambda: torch_twin.accuracy(twin, xt, test.labels)
+    )
 
 
-def _sklearn_runner(b: Bench, config: dict[str, Any], cfg: TrainConfig, train: Split,
-                    target: float) -> _Runner:
+def _sklearn_runner(
+    b: Bench, config: dict[str, Any], cfg: TrainConfig, train: Split, target: float
+) -> _Runner:
     """scikit-learn's MLPClassifier with the same hidden layers, its default solver (adam,
     lr 0.001, alpha 1e-4), batch 128, one partial_fit (one shuffled epoch) at a time."""
     import warnings
@@ -521,9 +634,14 @@ def _sklearn_runner(b: Bench, config: dict[str, Any], cfg: TrainConfig, train: S
     acts = {l_["type"] for l_ in layers} - {"Dense", "Flatten"}
     if acts != {"ReLU"}:
         raise ValueError(f"only ReLU MLPs have an MLPClassifier twin here, got {acts}")
-    clf = MLPClassifier(hidden_layer_sizes=tuple(dense[:-1]), activation="relu",
-                        solver="adam", batch_size=cfg.batch_size, random_state=cfg.seed,
-                        shuffle=True)
+    clf = MLPClassifier(
+        hidden_layer_sizes=tuple(dense[:-1]),
+        activation="relu",
+        solver="adam",
+        batch_size=cfg.batch_size,
+        random_state=cfg.seed,
+        shuffle=True,
+    )
     x = train.images.reshape(len(train), -1).astype(np.float32) / np.float32(255)
     y = np.asarray(train.labels)
     test = b.data.test
@@ -537,8 +655,13 @@ def _sklearn_runner(b: Bench, config: dict[str, Any], cfg: TrainConfig, train: S
             clf.partial_fit(x, y, classes=classes)
         return time.perf_counter() - t0
 
-    return _Runner("scikit-learn", target, cfg.epochs, epoch,
-                   lambda: float((clf.predict(xtest) == test.labels).mean()))
+    return _Runner(
+        "scikit-learn",
+        target,
+        cfg.epochs,
+        epoch,
+        lambda: float((clf.predict(xtest) == test.labels).mean()),
+    )
 
 
 def time_to_accuracy(b: Bench) -> dict[str, Any]:
@@ -548,18 +671,31 @@ def time_to_accuracy(b: Bench) -> dict[str, Any]:
     for name, target in TARGETS["accuracy"].items():
         preset = presets.get(name)
         cap = (p.target_cap or {}).get(name, preset.config.epochs)
-        cap = max(cap, math.floor(preset.config.warmup) + 1)   # the schedule needs it
+        cap = max(cap, math.floor(preset.config.warmup) + 1)  # the schedule needs it
         model, cfg = presets.build(name, 0, epochs=cap)
         notes = []
         if cfg.augment:
             cfg = dataclasses.replace(cfg, augment=None)
             notes.append("augmentation turned off (on every side)")
-        row: dict[str, Any] = {"model": name, "target": target, "cap_epochs": cap,
-                               "train_images": len(train),
-                               "settings": {k: getattr(cfg, k) for k in (
-                                   "batch_size", "optimizer", "lr", "momentum",
-                                   "weight_decay", "schedule", "warmup")},
-                               "notes": notes}
+        row: dict[str, Any] = {
+            "model": name,
+            "target": target,
+            "cap_epochs": cap,
+            "train_images": len(train),
+            "settings": {
+                k: getattr(cfg, k)
+                for k in (
+                    "batch_size",
+                    "optimizer",
+                    "lr",
+                    "momentum",
+                    "weight_decay",
+                    "schedule",
+                    "warmup",
+                )
+            },
+            "notes": notes,
+        }
         b.log(f"[target] {name}: until {target:.1%} test accuracy, at most {cap} epochs")
         x_test = to_input(b.data.test.images, model.input_shape)
         d_run = _Runner("digitnet", target, cap)
@@ -578,11 +714,12 @@ def time_to_accuracy(b: Bench) -> dict[str, Any]:
                 except Exception as exc:
                     row["sklearn"] = failed(exc)
 
-        def on_epoch(record: dict[str, Any], model=model, x_test=x_test,
-                     d_run=d_run, others=others) -> None:
+        def on_epoch(
+            record: dict[str, Any], model=model, x_test=x_test, d_run=d_run, others=others
+        ) -> None:
             acc = float((model.predict(x_test) == b.data.test.labels).mean())
             d_run.record(record["seconds"], acc, b.log)
-            for r in others:                 # interleave: one epoch of each peer
+            for r in others:  # interleave: one epoch of each peer
                 if not r.done:
                     settle()
                     r.step(b.log)
@@ -602,13 +739,17 @@ def time_to_accuracy(b: Bench) -> dict[str, Any]:
                 if not r.done:
                     settle()
                     r.step(b.log)
-        row["digitnet"] = d_run.result() if d_run.history or d_run.error else \
-            failed(RuntimeError("no epoch ran"))
+        row["digitnet"] = (
+            d_run.result() if d_run.history or d_run.error else failed(RuntimeError("no epoch ran"))
+        )
         for r in others:
             row["torch" if r.name == "PyTorch" else "sklearn"] = r.result()
         rows.append(row)
-    return {"status": "ok", "rows": rows,
-            "sklearn_solver": "adam (MLPClassifier's default: lr 0.001, alpha 1e-4)"}
+    return {
+        "status": "ok",
+        "rows": rows,
+        "sklearn_solver": "adam (MLPClassifier's default: lr 0.001, alpha 1e-4)",
+    }
 
 
 # -- 4. the seeds' per-sample loop ------------------------------------------------------------
@@ -628,28 +769,42 @@ def seed_loop(b: Bench) -> dict[str, Any]:
     seed_scale = FULL_EPOCH / n_seed
 
     preset_model, preset_cfg = presets.build("sigmoid", 0, epochs=1)
-    same = Sequential([Flatten(), Dense(30, init="lecun"), Sigmoid(), Dense(10, init="lecun"),
-                       Sigmoid()], presets.INPUT_SHAPE, seed_streams(0)["init"])
+    same = Sequential(
+        [Flatten(), Dense(30, init="lecun"), Sigmoid(), Dense(10, init="lecun"), Sigmoid()],
+        presets.INPUT_SHAPE,
+        seed_streams(0)["init"],
+    )
     same_cfg = TrainConfig(epochs=1, batch_size=10, optimizer="sgd", lr=3.0, loss="mse")
-    times: dict[str, list[float]] = {"per-sample loop": [], "sigmoid preset": [],
-                                     "same network": []}
-    net.train_examples(examples[:1000], 10, 3.0, rng)             # warm-up
+    times: dict[str, list[float]] = {
+        "per-sample loop": [],
+        "sigmoid preset": [],
+        "same network": [],
+    }
+    net.train_examples(examples[:1000], 10, 3.0, rng)  # warm-up
     for k in range(p.warmup_epochs + p.seed_runs):
         measured = k >= p.warmup_epochs
         now: dict[str, float] = {}
-        if measured:          # the loop needs no warm-up epoch: it is the same code each time
+        if measured:  # the loop needs no warm-up epoch: it is the same code each time
             settle()
             now["per-sample loop"] = net.train_examples(examples, 10, 3.0, rng) * seed_scale
             times["per-sample loop"].append(now["per-sample loop"])
-        for key, model, cfg in (("sigmoid preset", preset_model, preset_cfg),
-                                ("same network", same, same_cfg)):
+        for key, model, cfg in (
+            ("sigmoid preset", preset_model, preset_cfg),
+            ("same network", same, same_cfg),
+        ):
             settle()
-            now[key] = fit(model, train, None, dataclasses.replace(cfg, seed=k),
-                           progress=False).epochs[0]["seconds"] * d_scale
+            now[key] = (
+                fit(model, train, None, dataclasses.replace(cfg, seed=k), progress=False).epochs[0][
+                    "seconds"
+                ]
+                * d_scale
+            )
             if measured:
                 times[key].append(now[key])
-        b.log(f"[seed] run {k + 1}{'' if measured else ' (warm-up)'}: " +
-              ", ".join(f"{key} {v:.2f} s" for key, v in now.items()))
+        b.log(
+            f"[seed] run {k + 1}{'' if measured else ' (warm-up)'}: "
+            + ", ".join(f"{key} {v:.2f} s" for key, v in now.items())
+        )
     test = b.data.test
     acc = net.accuracy(test.images, test.labels)
     seed_s = summary(times["per-sample loop"], 3)
@@ -657,34 +812,44 @@ def seed_loop(b: Bench) -> dict[str, Any]:
     ratio = seed_s["median"] / preset_s["median"]
     # work per epoch: the loop does the same matrix products as digitnet on `same`, one
     # example at a time (no input gradient for the first layer either)
-    gflop = {"seed": flops.training_flops(same.get_config(), FULL_EPOCH)["total"] / 1e9,
-             "preset": flops.training_flops(preset_model.get_config(),
-                                            FULL_EPOCH)["total"] / 1e9}
+    gflop = {
+        "seed": flops.training_flops(same.get_config(), FULL_EPOCH)["total"] / 1e9,
+        "preset": flops.training_flops(preset_model.get_config(), FULL_EPOCH)["total"] / 1e9,
+    }
     gflop["same"] = gflop["seed"]
-    return {"status": "ok",
-            "gflop_per_epoch": {k: round(v, 2) for k, v in gflop.items()},
-            "gflops": {"seed": round(gflop["seed"] / seed_s["median"], 2),
-                       "preset": round(gflop["preset"] / preset_s["median"], 2),
-                       "same": round(gflop["same"] /
-                                     statistics.median(times["same network"]), 2)},
-            "seed": {"network": "[784, 30, 10] sigmoid, quadratic cost, float64, mini-batch 10, "
-                                "a Python loop over the examples of each mini-batch",
-                     "seconds_per_epoch": seed_s, "timed_examples": n_seed,
-                     "scaled": n_seed != FULL_EPOCH,
-                     "test_accuracy_after_timed_training": round(acc, 4)},
-            "preset": {"network": describe(preset_model.get_config()) +
-                                  f" (preset sigmoid: batch {preset_cfg.batch_size}, "
-                                  f"{preset_cfg.optimizer} lr {preset_cfg.lr})",
-                       "seconds_per_epoch": preset_s},
-            "same_network": {"network": "[784, 30, 10] sigmoid, quadratic cost, float32, "
-                                        "mini-batch 10, SGD lr 3.0, in digitnet",
-                             "seconds_per_epoch": summary(times["same network"], 3),
-                             "speedup": round(seed_s["median"] /
-                                              statistics.median(times["same network"]), 2)},
-            "digitnet_measured_images": len(train), "digitnet_scaled": d_scale != 1.0,
-            "speedup": round(ratio, 2),
-            "target": {"min_speedup": TARGETS["seed_speedup"],
-                       "met": ratio >= TARGETS["seed_speedup"]}}
+    return {
+        "status": "ok",
+        "gflop_per_epoch": {k: round(v, 2) for k, v in gflop.items()},
+        "gflops": {
+            "seed": round(gflop["seed"] / seed_s["median"], 2),
+            "preset": round(gflop["preset"] / preset_s["median"], 2),
+            "same": round(gflop["same"] / statistics.median(times["same network"]), 2),
+        },
+        "seed": {
+            "network": "[784, 30, 10] sigmoid, quadratic cost, float64, mini-batch 10, "
+            "a Python loop over the examples of each mini-batch",
+            "seconds_per_epoch": seed_s,
+            "timed_examples": n_seed,
+            "scaled": n_seed != FULL_EPOCH,
+            "test_accuracy_after_timed_training": round(acc, 4),
+        },
+        "preset": {
+            "network": describe(preset_model.get_config())
+            + f" (preset sigmoid: batch {preset_cfg.batch_size}, "
+            f"{preset_cfg.optimizer} lr {preset_cfg.lr})",
+            "seconds_per_epoch": preset_s,
+        },
+        "same_network": {
+            "network": "[784, 30, 10] sigmoid, quadratic cost, float32, "
+            "mini-batch 10, SGD lr 3.0, in digitnet",
+            "seconds_per_epoch": summary(times["same network"], 3),
+            "speedup": round(seed_s["median"] / statistics.median(times["same network"]), 2),
+        },
+        "digitnet_measured_images": len(train),
+        "digitnet_scaled": d_scale != 1.0,
+        "speedup": round(ratio, 2),
+        "target": {"min_speedup": TARGETS["seed_speedup"], "met": ratio >= TARGETS["seed_speedup"]},
+    }
 
 
 # -- 5. peak memory ---------------------------------------------------------------------------
@@ -724,18 +889,31 @@ def run_measured(cmd: list[str], cwd: str) -> dict[str, Any]:
         log = Path(tmp) / "output.txt"
         with open(log, "wb") as out:
             t0 = time.perf_counter()
-            wrapper = subprocess.run([sys.executable, "-c", _WRAPPER, str(report), *cmd],
-                                     cwd=cwd, env=_child_env(), stdout=out,
-                                     stderr=subprocess.STDOUT, check=False)
+            wrapper = subprocess.run(
+                [sys.executable, "-c", _WRAPPER, str(report), *cmd],
+                cwd=cwd,
+                env=_child_env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
             wall = time.perf_counter() - t0
         tail = log.read_text(errors="replace")[-2000:]
         if wrapper.returncode != 0 or not report.exists():
-            return {"exit_code": wrapper.returncode, "wall_seconds": round(wall, 2),
-                    "peak_rss_mb": None, "output_tail": tail}
+            return {
+                "exit_code": wrapper.returncode,
+                "wall_seconds": round(wall, 2),
+                "peak_rss_mb": None,
+                "output_tail": tail,
+            }
         r = json.loads(report.read_text())
-    nbytes = r["maxrss"] * (1 if sys.platform == "darwin" else 1024)   # Linux: KiB
-    return {"exit_code": r["exit_code"], "wall_seconds": round(wall, 2),
-            "peak_rss_mb": round(nbytes / 1e6, 1), "output_tail": tail}
+    nbytes = r["maxrss"] * (1 if sys.platform == "darwin" else 1024)  # Linux: KiB
+    return {
+        "exit_code": r["exit_code"],
+        "wall_seconds": round(wall, 2),
+        "peak_rss_mb": round(nbytes / 1e6, 1),
+        "output_tail": tail,
+    }
 
 
 def min_epochs(name: str) -> int:
@@ -749,22 +927,43 @@ def memory(b: Bench) -> dict[str, Any]:
     names = list(p.memory_presets or presets.PRESETS)
     rows = []
     with tempfile.TemporaryDirectory(prefix="digitnet-bench-") as tmp:
+
         def measure(name: str, epochs: int) -> dict[str, Any]:
-            cmd = [sys.executable, "-m", "digitnet", "train", "--preset", name, "--epochs",
-                   str(epochs), "--data-dir", str(b.data_dir), "--out",
-                   str(Path(tmp) / f"{name}-{epochs}.npz"), "--quiet"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "digitnet",
+                "train",
+                "--preset",
+                name,
+                "--epochs",
+                str(epochs),
+                "--data-dir",
+                str(b.data_dir),
+                "--out",
+                str(Path(tmp) / f"{name}-{epochs}.npz"),
+                "--quiet",
+            ]
             r = {"preset": name, "epochs": epochs, **run_measured(cmd, tmp)}
-            r["status"] = "ok" if r["exit_code"] == 0 and r["peak_rss_mb"] is not None \
-                else "error"
+            r["status"] = "ok" if r["exit_code"] == 0 and r["peak_rss_mb"] is not None else "error"
             if r["status"] == "ok":
                 r.pop("output_tail")
-            b.log(f"[memory] {name}, {epochs} epoch(s): {r['peak_rss_mb']} MB "
-                  f"({r['wall_seconds']} s, exit {r['exit_code']})")
+            b.log(
+                f"[memory] {name}, {epochs} epoch(s): {r['peak_rss_mb']} MB "
+                f"({r['wall_seconds']} s, exit {r['exit_code']})"
+            )
             return r
 
-        base = run_measured([sys.executable, "-c", "import sys; from digitnet.data import "
-                             "load_mnist; load_mnist(sys.argv[1], download=False)",
-                             str(b.data_dir)], tmp)
+        base = run_measured(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from digitnet.data import "
+                "load_mnist; load_mnist(sys.argv[1], download=False)",
+                str(b.data_dir),
+            ],
+            tmp,
+        )
         b.log(f"[memory] baseline (Python + NumPy + MNIST loaded): {base['peak_rss_mb']} MB")
         for name in names:
             row = measure(name, min_epochs(name))
@@ -773,22 +972,30 @@ def memory(b: Bench) -> dict[str, Any]:
                 row["target"] = {"max_mb": limit, "met": row["peak_rss_mb"] < limit}
             rows.append(row)
         check_name = p.memory_check_preset
-        first = next((r for r in rows if r["preset"] == check_name), None) or \
-            measure(check_name, min_epochs(check_name))
+        first = next((r for r in rows if r["preset"] == check_name), None) or measure(
+            check_name, min_epochs(check_name)
+        )
         more = measure(check_name, first["epochs"] + 1)
     if first["status"] != "ok" or more["status"] != "ok":
         growth = None
     else:
         growth = round((more["peak_rss_mb"] - first["peak_rss_mb"]) / first["peak_rss_mb"], 4)
-    return {"status": "ok", "rows": rows, "baseline": base,
-            "first_epoch_check": {"preset": check_name, "epochs": first["epochs"],
-                                  "mb": first["peak_rss_mb"],
-                                  "more_epochs": more["epochs"], "more_mb": more["peak_rss_mb"],
-                                  "growth": growth,
-                                  "peak_in_first_epochs": growth is not None and
-                                  abs(growth) < 0.05},
-            "command": "python -m digitnet train --preset NAME --epochs E --data-dir DIR "
-                       "--out TMP --quiet"}
+    return {
+        "status": "ok",
+        "rows": rows,
+        "baseline": base,
+        "first_epoch_check": {
+            "preset": check_name,
+            "epochs": first["epochs"],
+            "mb": first["peak_rss_mb"],
+            "more_epochs": more["epochs"],
+            "more_mb": more["peak_rss_mb"],
+            "growth": growth,
+            "peak_in_first_epochs": growth is not None and abs(growth) < 0.05,
+        },
+        "command": "python -m digitnet train --preset NAME --epochs E --data-dir DIR "
+        "--out TMP --quiet",
+    }
 
 
 # -- 6. efficiency ----------------------------------------------------------------------------
@@ -805,23 +1012,28 @@ def efficiency(b: Bench) -> dict[str, Any]:
         if "config" not in r:
             continue
         f = flops.training_flops(r["config"], FULL_EPOCH)
-        row: dict[str, Any] = {"model": r["model"], "gflop_per_epoch": round(f["total"] / 1e9,
-                                                                             2)}
+        row: dict[str, Any] = {"model": r["model"], "gflop_per_epoch": round(f["total"] / 1e9, 2)}
         for who, rate in (("digitnet", np_rate), ("torch", t_rate)):
             peer = r.get(who) or {}
             if peer.get("status") != "ok":
                 row[who] = peer or skipped("not measured")
                 continue
             gflops = f["total"] / peer["seconds"]["median"] / 1e9
-            row[who] = {"status": "ok", "gflops": round(gflops, 2),
-                        "percent_of_sgemm": round(100 * gflops / rate, 1) if rate else None,
-                        "percent_of_numpy_sgemm": round(100 * gflops / np_rate, 1)
-                        if np_rate else None}
+            row[who] = {
+                "status": "ok",
+                "gflops": round(gflops, 2),
+                "percent_of_sgemm": round(100 * gflops / rate, 1) if rate else None,
+                "percent_of_numpy_sgemm": round(100 * gflops / np_rate, 1) if np_rate else None,
+            }
         rows.append(row)
-    return {"status": "ok", "rows": rows, "sgemm_gflops": rates,
-            "counted": "matrix products of Dense and Conv2D layers only: forward, weight "
-                       "gradient and input gradient (none for the first layer with "
-                       "parameters); 2 FLOPs per multiply-add"}
+    return {
+        "status": "ok",
+        "rows": rows,
+        "sgemm_gflops": rates,
+        "counted": "matrix products of Dense and Conv2D layers only: forward, weight "
+        "gradient and input gradient (none for the first layer with "
+        "parameters); 2 FLOPs per multiply-add",
+    }
 
 
 def augmentation(b: Bench) -> dict[str, Any]:
@@ -837,7 +1049,7 @@ def augmentation(b: Bench) -> dict[str, Any]:
         preset = presets.get(name)
         settings = dict(preset.config.augment or {})
         epoch: dict[str, float] = {}
-        for _ in range(2):                # alternate, keep the fastest: no warm-up bias
+        for _ in range(2):  # alternate, keep the fastest: no warm-up bias
             for label, aug in (("without", None), ("with", settings)):
                 model, cfg = presets.build(name, seed=0, epochs=1, augment=aug, warmup=0.0)
                 seconds = fit(model, train, None, cfg, progress=False).epochs[0]["seconds"]
@@ -847,23 +1059,35 @@ def augmentation(b: Bench) -> dict[str, Any]:
         order = np.random.default_rng(1).permutation(len(train))
         alone = 0.0
         for start in range(0, len(train), BATCH_SIZE):
-            x = to_input(train.images[order[start:start + BATCH_SIZE]],
-                               preset.input_shape)
+            x = to_input(train.images[order[start : start + BATCH_SIZE]], preset.input_shape)
             t0 = time.perf_counter()
             augmenter(x)
             alone += time.perf_counter() - t0
-        rows.append({"preset": name, "settings": settings, "images": len(train),
-                     "epoch_with_s": round(epoch["with"], 3),
-                     "epoch_without_s": round(epoch["without"], 3),
-                     "augmenter_alone_s": round(alone, 3),
-                     "overhead_percent": round(100 * alone / epoch["without"], 1)})
-        b.log(f"[augment] {name}: epoch {epoch['without']:.2f} s without, "
-              f"{epoch['with']:.2f} s with augmentation; augmenter alone {alone:.2f} s "
-              f"({rows[-1]['overhead_percent']}% of the plain epoch)")
+        rows.append(
+            {
+                "preset": name,
+                "settings": settings,
+                "images": len(train),
+                "epoch_with_s": round(epoch["with"], 3),
+                "epoch_without_s": round(epoch["without"], 3),
+                "augmenter_alone_s": round(alone, 3),
+                "overhead_percent": round(100 * alone / epoch["without"], 1),
+            }
+        )
+        b.log(
+            f"[augment] {name}: epoch {epoch['without']:.2f} s without, "
+            f"{epoch['with']:.2f} s with augmentation; augmenter alone {alone:.2f} s "
+            f"({rows[-1]['overhead_percent']}% of the plain epoch)"
+        )
     return {"status": "ok", "rows": rows}
 
 
 SECTIONS: dict[str, Callable[[Bench], dict[str, Any]]] = {
-    "train": train_epochs, "inference": inference, "target": time_to_accuracy,
-    "seed": seed_loop, "memory": memory, "efficiency": efficiency, "augment": augmentation,
+    "train": train_epochs,
+    "inference": inference,
+    "target": time_to_accuracy,
+    "seed": seed_loop,
+    "memory": memory,
+    "efficiency": efficiency,
+    "augment": augmentation,
 }

@@ -28,8 +28,10 @@ class PerSampleNetwork:
 
     def __init__(self, sizes: list[int], rng: np.random.Generator) -> None:
         self.sizes = list(sizes)
-        self.w = [rng.standard_normal((n_out, n_in))
-                  for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.w = [
+            rng.standard_normal((n_out, n_in))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+        ]
         self.b = [rng.standard_normal((n_out, 1)) for n_out in sizes[1:]]
 
     def output(self, a: np.ndarray) -> np.ndarray:
@@ -76,17 +78,22 @@ class PerSampleNetwork:
         for b, g in zip(self.b, sum_b, strict=True):
             b -= step * g
 
-    def train_examples(self, data: list[tuple[np.ndarray, np.ndarray]], batch_size: int,
-                       lr: float, rng: np.random.Generator) -> float:
+    def train_examples(
+        self,
+        data: list[tuple[np.ndarray, np.ndarray]],
+        batch_size: int,
+        lr: float,
+        rng: np.random.Generator,
+    ) -> float:
         """One shuffled pass over ``data``; returns its wall-clock seconds."""
         start = time.perf_counter()
         order = rng.permutation(len(data))
         for k in range(0, len(data), batch_size):
-            self.train_mini_batch([data[i] for i in order[k:k + batch_size]], lr)
+            self.train_mini_batch([data[i] for i in order[k : k + batch_size]], lr)
         return time.perf_counter() - start
 
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
-        x = images.reshape(len(images), -1).T / 255.0                  # (784, N)
+        x = images.reshape(len(images), -1).T / 255.0  # (784, N)
         return float((self.output(x).argmax(axis=0) == labels).mean())
 
 

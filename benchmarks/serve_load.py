@@ -70,9 +70,13 @@ def load(url: str, bodies: list, clients: int, send) -> dict:
         t.join()
     wall = time.perf_counter() - start
     ms = 1000 * np.array(times)
-    return {"requests": len(times), "per_second": len(times) / wall,
-            "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "errors": len(errors)}
+    return {
+        "requests": len(times),
+        "per_second": len(times) / wall,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "errors": len(errors),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,15 +94,28 @@ def main(argv: list[str] | None = None) -> int:
     from digitnet.data import load_mnist
 
     test = load_mnist(args.data_dir).test
-    pixels = [{"pixels": test.images[i % len(test.labels)].tolist()}
-              for i in range(args.requests)]
+    pixels = [{"pixels": test.images[i % len(test.labels)].tolist()} for i in range(args.requests)]
     photos = [data for data, _ in make_photos(args.data_dir, args.photos)["digit 640x480"]]
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep +
-               os.environ.get("PYTHONPATH", ""))
-    server = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--port", str(port),
-                               "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digitnet",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         import httpx
 
@@ -113,30 +130,48 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() > end or server.poll() is not None:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
-        load(base + "/api/read-pixels", pixels[:100], args.clients,
-             lambda c, u, b: c.post(u, json=b))                                 # warm-up
+        load(
+            base + "/api/read-pixels", pixels[:100], args.clients, lambda c, u, b: c.post(u, json=b)
+        )  # warm-up
         results = {
-            "read-pixels": load(base + "/api/read-pixels", pixels, args.clients,
-                                lambda c, u, b: c.post(u, json=b)),
-            "read (640x480 JPEG)": load(base + "/api/read", photos, args.clients,
-                                        lambda c, u, b: c.post(
-                                            u, files={"image": ("p.jpg", b, "image/jpeg")})),
+            "read-pixels": load(
+                base + "/api/read-pixels", pixels, args.clients, lambda c, u, b: c.post(u, json=b)
+            ),
+            "read (640x480 JPEG)": load(
+                base + "/api/read",
+                photos,
+                args.clients,
+                lambda c, u, b: c.post(u, files={"image": ("p.jpg", b, "image/jpeg")}),
+            ),
         }
     finally:
         server.terminate()
         server.wait(10)
     load1 = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"workers": args.workers, "clients": args.clients,
-                          "load_average": load1, "results": results}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "workers": args.workers,
+                    "clients": args.clients,
+                    "load_average": load1,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
         return 0
-    print(f"digitnet serve --workers {args.workers}; {args.clients} clients; load average "
-          f"{load1:.2f} at the end")
+    print(
+        f"digitnet serve --workers {args.workers}; {args.clients} clients; load average "
+        f"{load1:.2f} at the end"
+    )
     print("| endpoint | requests | requests/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['requests']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['errors']} |")
+        print(
+            f"| {name} | {r['requests']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['errors']} |"
+        )
     return 0
 
 

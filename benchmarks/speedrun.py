@@ -64,11 +64,18 @@ def torch_run(name: str, data, seed: int) -> tuple[float, float]:
     torch.manual_seed(seed)
     twin = torch_twin.build(model.get_config())
     torch_twin.copy_weights(model, twin)
-    opt = torch_twin.make_optimizer(twin, config.optimizer, config.lr, config.momentum,
-                                    config.weight_decay)
-    schedule = make_schedule(config.schedule, config.lr, config.epochs, warmup=config.warmup,
-                             step_size=config.step_size, gamma=config.gamma,
-                             min_lr=config.min_lr)
+    opt = torch_twin.make_optimizer(
+        twin, config.optimizer, config.lr, config.momentum, config.weight_decay
+    )
+    schedule = make_schedule(
+        config.schedule,
+        config.lr,
+        config.epochs,
+        warmup=config.warmup,
+        step_size=config.step_size,
+        gamma=config.gamma,
+        min_lr=config.min_lr,
+    )
     images = torch.from_numpy(np.ascontiguousarray(data.train.images))
     labels = torch.from_numpy(np.asarray(data.train.labels, dtype=np.int64))
     gen = torch.Generator().manual_seed(seed)
@@ -77,22 +84,29 @@ def torch_run(name: str, data, seed: int) -> tuple[float, float]:
         from digitnet.data.augment import Augmenter
 
         aug = Augmenter(**config.augment, rng=np.random.default_rng(seed))
-        augment = lambda x: torch.from_numpy(aug(x.numpy()))        # noqa: E731
+        augment = lambda x: torch.from_numpy(aug(x.numpy()))  # noqa: E731
     seconds = 0.0
     for epoch in range(config.epochs):
         r = torch_twin.train_epoch(
-            twin, opt, images, labels, config.batch_size,
+            twin,
+            opt,
+            images,
+            labels,
+            config.batch_size,
             lambda: torch.randperm(images.shape[0], generator=gen),
-            lr_at=lambda f, e=epoch: schedule(e + f), label_smoothing=config.label_smoothing,
-            digitnet_momentum=True, augment=augment)
+            lr_at=lambda f, e=epoch: schedule(e + f),
+            label_smoothing=config.label_smoothing,
+            digitnet_momentum=True,
+            augment=augment,
+        )
         seconds += r["seconds"]
-    x = torch.from_numpy(data.test.images).to(torch.float32).div_(255.0).view(
-        -1, *twin.input_shape)
+    x = torch.from_numpy(data.test.images).to(torch.float32).div_(255.0).view(-1, *twin.input_shape)
     return torch_twin.accuracy(twin, x, data.test.labels), seconds
 
 
-def canonical_run(data, seed: int, target: float = 0.99, max_epochs: int = 6
-                  ) -> tuple[float, float, int]:
+def canonical_run(
+    data, seed: int, target: float = 0.99, max_epochs: int = 6
+) -> tuple[float, float, int]:
     """PyTorch's examples/mnist recipe; (accuracy when reached, seconds to reach, epochs)."""
     import torch
     import torch.nn.functional as F
@@ -129,7 +143,7 @@ def canonical_run(data, seed: int, target: float = 0.99, max_epochs: int = 6
         net.train()
         perm = torch.randperm(len(y_train), generator=gen)
         for i in range(0, len(perm), 64):
-            idx = perm[i:i + 64]
+            idx = perm[i : i + 64]
             xb = ((x_train[idx].to(torch.float32).div_(255.0) - 0.1307) / 0.3081).unsqueeze(1)
             opt.zero_grad()
             F.cross_entropy(net(xb), y_train[idx]).backward()
@@ -138,7 +152,7 @@ def canonical_run(data, seed: int, target: float = 0.99, max_epochs: int = 6
         seconds += time.perf_counter() - start
         net.eval()
         with torch.inference_mode():
-            pred = torch.cat([net(x_test[i:i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
+            pred = torch.cat([net(x_test[i : i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
         acc = float((pred.numpy() == np.asarray(data.test.labels)).mean())
         if acc >= target:
             return acc, seconds, epoch
@@ -152,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--canonical-seeds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--torch-recipes", help="replay only these recipes in PyTorch "
-                        "(default: all; the 99.6%% goal has no PyTorch ratio)")
+    parser.add_argument(
+        "--torch-recipes",
+        help="replay only these recipes in PyTorch "
+        "(default: all; the 99.6%% goal has no PyTorch ratio)",
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import torch
@@ -169,24 +186,34 @@ def main(argv: list[str] | None = None) -> int:
     data = load_mnist(args.data_dir)
     canon = [canonical_run(data, s) for s in range(args.canonical_seeds)]
     canon_s = float(np.median([c[1] for c in canon]))
-    print(f"PyTorch canonical example: 99.0% reached after {[c[2] for c in canon]} epochs, "
-          f"median {canon_s:.1f} s of training (accuracy {[round(c[0], 4) for c in canon]})")
-    print("| recipe | digitnet mean / min test | digitnet median s | PyTorch same recipe "
-          "mean / min | PyTorch median s | digitnet / PyTorch | digitnet / canonical 99% |")
+    print(
+        f"PyTorch canonical example: 99.0% reached after {[c[2] for c in canon]} epochs, "
+        f"median {canon_s:.1f} s of training (accuracy {[round(c[0], 4) for c in canon]})"
+    )
+    print(
+        "| recipe | digitnet mean / min test | digitnet median s | PyTorch same recipe "
+        "mean / min | PyTorch median s | digitnet / PyTorch | digitnet / canonical 99% |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in args.recipes.split(","):
         ours = [digitnet_run(name, data, s) for s in range(args.seeds)]
         a, t = np.array([o[0] for o in ours]), float(np.median([o[1] for o in ours]))
-        print(f"  {name}: digitnet " + ", ".join(f"seed {s}: {o[0]:.2%} in {o[1]:.1f} s"
-                                                  for s, o in enumerate(ours)), flush=True)
+        print(
+            f"  {name}: digitnet "
+            + ", ".join(f"seed {s}: {o[0]:.2%} in {o[1]:.1f} s" for s, o in enumerate(ours)),
+            flush=True,
+        )
         if args.torch_recipes is None or name in args.torch_recipes.split(","):
             theirs = [torch_run(name, data, s) for s in range(args.seeds)]
             b, u = np.array([o[0] for o in theirs]), float(np.median([o[1] for o in theirs]))
             torch_cells = f"{b.mean():.2%} / {b.min():.2%} | {u:.1f} | {t / u:.2f}"
         else:
             torch_cells = "- | - | -"
-        print(f"| {name} | {a.mean():.2%} / {a.min():.2%} | {t:.1f} | {torch_cells} | "
-              f"{t / canon_s:.2f} |", flush=True)
+        print(
+            f"| {name} | {a.mean():.2%} / {a.min():.2%} | {t:.1f} | {torch_cells} | "
+            f"{t / canon_s:.2f} |",
+            flush=True,
+        )
     return 0
 
 

@@ -28,8 +28,8 @@ from flops import _pair, conv_padding, propagate
 from torch import nn
 
 CONV_TYPES = ("Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D")
-F64_TOL = 1e-9      # float64: agreement of the algorithms, not of rounding
-F32_TOL = 1e-4      # float32: the instances that are timed
+F64_TOL = 1e-9  # float64: agreement of the algorithms, not of rounding
+F32_TOL = 1e-4  # float32: the instances that are timed
 
 
 class TwinError(Exception):
@@ -40,14 +40,14 @@ class TwinError(Exception):
 class Link:
     """One digitnet array and the twin tensor it maps to."""
 
-    layer: int                  # digitnet layer index
-    source: str                 # "params" or "buffers"
-    key: str                    # digitnet name: W, b, gamma, beta, running_mean, running_var
-    module: int                 # index in the twin's nn.Sequential
-    attr: str                   # torch name: weight, bias, running_mean, running_var
+    layer: int  # digitnet layer index
+    source: str  # "params" or "buffers"
+    key: str  # digitnet name: W, b, gamma, beta, running_mean, running_var
+    module: int  # index in the twin's nn.Sequential
+    attr: str  # torch name: weight, bias, running_mean, running_var
     to_torch: Callable[[np.ndarray], np.ndarray]
     from_torch: Callable[[np.ndarray], np.ndarray]
-    decays: bool = False        # L2 weight decay applies (digitnet's decay_keys: weights)
+    decays: bool = False  # L2 weight decay applies (digitnet's decay_keys: weights)
 
     def tensor(self, twin: nn.Sequential) -> torch.Tensor:
         return getattr(twin[self.module], self.attr)
@@ -57,7 +57,7 @@ class Link:
 class Twin:
     net: nn.Sequential
     links: list[Link]
-    input_shape: tuple[int, ...]     # per example, as PyTorch wants it: (1, 28, 28)
+    input_shape: tuple[int, ...]  # per example, as PyTorch wants it: (1, 28, 28)
 
 
 def _same(a: np.ndarray) -> np.ndarray:
@@ -76,6 +76,7 @@ def _permuted_rows(perm: np.ndarray | None):
         out = np.empty_like(a)
         out[perm] = a
         return out
+
     return to_t, from_t
 
 
@@ -99,7 +100,7 @@ def build(config: dict[str, Any]) -> Twin:
         torch_in: tuple[int, ...] = (c, h, w)
     else:
         torch_in = tuple(in_shape)
-    channels_first = conv_like      # the torch tensor is the NCHW transpose of digitnet's
+    channels_first = conv_like  # the torch tensor is the NCHW transpose of digitnet's
     modules: list[nn.Module] = []
     links: list[Link] = []
     perm: np.ndarray | None = None
@@ -111,33 +112,51 @@ def build(config: dict[str, Any]) -> Twin:
         c, i, kind = ls.config, ls.index, ls.type
         if kind == "Conv2D":
             k, s = _pair(c["kernel_size"]), _pair(c.get("stride", 1))
-            link(i, "params", "W", "weight", (lambda a: a.transpose(3, 2, 0, 1),
-                                               lambda a: a.transpose(2, 3, 1, 0)), True)
+            link(
+                i,
+                "params",
+                "W",
+                "weight",
+                (lambda a: a.transpose(3, 2, 0, 1), lambda a: a.transpose(2, 3, 1, 0)),
+                True,
+            )
             if c.get("bias", True):
                 link(i, "params", "b", "bias")
-            modules.append(nn.Conv2d(ls.input_shape[-1], int(c["filters"]), k, s,
-                                     conv_padding(c.get("padding", "valid"), k),
-                                     bias=bool(c.get("bias", True))))
+            modules.append(
+                nn.Conv2d(
+                    ls.input_shape[-1],
+                    int(c["filters"]),
+                    k,
+                    s,
+                    conv_padding(c.get("padding", "valid"), k),
+                    bias=bool(c.get("bias", True)),
+                )
+            )
         elif kind == "Dense":
             link(i, "params", "W", "weight", _dense_maps(perm), True)
             if c.get("bias", True):
                 link(i, "params", "b", "bias")
-            modules.append(nn.Linear(ls.input_shape[0], int(c["units"]),
-                                     bias=bool(c.get("bias", True))))
+            modules.append(
+                nn.Linear(ls.input_shape[0], int(c["units"]), bias=bool(c.get("bias", True)))
+            )
             perm = None
         elif kind == "BatchNorm":
             if len(ls.input_shape) == 3:
                 if not channels_first:
                     raise TwinError("BatchNorm on an image input without convolutions")
-                bn: nn.Module = nn.BatchNorm2d(ls.input_shape[-1], eps=c["eps"],
-                                               momentum=c["momentum"])
+                bn: nn.Module = nn.BatchNorm2d(
+                    ls.input_shape[-1], eps=c["eps"], momentum=c["momentum"]
+                )
                 maps = (_same, _same)
             else:
                 bn = nn.BatchNorm1d(ls.input_shape[0], eps=c["eps"], momentum=c["momentum"])
                 maps = _permuted_rows(perm)
-            for source, key, attr in (("params", "gamma", "weight"), ("params", "beta", "bias"),
-                                      ("buffers", "running_mean", "running_mean"),
-                                      ("buffers", "running_var", "running_var")):
+            for source, key, attr in (
+                ("params", "gamma", "weight"),
+                ("params", "beta", "bias"),
+                ("buffers", "running_mean", "running_mean"),
+                ("buffers", "running_var", "running_var"),
+            ):
                 link(i, source, key, attr, maps)
             modules.append(bn)
         elif kind == "Flatten":
@@ -181,8 +200,10 @@ def copy_weights(model, twin: Twin) -> None:
             dst = ln.tensor(twin.net)
             val = np.ascontiguousarray(ln.to_torch(src))
             if tuple(val.shape) != tuple(dst.shape):
-                raise TwinError(f"layer {ln.layer} {ln.key}: shape {val.shape} does not map "
-                                f"onto the twin's {tuple(dst.shape)}")
+                raise TwinError(
+                    f"layer {ln.layer} {ln.key}: shape {val.shape} does not map "
+                    f"onto the twin's {tuple(dst.shape)}"
+                )
             dst.copy_(torch.from_numpy(val).to(dst.dtype))
     covered = {id(ln.tensor(twin.net)) for ln in twin.links if ln.source == "params"}
     missing = [n for n, p in twin.net.named_parameters() if id(p) not in covered]
@@ -198,8 +219,7 @@ def to_torch_input(x: np.ndarray, twin: Twin) -> torch.Tensor:
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-30)) if a.size \
-        else 0.0
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-30)) if a.size else 0.0
 
 
 def _no_dropout(config: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +258,7 @@ def verify(model, twin32: Twin, images: np.ndarray, labels: np.ndarray) -> dict[
     with torch.no_grad():
         err["f64_eval_logits"] = _rel(m64.forward(x, training=False), t64.net(xt).numpy())
     t64.net.train()
-    out = m64.forward(x, training=True).copy()     # backward may reuse the engine's arrays
+    out = m64.forward(x, training=True).copy()  # backward may reuse the engine's arrays
     loss, dz = softmax_cross_entropy(out, labels)
     m64.backward(dz)
     tout = t64.net(xt)
@@ -260,27 +280,39 @@ def verify(model, twin32: Twin, images: np.ndarray, labels: np.ndarray) -> dict[
     twin32.net.eval()
     x32 = x.astype(np.float32)
     with torch.no_grad():
-        err["f32_eval_logits"] = _rel(model.predict_logits(x32), twin32.net(
-            to_torch_input(x32, twin32)).numpy())
+        err["f32_eval_logits"] = _rel(
+            model.predict_logits(x32), twin32.net(to_torch_input(x32, twin32)).numpy()
+        )
     ok = all(v <= (F32_TOL if k.startswith("f32") else F64_TOL) for k, v in err.items())
-    return {"ok": ok, "examples": len(images), "max_rel_error": err,
-            "tolerance": {"float64": F64_TOL, "float32": F32_TOL}}
+    return {
+        "ok": ok,
+        "examples": len(images),
+        "max_rel_error": err,
+        "tolerance": {"float64": F64_TOL, "float32": F32_TOL},
+    }
 
 
 # -- training and inference loops ----------------------------------------------------------
 
 
-def make_optimizer(twin: Twin, optimizer: str, lr: float, momentum: float = 0.9,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def make_optimizer(
+    twin: Twin, optimizer: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
     """The PyTorch counterpart of a digitnet optimizer; L2 decay on weights only, as digitnet
     does (its ``decay_keys``)."""
     params = [(ln.tensor(twin.net), ln.decays) for ln in twin.links if ln.source == "params"]
-    groups = [{"params": [p for p, d in params if d], "weight_decay": weight_decay},
-              {"params": [p for p, d in params if not d], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p, d in params if d], "weight_decay": weight_decay},
+        {"params": [p for p, d in params if not d], "weight_decay": 0.0},
+    ]
     groups = [g for g in groups if g["params"]]
     if optimizer in ("sgd", "momentum", "nesterov"):
-        return torch.optim.SGD(groups, lr=lr, momentum=0.0 if optimizer == "sgd" else momentum,
-                               nesterov=optimizer == "nesterov")
+        return torch.optim.SGD(
+            groups,
+            lr=lr,
+            momentum=0.0 if optimizer == "sgd" else momentum,
+            nesterov=optimizer == "nesterov",
+        )
     if optimizer == "adam":
         return torch.optim.Adam(groups, lr=lr)
     if optimizer == "adamw":
@@ -288,12 +320,18 @@ def make_optimizer(twin: Twin, optimizer: str, lr: float, momentum: float = 0.9,
     raise TwinError(f"no PyTorch counterpart for optimizer {optimizer!r} here")
 
 
-def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
-                labels: torch.Tensor, batch_size: int, order: Callable[[], torch.Tensor],
-                lr_at: Callable[[float], float] | None = None,
-                label_smoothing: float = 0.0, digitnet_momentum: bool = False,
-                augment: Callable[[torch.Tensor], torch.Tensor] | None = None
-                ) -> dict[str, float]:
+def train_epoch(
+    twin: Twin,
+    opt: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    order: Callable[[], torch.Tensor],
+    lr_at: Callable[[float], float] | None = None,
+    label_smoothing: float = 0.0,
+    digitnet_momentum: bool = False,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
     """One epoch, the same work as digitnet's trainer: a shuffled order, then per batch a
     gather from the uint8 images, /255 to float32, forward, cross-entropy, backward, step.
 
@@ -320,7 +358,7 @@ def train_epoch(twin: Twin, opt: torch.optim.Optimizer, images: torch.Tensor,
     start = time.perf_counter()
     perm = order()
     for step in range(steps):
-        idx = perm[step * batch_size:(step + 1) * batch_size]
+        idx = perm[step * batch_size : (step + 1) * batch_size]
         xb = images[idx].to(torch.float32).div_(255.0)
         if augment is not None:
             xb = augment(xb)
@@ -353,7 +391,7 @@ def predict_logits(twin: Twin, x: torch.Tensor, batch_size: int = 1000) -> torch
     net = twin.net
     net.eval()
     with torch.inference_mode():
-        outs = [net(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        outs = [net(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
 

@@ -36,14 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def forms(digit: np.ndarray) -> dict[str, bytes]:
     """The encoded image files of one (16, 16) uint8 digit (255 = ink)."""
-    dark = Image.fromarray(255 - digit)                       # dark ink on white paper
+    dark = Image.fromarray(255 - digit)  # dark ink on white paper
     tight = dark.resize((64, 64), Image.Resampling.BICUBIC)
     margin = Image.new("L", (64, 64), 255)
     margin.paste(dark.resize((40, 40), Image.Resampling.BICUBIC), (12, 12))
     out = {}
-    for name, img in (("16x16", dark), ("64x64 tight", tight), ("64x64 margin", margin),
-                      ("64x64 tight, light on dark",
-                       Image.fromarray(255 - np.asarray(tight)))):
+    for name, img in (
+        ("16x16", dark),
+        ("64x64 tight", tight),
+        ("64x64 margin", margin),
+        ("64x64 tight, light on dark", Image.fromarray(255 - np.asarray(tight))),
+    ):
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         out[name] = buf.getvalue()
@@ -63,8 +66,9 @@ def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str,
     for digit in images:
         for name, data in forms(digit).items():
             try:
-                answers[name].append(int(recognise(data, model, single=True,
-                                                   checker=checker).prediction))
+                answers[name].append(
+                    int(recognise(data, model, single=True, checker=checker).prediction)
+                )
             except ImageError:
                 answers[name].append(-1)
                 refused[name] += 1
@@ -73,12 +77,16 @@ def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str,
     results = {}
     for name, got in answers.items():
         got = np.asarray(got)
-        wrong = collections.Counter((int(t), int(g)) for t, g in zip(labels, got, strict=True)
-                                    if t != g and g >= 0)
-        results[name] = {"accuracy": float((got == labels).mean()), "refused": refused[name],
-                         "total": len(labels),
-                         "confusions": [f"{t}->{g}: {n}" for (t, g), n in wrong.most_common(5)],
-                         "per_class": [float((got[labels == d] == d).mean()) for d in range(10)]}
+        wrong = collections.Counter(
+            (int(t), int(g)) for t, g in zip(labels, got, strict=True) if t != g and g >= 0
+        )
+        results[name] = {
+            "accuracy": float((got == labels).mean()),
+            "refused": refused[name],
+            "total": len(labels),
+            "confusions": [f"{t}->{g}: {n}" for (t, g), n in wrong.most_common(5)],
+            "per_class": [float((got[labels == d] == d).mean()) for d in range(10)],
+        }
     return results
 
 
@@ -94,18 +102,19 @@ def main(argv: list[str] | None = None) -> int:
 
     images, labels = load_usps(args.usps_dir, "test")
     if args.limit:
-        images, labels = images[:args.limit], labels[:args.limit]
+        images, labels = images[: args.limit], labels[: args.limit]
     results = measure(load_shipped_model(), load_shipped_checker(), images, labels)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"USPS test, {len(labels):,} digits, read with recognise(single=True), shipped model "
-          "and checker")
+    print(
+        f"USPS test, {len(labels):,} digits, read with recognise(single=True), shipped model "
+        "and checker"
+    )
     print("| form | accuracy | refused | most frequent confusions (true->read) |")
     print("|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['accuracy']:.2%} | {r['refused']} | "
-              f"{', '.join(r['confusions'])} |")
+        print(f"| {name} | {r['accuracy']:.2%} | {r['refused']} | {', '.join(r['confusions'])} |")
     return 0
 
 

@@ -21,15 +21,18 @@ def _has_all_files(folder: Path) -> bool:
 def mnist_dir() -> Path:
     """A folder with the four official MNIST files: ``$DIGITNET_DATA_DIR``, else
     ``../shared/datasets/mnist``; the test is skipped when neither has them."""
-    candidates = [Path(os.environ["DIGITNET_DATA_DIR"])] if os.environ.get("DIGITNET_DATA_DIR") \
-        else []
+    candidates = (
+        [Path(os.environ["DIGITNET_DATA_DIR"])] if os.environ.get("DIGITNET_DATA_DIR") else []
+    )
     candidates.append(SHARED_MNIST)
     for folder in candidates:
         if _has_all_files(folder):
             return folder
-    pytest.skip("needs the MNIST files: not found in "
-                + " or ".join(str(c) for c in candidates)
-                + "; set DIGITNET_DATA_DIR to a folder with the four IDX files")
+    pytest.skip(
+        "needs the MNIST files: not found in "
+        + " or ".join(str(c) for c in candidates)
+        + "; set DIGITNET_DATA_DIR to a folder with the four IDX files"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +46,7 @@ def mnist(mnist_dir: Path) -> MNIST:
 
 # -- small trained models and a report on real handwriting, without the MNIST files --------
 
+
 @pytest.fixture(scope="session")
 def digits_data() -> MNIST:
     """scikit-learn's 1,797 handwritten digits as 28x28 MNIST-style splits (1,200 train /
@@ -52,8 +56,7 @@ def digits_data() -> MNIST:
 
     images, labels = load_digits_28()
     images.flags.writeable = False
-    parts = [Split(images[a:b], labels[a:b]) for a, b in ((0, 1200), (1200, 1497),
-                                                          (1497, 1797))]
+    parts = [Split(images[a:b], labels[a:b]) for a, b in ((0, 1200), (1200, 1497), (1497, 1797))]
     return MNIST(*parts, data_dir=Path("sklearn-digits"), checksums={"digits": "0" * 64})
 
 
@@ -72,6 +75,12 @@ def digits_report(digits_mlp, digits_data, tmp_path_factory) -> Path:
     from digitnet.report import ReportConfig, write_report
 
     out = tmp_path_factory.mktemp("reports") / "mlp"
-    write_report(digits_mlp, digits_data, out, model_path="digits-mlp.npz",
-                 config=ReportConfig(robustness_images=150, gallery=12), progress=False)
+    write_report(
+        digits_mlp,
+        digits_data,
+        out,
+        model_path="digits-mlp.npz",
+        config=ReportConfig(robustness_images=150, gallery=12),
+        progress=False,
+    )
     return out

@@ -46,21 +46,25 @@ def image_files() -> dict[str, bytes]:
     img = Image.fromarray(grey)
     out = {}
     for name, fmt, im, kw in (
-            ("png", "PNG", img, {}), ("jpeg", "JPEG", img, {"quality": 80}),
-            ("gif", "GIF", img.convert("P"), {}), ("tiff", "TIFF", img, {}),
-            ("webp", "WEBP", img, {}), ("bmp", "BMP", img, {}),
-            ("cmyk", "JPEG", img.convert("CMYK"), {}),
-            ("png16", "PNG", Image.fromarray(grey.astype(np.uint16) * 257), {}),
-            ("rgba", "PNG", img.convert("RGBA"), {}),
-            ("palette", "PNG", img.convert("P", palette=Image.Palette.ADAPTIVE), {})):
+        ("png", "PNG", img, {}),
+        ("jpeg", "JPEG", img, {"quality": 80}),
+        ("gif", "GIF", img.convert("P"), {}),
+        ("tiff", "TIFF", img, {}),
+        ("webp", "WEBP", img, {}),
+        ("bmp", "BMP", img, {}),
+        ("cmyk", "JPEG", img.convert("CMYK"), {}),
+        ("png16", "PNG", Image.fromarray(grey.astype(np.uint16) * 257), {}),
+        ("rgba", "PNG", img.convert("RGBA"), {}),
+        ("palette", "PNG", img.convert("P", palette=Image.Palette.ADAPTIVE), {}),
+    ):
         buf = io.BytesIO()
         im.save(buf, format=fmt, **kw)
         out[name] = buf.getvalue()
-    buf = io.BytesIO()                               # animated: two frames
+    buf = io.BytesIO()  # animated: two frames
     img.save(buf, format="GIF", save_all=True, append_images=[img.rotate(90)])
     out["animated"] = buf.getvalue()
     exif = Image.Exif()
-    exif[0x0112] = 6                                # rotated a quarter turn
+    exif[0x0112] = 6  # rotated a quarter turn
     buf = io.BytesIO()
     img.save(buf, format="JPEG", exif=exif)
     out["exif"] = buf.getvalue()
@@ -79,7 +83,7 @@ def mutated(draw, seeds: list[bytes]) -> bytes:
     if how == "random":
         return draw(st.binary(max_size=2000))
     if how == "truncate" and data:
-        return bytes(data[:draw(st.integers(0, len(data) - 1))])
+        return bytes(data[: draw(st.integers(0, len(data) - 1))])
     if how == "header":
         n = min(len(data), 64)
         for _ in range(draw(st.integers(1, 6))):
@@ -103,8 +107,7 @@ def idx_inputs(draw) -> bytes:
     codes), truncated or padded, gzipped or not."""
     import gzip
 
-    dims = draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 40), min_size=0,
-                         max_size=5))
+    dims = draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 40), min_size=0, max_size=5))
     code = draw(st.sampled_from([0x08, 0x08, 0x09, 0x0D, 0x00, 0xFF]))
     header = bytes([0, 0, code, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims)
     body = draw(st.binary(max_size=3000))
@@ -114,7 +117,7 @@ def idx_inputs(draw) -> bytes:
     if draw(st.booleans()):
         data = gzip.compress(data, mtime=0)
         if draw(st.booleans()):
-            data = data[:draw(st.integers(0, len(data)))]
+            data = data[: draw(st.integers(0, len(data)))]
     return data
 
 
@@ -124,29 +127,54 @@ def npz_inputs(draw, seed: bytes) -> bytes:
     how = draw(st.sampled_from(["mutated", "forged", "foreign"]))
     if how == "mutated":
         return draw(mutated([seed]))
-    if how == "forged":                                    # a huge array announced
+    if how == "forged":  # a huge array announced
         names = zipfile.ZipFile(io.BytesIO(seed)).namelist()
         shape = tuple(draw(st.lists(st.integers(0, 2**40) | st.integers(0, 64), max_size=3)))
-        return forged_npy_header(seed, draw(st.sampled_from(names)), shape,
-                                 draw(st.sampled_from(["<f4", "<f8", "|u1", "<i8"])))
+        return forged_npy_header(
+            seed,
+            draw(st.sampled_from(names)),
+            shape,
+            draw(st.sampled_from(["<f4", "<f8", "|u1", "<i8"])),
+        )
     arrays = {}
     for i in range(draw(st.integers(0, 3))):
         name = draw(st.sampled_from(["__digitnet__", f"layers.{i}.W", "x", "layers.1.b"]))
         if name == "__digitnet__":
-            doc = draw(st.recursive(
-                st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-                lambda c: st.lists(c, max_size=3) | st.dictionaries(
-                    st.sampled_from(["format", "format_version", "architecture", "layers",
-                                     "type", "units", "input_shape", "meta"]), c, max_size=4),
-                max_leaves=12))
+            doc = draw(
+                st.recursive(
+                    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda c: (
+                        st.lists(c, max_size=3)
+                        | st.dictionaries(
+                            st.sampled_from(
+                                [
+                                    "format",
+                                    "format_version",
+                                    "architecture",
+                                    "layers",
+                                    "type",
+                                    "units",
+                                    "input_shape",
+                                    "meta",
+                                ]
+                            ),
+                            c,
+                            max_size=4,
+                        )
+                    ),
+                    max_leaves=12,
+                )
+            )
             if draw(st.booleans()):
                 doc = {"format": "digitnet-model", "format_version": 1, "architecture": doc}
             text = json.dumps(doc) if draw(st.booleans()) else draw(st.text(max_size=50))
             arrays[name] = np.frombuffer(text.encode(), np.uint8)
         else:
             shape = draw(st.lists(st.integers(0, 6), max_size=3))
-            arrays[name] = np.zeros(shape, dtype=draw(st.sampled_from(
-                [np.float32, np.float64, np.uint8, np.int64, np.bool_])))
+            arrays[name] = np.zeros(
+                shape,
+                dtype=draw(st.sampled_from([np.float32, np.float64, np.uint8, np.int64, np.bool_])),
+            )
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
@@ -160,12 +188,13 @@ def zip_bomb_npz(declared: int = 2**34) -> bytes:
     data = bytearray(buf.getvalue())
     # patch the uncompressed size in the central directory entry
     at = data.rfind(b"PK\x01\x02")
-    data[at + 24:at + 28] = struct.pack("<I", min(declared, 2**32 - 1))
+    data[at + 24 : at + 28] = struct.pack("<I", min(declared, 2**32 - 1))
     return bytes(data)
 
 
-def forged_npy_header(npz: bytes, member: str, shape: tuple[int, ...], dtype: str = "<f4",
-                      body: bytes = b"\0" * 64) -> bytes:
+def forged_npy_header(
+    npz: bytes, member: str, shape: tuple[int, ...], dtype: str = "<f4", body: bytes = b"\0" * 64
+) -> bytes:
     """``npz`` with ``member`` replaced by an array header declaring ``shape`` over ``body``
     (a 4 TB array announced in a few bytes: "huge arrays")."""
     out = io.BytesIO()
@@ -175,7 +204,11 @@ def forged_npy_header(npz: bytes, member: str, shape: tuple[int, ...], dtype: st
             if info.filename == member:
                 header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape!r}, }}"
                 header = header.ljust(118) + "\n"
-                data = (b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
-                        + header.encode() + body)
+                data = (
+                    b"\x93NUMPY\x01\x00"
+                    + len(header).to_bytes(2, "little")
+                    + header.encode()
+                    + body
+                )
             z.writestr(info.filename, data)
     return out.getvalue()

@@ -46,10 +46,17 @@ def digits_model() -> Sequential:
     """A 784-128-10 network trained on the first :data:`HELD_OUT` digits (a few seconds),
     with light augmentation, as the real models are."""
     images, labels = mnist_style_digits()
-    model = Sequential([Flatten(), Dense(128), ReLU(), Dense(10)], (1, 28, 28),
-                       np.random.default_rng(0))
-    config = TrainConfig(epochs=40, batch_size=32, optimizer="adam", lr=2e-3, seed=0,
-                         augment={"rotate": 8.0, "shift": 1.5, "scale": 0.1})
+    model = Sequential(
+        [Flatten(), Dense(128), ReLU(), Dense(10)], (1, 28, 28), np.random.default_rng(0)
+    )
+    config = TrainConfig(
+        epochs=40,
+        batch_size=32,
+        optimizer="adam",
+        lr=2e-3,
+        seed=0,
+        augment={"rotate": 8.0, "shift": 1.5, "scale": 0.1},
+    )
     fit(model, Split(images[:HELD_OUT], labels[:HELD_OUT]), None, config, progress=False)
     return model
 

@@ -18,8 +18,9 @@ NAMES = {
 }
 
 
-def idx_bytes(array: np.ndarray, *, magic: bytes | None = None,
-              dims: tuple[int, ...] | None = None) -> bytes:
+def idx_bytes(
+    array: np.ndarray, *, magic: bytes | None = None, dims: tuple[int, ...] | None = None
+) -> bytes:
     """IDX content of a uint8 array; ``magic``/``dims`` override the header to make bad files."""
     array = np.asarray(array, dtype=np.uint8)
     dims = array.shape if dims is None else dims
@@ -61,8 +62,9 @@ def table_for(arrays: dict[str, np.ndarray], *, gz_md5: bool = False) -> dict[st
     return {role: spec_for(NAMES[role], arrays[role], gz_md5=gz_md5) for role in NAMES}
 
 
-def write_mnist(folder: Path, arrays: dict[str, np.ndarray], *, compress: bool = True,
-                dotted: bool = False) -> dict[str, MnistFile]:
+def write_mnist(
+    folder: Path, arrays: dict[str, np.ndarray], *, compress: bool = True, dotted: bool = False
+) -> dict[str, MnistFile]:
     """Write the four files into ``folder``; return the matching file table."""
     folder.mkdir(parents=True, exist_ok=True)
     table = table_for(arrays)

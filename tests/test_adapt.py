@@ -31,21 +31,23 @@ def test_adapting_learns_the_samples_and_records_them(tmp_path, digits_data, dig
     test = digits_data.test
     write_samples(tmp_path / "s", test.images, test.labels, per_digit=3)
     images, labels, _ = load_samples(tmp_path / "s")
-    before = (digits_mlp.predict(images.reshape(-1, 28, 28, 1) / np.float32(255)) ==
-              labels).mean()
+    before = (digits_mlp.predict(images.reshape(-1, 28, 28, 1) / np.float32(255)) == labels).mean()
     tuned = adapt(digits_mlp, images, labels, digits_data, replay=300, epochs=3, lr=1e-3)
     after = (tuned.predict(images.reshape(-1, 28, 28, 1) / np.float32(255)) == labels).mean()
     assert after >= before and after >= 0.9
     assert tuned.meta["adapt"]["per_digit"] == [3] * 10
     assert tuned.meta["adapt"]["samples"] == 30
-    assert digits_mlp.layers[1].params["W"] is not tuned.layers[1].params["W"]   # a copy
+    assert digits_mlp.layers[1].params["W"] is not tuned.layers[1].params["W"]  # a copy
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda r: None, "no such samples folder"),
-    (lambda r: (r / "x").mkdir(parents=True), "not a digit folder"),
-    (lambda r: (r / "3").mkdir(parents=True), "no sample of the digit 0"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda r: None, "no such samples folder"),
+        (lambda r: (r / "x").mkdir(parents=True), "not a digit folder"),
+        (lambda r: (r / "3").mkdir(parents=True), "no sample of the digit 0"),
+    ],
+)
 def test_bad_sample_folders_are_one_line(tmp_path, make, message):
     make(tmp_path / "s")
     with pytest.raises(ConfigError, match=message) as info:
@@ -62,18 +64,31 @@ def test_an_unreadable_sample_names_its_file(tmp_path, digits_data):
 
 
 @pytest.mark.mnist
-def test_the_command_writes_nothing_on_failure_and_a_model_with_its_base(tmp_path, mnist_dir,
-                                                                        digits_data):
+def test_the_command_writes_nothing_on_failure_and_a_model_with_its_base(
+    tmp_path, mnist_dir, digits_data
+):
     from cli_helpers import run_cli
 
     out = tmp_path / "mine.npz"
-    bad = run_cli("adapt", str(tmp_path / "missing"), "--out", str(out), "--data-dir",
-                  str(mnist_dir))
+    bad = run_cli(
+        "adapt", str(tmp_path / "missing"), "--out", str(out), "--data-dir", str(mnist_dir)
+    )
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert not out.exists()
     write_samples(tmp_path / "s", digits_data.test.images, digits_data.test.labels, 1)
-    good = run_cli("adapt", str(tmp_path / "s"), "--out", str(out), "--data-dir",
-                   str(mnist_dir), "--replay", "200", "--epochs", "1", "--quiet")
+    good = run_cli(
+        "adapt",
+        str(tmp_path / "s"),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(mnist_dir),
+        "--replay",
+        "200",
+        "--epochs",
+        "1",
+        "--quiet",
+    )
     assert good.returncode == 0, good.stderr
     from digitnet.modelfile import load_model
 

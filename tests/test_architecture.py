@@ -23,10 +23,13 @@ def _module_level_imports(path: Path) -> set[str]:
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.startswith("digitnet"):
-                for alias in node.names:       # `from digitnet.nn import parallel`: a module
+                for alias in node.names:  # `from digitnet.nn import parallel`: a module
                     sub = f"{node.module}.{alias.name}"
-                    names.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(
-                        ".py").exists() else node.module)
+                    names.add(
+                        sub
+                        if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                        else node.module
+                    )
         elif isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("digitnet"))
     return names
@@ -37,10 +40,13 @@ def _graph() -> dict[str, set[str]]:
 
 
 def test_importing_the_engine_imports_nothing_else_of_digitnet():
-    code = ("import sys, digitnet.nn; print(sorted(m for m in sys.modules "
-            "if m.startswith('digitnet') and m != 'digitnet' and not m.startswith('digitnet.nn')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, digitnet.nn; print(sorted(m for m in sys.modules "
+        "if m.startswith('digitnet') and m != 'digitnet' and not m.startswith('digitnet.nn')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -54,8 +60,9 @@ def test_engine_sources_name_no_other_digitnet_module():
                 mod = node.names[0].name
             else:
                 continue
-            assert not mod.startswith("digitnet") or mod.startswith("digitnet.nn"), \
+            assert not mod.startswith("digitnet") or mod.startswith("digitnet.nn"), (
                 f"{path.relative_to(PACKAGE)} imports {mod}"
+            )
 
 
 def test_no_import_cycle_between_modules():
@@ -70,9 +77,9 @@ def test_no_import_cycle_between_modules():
         state[node] = 1
         for dep in sorted(graph.get(node, ())):
             if node.startswith(dep + ".") is False and dep.startswith(node + "."):
-                continue                       # a package importing its own submodule
+                continue  # a package importing its own submodule
             if state.get(dep) == 1:
-                cycles.append(stack[stack.index(dep):] + [dep] if dep in stack else [dep])
+                cycles.append(stack[stack.index(dep) :] + [dep] if dep in stack else [dep])
             elif dep in graph and not state.get(dep):
                 visit(dep, stack + [dep])
         state[node] = 2
@@ -105,8 +112,7 @@ def layer_of(module: str) -> int:
     best, depth = None, -1
     for i, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and \
-                    prefix.count(".") > depth:
+            if (module == prefix or module.startswith(prefix + ".")) and prefix.count(".") > depth:
                 best, depth = i, prefix.count(".")
     assert best is not None, f"{module} is in no layer: add it to LAYERS"
     return best
@@ -121,7 +127,8 @@ def _all_imports(path: Path) -> set[str]:
                 for alias in node.names:
                     sub = f"{node.module}.{alias.name}"
                     is_module = (PACKAGE.parent / sub.replace(".", "/")).with_suffix(
-                        ".py").exists() or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
+                        ".py"
+                    ).exists() or (PACKAGE.parent / sub.replace(".", "/")).is_dir()
                     names.add(sub if is_module else node.module)
         elif isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("digitnet"))
@@ -134,8 +141,9 @@ def test_every_import_goes_down_the_layers():
         here = _module_name(path)
         for dep in sorted(_all_imports(path)):
             if layer_of(dep) > layer_of(here):
-                wrong.append(f"{here} (layer {layer_of(here)}) imports {dep} "
-                             f"(layer {layer_of(dep)})")
+                wrong.append(
+                    f"{here} (layer {layer_of(here)}) imports {dep} (layer {layer_of(dep)})"
+                )
     assert wrong == []
 
 
@@ -147,8 +155,11 @@ def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
 
 
 def test_importing_the_web_app_loads_no_matplotlib():
-    code = ("import sys, digitnet.apps.serve, digitnet.apps.serve.app, digitnet.reading; "
-            "print(any(m.startswith('matplotlib') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, digitnet.apps.serve, digitnet.apps.serve.app, digitnet.reading; "
+        "print(any(m.startswith('matplotlib') for m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "False"

@@ -72,14 +72,19 @@ def test_a_killed_writer_leaves_a_whole_file(tmp_path, kind):
     path = tmp_path / ("checkpoint.npz" if kind == "checkpoint" else f"out.{kind}")
     versions = []
     for seed in (1, 2):
-        m = Sequential([Flatten(), Dense(1500), Dense(10)], (28, 28, 1),
-                       np.random.default_rng(seed))
+        m = Sequential(
+            [Flatten(), Dense(1500), Dense(10)], (28, 28, 1), np.random.default_rng(seed)
+        )
         versions.append(m.layers[1].params["W"][:3, :3].copy())
     rng = np.random.default_rng(0)
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for _ in range(3 if kind == "onnx" else 5):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, kind, str(path)], env=env,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, kind, str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(float(rng.uniform(0.02, 0.4)))
         proc.send_signal(signal.SIGKILL)
@@ -87,5 +92,5 @@ def test_a_killed_writer_leaves_a_whole_file(tmp_path, kind):
         got = first_weights(kind, path)
         assert any(np.array_equal(got, v) for v in versions)
         leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-        for name in leftovers:           # a killed writer's temporary file: never the target
+        for name in leftovers:  # a killed writer's temporary file: never the target
             (tmp_path / name).unlink()

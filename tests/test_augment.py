@@ -29,16 +29,16 @@ def test_no_distortion_is_identity():
 def test_integer_shift_moves_pixels_exactly():
     x = digit_like(1)
     aug = Augmenter(shift=3, rng=np.random.default_rng(0))
-    coords = aug._grid + aug._centre - np.array([2.0, -1.0], np.float32)   # shift (2, -1)
+    coords = aug._grid + aug._centre - np.array([2.0, -1.0], np.float32)  # shift (2, -1)
     out = bilinear_sample(x, coords[None]).reshape(1, 28, 28)
-    assert np.array_equal(out[0, 2:, :27], x[0, :-2, 1:])      # moved down 2, left 1
+    assert np.array_equal(out[0, 2:, :27], x[0, :-2, 1:])  # moved down 2, left 1
     assert np.all(out[0, :2] == 0) and np.all(out[0, :, 27] == 0)
 
 
 def test_rotation_by_90_degrees_is_exact():
     x = digit_like(2)
     aug = Augmenter(rotate=90, rng=np.random.default_rng(0))
-    aug.rng = _FixedUniform([1.0, 0.0, 0.0, 0.0, 0.0])           # theta = +90 degrees
+    aug.rng = _FixedUniform([1.0, 0.0, 0.0, 0.0, 0.0])  # theta = +90 degrees
     out = aug(x)
     # rows point down, so a positive angle turns the picture clockwise on screen
     expected = np.stack([np.rot90(img, k=-1) for img in x])
@@ -62,8 +62,8 @@ def test_seeded_and_random_per_image():
     b = Augmenter(**kw, rng=np.random.default_rng(3))(x)
     c = Augmenter(**kw, rng=np.random.default_rng(4))(x)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
-    assert len({a[i].tobytes() for i in range(6)}) == 6           # each image its own draw
-    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6                 # a convex combination
+    assert len({a[i].tobytes() for i in range(6)}) == 6  # each image its own draw
+    assert a.min() >= 0 and a.max() <= 1.0 + 1e-6  # a convex combination
     assert a.dtype == np.float32
 
 
@@ -76,11 +76,11 @@ def test_keeps_layout_of_model_inputs():
 
 def test_elastic_field_is_smooth_and_scaled():
     aug = Augmenter(elastic_alpha=34, elastic_sigma=4, rng=np.random.default_rng(0))
-    field = aug._elastic_field(64)                                 # (B, H, W, 2)
+    field = aug._elastic_field(64)  # (B, H, W, 2)
     assert field.shape == (64, 28, 28, 2)
     neighbour = np.abs(np.diff(field, axis=1)).mean()
-    assert neighbour < 0.2 * np.abs(field).mean()                  # smooth, not white noise
-    assert 0.3 < np.abs(field[:, 8:20, 8:20]).mean() < 3.0         # pixels, not 0 nor 34
+    assert neighbour < 0.2 * np.abs(field).mean()  # smooth, not white noise
+    assert 0.3 < np.abs(field[:, 8:20, 8:20]).mean() < 3.0  # pixels, not 0 nor 34
 
 
 def test_gaussian_matrix_rows_sum_to_one_inside():
@@ -88,8 +88,17 @@ def test_gaussian_matrix_rows_sum_to_one_inside():
     assert np.allclose(g[10:18].sum(axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("bad", [dict(rotate=-1), dict(shift="2"), dict(scale=1.5),
-                                 dict(elastic_sigma=0), dict(stroke=1.5), dict(blur=-0.1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(rotate=-1),
+        dict(shift="2"),
+        dict(scale=1.5),
+        dict(elastic_sigma=0),
+        dict(stroke=1.5),
+        dict(blur=-0.1),
+    ],
+)
 def test_rejects_bad_strengths(bad):
     with pytest.raises(ValueError, match="got"):
         Augmenter(**bad)
@@ -112,8 +121,24 @@ def test_augment_preview_command_writes_a_png(mnist_dir, tmp_path):
     from digitnet.apps.cli import main
 
     out = tmp_path / "aug.png"
-    assert main(["augment-preview", "--preset", "cnn", "--count", "3", "--per-image", "4",
-                 "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "augment-preview",
+                "--preset",
+                "cnn",
+                "--count",
+                "3",
+                "--per-image",
+                "4",
+                "--data-dir",
+                str(mnist_dir),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     with Image.open(out) as img:
         assert img.format == "PNG" and img.width > 300 and img.height > 200
     assert [p.name for p in tmp_path.iterdir()] == ["aug.png"]
@@ -124,7 +149,7 @@ def test_preview_title_names_only_the_distortions_in_use():
 
     grid = np.zeros((2, 3, 28, 28), dtype=np.float32)
     off = Augmenter(rotate=10, shift=2, rng=np.random.default_rng(0)).config()
-    assert off["elastic_sigma"]                  # the default smoothing, unused without alpha
+    assert off["elastic_sigma"]  # the default smoothing, unused without alpha
     title = plot_augment_preview(grid, off).axes[0].get_title()
     assert "rotate 10" in title and "shift 2" in title and "elastic" not in title
     on = Augmenter(elastic_alpha=30, elastic_sigma=5, rng=np.random.default_rng(0)).config()
@@ -141,7 +166,7 @@ def _loop_neighbourhood(x, op):
     out = np.empty_like(x)
     for i in range(h):
         for j in range(w):
-            out[:, i, j] = op(p[:, i:i + 3, j:j + 3].reshape(b, 9), axis=1)
+            out[:, i, j] = op(p[:, i : i + 3, j : j + 3].reshape(b, 9), axis=1)
     return out
 
 
@@ -151,14 +176,18 @@ def test_neighbourhood_and_smoothing_match_loops():
     assert np.array_equal(neighbourhood(x, np.minimum), _loop_neighbourhood(x, np.min))
     k = np.outer([1, 2, 1], [1, 2, 1]) / 16
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    ref = np.stack([[[(p[n, i:i + 3, j:j + 3] * k).sum() for j in range(28)]
-                     for i in range(28)] for n in range(3)])
+    ref = np.stack(
+        [
+            [[(p[n, i : i + 3, j : j + 3] * k).sum() for j in range(28)] for i in range(28)]
+            for n in range(3)
+        ]
+    )
     assert np.allclose(binomial_smooth(x), ref, atol=1e-6)
 
 
 def test_stroke_width_changes_the_ink_both_ways_and_blur_keeps_it():
     x = np.zeros((400, 28, 28), np.float32)
-    x[:, 6:22, 12:15] = 1.0                                  # a 3 px wide bar
+    x[:, 6:22, 12:15] = 1.0  # a 3 px wide bar
     aug = Augmenter(stroke=0.4, rng=np.random.default_rng(0))
     ratio = aug(x).sum(axis=(1, 2)) / x[0].sum()
     # thinner: the bar loses its 2 edge columns and 2 end rows at most 40%; thicker: gains
@@ -167,8 +196,8 @@ def test_stroke_width_changes_the_ink_both_ways_and_blur_keeps_it():
     assert ratio.min() >= 1 - 0.4 * (1 - 14 / 48) - 1e-5
     assert ratio.max() <= 1 + 0.4 * (90 - 48) / 48 + 1e-5
     blurred = Augmenter(blur=1.0, rng=np.random.default_rng(0))(x)
-    assert np.allclose(blurred.sum(axis=(1, 2)), x[0].sum(), rtol=1e-5)   # away from edges
-    assert (blurred[:, 14, 11] > 0).mean() > 0.9             # ink spread to the side
+    assert np.allclose(blurred.sum(axis=(1, 2)), x[0].sum(), rtol=1e-5)  # away from edges
+    assert (blurred[:, 14, 11] > 0).mean() > 0.9  # ink spread to the side
 
 
 def test_stroke_and_blur_off_leave_the_affine_stream_unchanged():
@@ -185,7 +214,7 @@ def test_stroke_and_blur_off_leave_the_affine_stream_unchanged():
 def test_noise_reaches_half_the_images_within_its_strength():
     """noise=s: about half the batch gets Gaussian noise of a std up to s (clipped to the
     pixel range), the rest stays as the geometry left it; off, nothing changes."""
-    x = np.full((2000, 28, 28), 0.5, np.float32)             # no clipping at std <= 0.4
+    x = np.full((2000, 28, 28), 0.5, np.float32)  # no clipping at std <= 0.4
     out = Augmenter(noise=0.4, rng=np.random.default_rng(0))(x)
     std = out.reshape(2000, -1).std(axis=1)
     assert 0.45 < (std > 1e-6).mean() < 0.55

@@ -66,7 +66,7 @@ def test_a_folder_is_read_and_bad_items_get_an_error_line(folder, tmp_path):
     from digitnet.reading.recognise import recognise
 
     for key, r in records.items():
-        if key.endswith(".jpg") and key != "link.jpg":              # what predict reads
+        if key.endswith(".jpg") and key != "link.jpg":  # what predict reads
             expected = recognise(folder / key)
             assert r["number"] == expected.prediction and r["error"] is None
             assert r["confidence"] == pytest.approx(expected.confidence, abs=1e-6)
@@ -82,8 +82,8 @@ def zip_with_bad_members(path, good: bytes) -> None:
         z.writestr("/abs.jpg", good)
         z.writestr("big.jpg", b"\0" * 100)
     data = bytearray(path.read_bytes())
-    at = data.rfind(b"PK\x01\x02")           # the last member's directory entry claims 3 GB
-    data[at + 24:at + 28] = struct.pack("<I", 3 * 2**30)
+    at = data.rfind(b"PK\x01\x02")  # the last member's directory entry claims 3 GB
+    data[at + 24 : at + 28] = struct.pack("<I", 3 * 2**30)
     path.write_bytes(bytes(data))
 
 
@@ -93,8 +93,12 @@ def test_archives_refuse_traversal_links_and_bombs(tmp_path, digits):
     zipped = tmp_path / "in.zip"
     zip_with_bad_members(zipped, good)
     found = {i.key: i.where[0] for i in items(zipped)}
-    assert found == {"in.zip:ok/one.jpg": "zip", "in.zip:../escape.jpg": "error",
-                     "in.zip:/abs.jpg": "error", "in.zip:big.jpg": "error"}
+    assert found == {
+        "in.zip:ok/one.jpg": "zip",
+        "in.zip:../escape.jpg": "error",
+        "in.zip:/abs.jpg": "error",
+        "in.zip:big.jpg": "error",
+    }
     tarred = tmp_path / "in.tar.gz"
     with tarfile.open(tarred, "w:gz") as t:
         info = tarfile.TarInfo("ok/one.jpg")
@@ -141,8 +145,9 @@ def test_a_list_of_paths_csv_and_errors_only(tmp_path, digits):
     rows = list(csv.DictReader(out.open()))
     assert counts["skipped"] == 1 and counts["read"] == 1
     assert Counter(r["path"] for r in rows) == {"x.jpg": 1, "later.jpg": 1}
-    assert {r["path"]: r["number"] for r in rows}["later.jpg"] == \
-        recognise(tmp_path / "later.jpg").prediction
+    assert {r["path"]: r["number"] for r in rows}["later.jpg"] == recognise(
+        tmp_path / "later.jpg"
+    ).prediction
 
 
 def test_a_list_may_hold_fsspec_urls(tmp_path, digits):
@@ -154,15 +159,18 @@ def test_a_list_may_hold_fsspec_urls(tmp_path, digits):
     images, _ = digits
     (tmp_path / "u.jpg").write_bytes(jpeg(photo(images[5], 5)))
     listing = tmp_path / "urls.txt"
-    listing.write_text(f"file://{tmp_path / 'u.jpg'}\nfile://{tmp_path / 'gone.jpg'}\n"
-                       "nosuchprotocol://x/y.jpg\n")
+    listing.write_text(
+        f"file://{tmp_path / 'u.jpg'}\nfile://{tmp_path / 'gone.jpg'}\nnosuchprotocol://x/y.jpg\n"
+    )
     out = tmp_path / "r.jsonl"
     results = Results(out)
     run(listing, results)
     results.close()
     records = {r["path"]: r for r in lines(out)}
-    assert records[f"file://{tmp_path / 'u.jpg'}"]["number"] == \
-        recognise(tmp_path / "u.jpg").prediction
+    assert (
+        records[f"file://{tmp_path / 'u.jpg'}"]["number"]
+        == recognise(tmp_path / "u.jpg").prediction
+    )
     assert records[f"file://{tmp_path / 'gone.jpg'}"]["error"]
     assert records["nosuchprotocol://x/y.jpg"]["error"]
 
@@ -175,22 +183,39 @@ def test_sigkill_then_rerun_answers_every_image_exactly_once(tmp_path, digits):
         (root / f"{k:03d}.jpg").write_bytes(jpeg(photo(images[k % 200], k)))
     out = tmp_path / "r.jsonl"
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.Popen([sys.executable, "-m", "digitnet", "read-all", str(root), "--out",
-                             str(out), "--workers", "2", "--quiet"], env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digitnet",
+            "read-all",
+            str(root),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        env=env,
+    )
     end = time.monotonic() + 120
     while not out.exists() or out.read_text().count("\n") < 5:
         assert proc.poll() is None and time.monotonic() < end
         time.sleep(0.02)
-    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                              text=True).stdout.split()
+    children = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    end = time.monotonic() + 20                # its worker processes stop with it
-    while any(os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read()
-              .split(")")[1].split()[0] for c in children):
+    end = time.monotonic() + 20  # its worker processes stop with it
+    while any(
+        os.path.exists(f"/proc/{c}")
+        and "Z" not in open(f"/proc/{c}/stat").read().split(")")[1].split()[0]
+        for c in children
+    ):
         assert time.monotonic() < end, "worker processes outlived the killed run"
         time.sleep(0.1)
-    with open(out, "a") as f:                # a line torn by the kill
+    with open(out, "a") as f:  # a line torn by the kill
         f.write('{"path": "000.jpg", "numb')
     before = out.read_text().count("\n")
     assert before < 40
@@ -213,10 +238,13 @@ def test_dask_local_cluster_gives_the_same_answers(folder, tmp_path):
     assert a == b and len(a) == 8
 
 
-@pytest.mark.parametrize("args,message", [
-    (["nothing-here", "--out", "r.jsonl"], "no such folder"),
-    ([".", "--out", "no/such/dir/r.jsonl"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["nothing-here", "--out", "r.jsonl"], "no such folder"),
+        ([".", "--out", "no/such/dir/r.jsonl"], "does not exist"),
+    ],
+)
 def test_bad_sources_and_outputs_are_one_line(tmp_path, monkeypatch, capsys, args, message):
     from digitnet.apps.cli import main
 
@@ -238,8 +266,18 @@ def test_reading_an_unrelated_file_as_results_is_refused(tmp_path, folder):
 
 def test_a_results_file_from_another_source_is_refused_and_kept(tmp_path, folder):
     out = tmp_path / "r.jsonl"
-    answered = json.dumps({"path": "elsewhere/1.jpg", "number": "1", "confidence": 0.9,
-                           "digits": [], "error": None}) + "\n"
+    answered = (
+        json.dumps(
+            {
+                "path": "elsewhere/1.jpg",
+                "number": "1",
+                "confidence": 0.9,
+                "digits": [],
+                "error": None,
+            }
+        )
+        + "\n"
+    )
     out.write_text(answered)
     from digitnet.errors import ConfigError
 

@@ -25,8 +25,7 @@ def test_far_apart_digits_are_whole_digits_with_their_labels():
     found = 0
     for seed in range(5):
         pick = np.arange(4 * seed, 4 * seed + 4)
-        x, y = number_pieces(images[pick], labels[pick], np.random.default_rng(seed),
-                             touching=0.0)
+        x, y = number_pieces(images[pick], labels[pick], np.random.default_rng(seed), touching=0.0)
         assert x.shape == (len(y), 28, 28) and x.dtype == np.uint8
         whole = y[y != NOT_ONE_DIGIT]
         # every whole-digit segment carries the label of a digit of the number, and every
@@ -38,13 +37,13 @@ def test_far_apart_digits_are_whole_digits_with_their_labels():
 
 def test_touching_digits_give_segments_that_are_not_one_digit():
     images, labels = mnist_style_digits()
-    x, y = make_pieces(images, labels, 60, np.random.default_rng(0), sizes=(2, 2),
-                       touching=1.0)
+    x, y = make_pieces(images, labels, 60, np.random.default_rng(0), sizes=(2, 2), touching=1.0)
     bad = y == NOT_ONE_DIGIT
-    assert bad.sum() >= 20 and (~bad).sum() >= 20        # not all squeezed pairs touch
+    assert bad.sum() >= 20 and (~bad).sum() >= 20  # not all squeezed pairs touch
     # two digits squeezed into one 20 px box: more ink columns than a whole digit's
     assert (x[bad] > 0).any(axis=1).sum(axis=1).mean() > (x[~bad] > 0).any(axis=1).sum(
-        axis=1).mean()
+        axis=1
+    ).mean()
 
 
 def test_pieces_are_reproducible_from_the_seed():
@@ -59,20 +58,18 @@ def test_straight_cut_pieces_are_added_on_request_only():
     lines=1 every straight-cut reading adds its pieces, after the same seam-cut pieces."""
     yy, xx = np.mgrid[0:28, 0:28]
     r = np.hypot(yy - 14, xx - 14)
-    ring = np.where((r <= 10) & (r > 6), 255, 0).astype(np.uint8)   # a round, wide "0"
+    ring = np.where((r <= 10) & (r > 6), 255, 0).astype(np.uint8)  # a round, wide "0"
     zeros, labels = np.stack([ring, ring]), np.array([0, 0])
     added = 0
     for seed in range(3):
-        x0, y0 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0,
-                               lines=0.0)
-        x1, y1 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0,
-                               lines=1.0)
-        assert np.array_equal(x1[:len(y0)], x0) and np.array_equal(y1[:len(y0)], y0)
-        assert (y1[len(y0):] == NOT_ONE_DIGIT).any() or len(y1) == len(y0)
+        x0, y0 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0, lines=0.0)
+        x1, y1 = number_pieces(zeros, labels, np.random.default_rng(seed), touching=1.0, lines=1.0)
+        assert np.array_equal(x1[: len(y0)], x0) and np.array_equal(y1[: len(y0)], y0)
+        assert (y1[len(y0) :] == NOT_ONE_DIGIT).any() or len(y1) == len(y0)
         added += len(y1) - len(y0)
         explicit, default = np.random.default_rng(seed), np.random.default_rng(seed)
         number_pieces(zeros, labels, explicit, touching=1.0, lines=0.0)
-        number_pieces(zeros, labels, default, touching=1.0)          # LINE_PIECES = 0
+        number_pieces(zeros, labels, default, touching=1.0)  # LINE_PIECES = 0
         assert explicit.random() == default.random()
     assert added > 0
 
@@ -90,10 +87,13 @@ def test_checker_has_eleven_outputs_and_refuses_a_digit_model():
 def test_a_trained_checker_tells_whole_digits_from_the_rest(mnist, tmp_path):
     """Trained for seconds on the segments of 300 numbers made of MNIST training digits, it
     already separates whole digits from pairs and pieces in numbers made of other digits."""
-    data = MNIST(Split(mnist.train.images[:5000], mnist.train.labels[:5000]),
-                 Split(mnist.val.images[:2000], mnist.val.labels[:2000]),
-                 Split(mnist.test.images[:0], mnist.test.labels[:0]), data_dir=Path("mnist"),
-                 checksums={})
+    data = MNIST(
+        Split(mnist.train.images[:5000], mnist.train.labels[:5000]),
+        Split(mnist.val.images[:2000], mnist.val.labels[:2000]),
+        Split(mnist.test.images[:0], mnist.test.labels[:0]),
+        data_dir=Path("mnist"),
+        checksums={},
+    )
     checker = train_checker(data, numbers=300, val_numbers=100, seed=0, epochs=4)
     meta = checker.meta
     assert meta["kind"] == "checker" and meta["command"].startswith("digitnet train-checker")
@@ -110,26 +110,40 @@ def test_a_trained_checker_tells_whole_digits_from_the_rest(mnist, tmp_path):
 
 def test_train_checker_command_writes_a_checker(mnist_dir, tmp_path):
     out = tmp_path / "checker.npz"
-    proc = run_cli("train-checker", "--data-dir", str(mnist_dir), "--numbers", "40",
-                   "--val-numbers", "20", "--epochs", "1", "--out", str(out), "--json")
+    proc = run_cli(
+        "train-checker",
+        "--data-dir",
+        str(mnist_dir),
+        "--numbers",
+        "40",
+        "--val-numbers",
+        "20",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["model"] == str(out) and result["examples"]["train"] > 40
     assert result["examples"]["val"] > 20 and 0 <= result["val"]["whole_flagged"] <= 1
-    assert load_model(out).meta["command"] == ("digitnet train-checker --numbers 40 --seed 0 "
-                                               "--val-numbers 20 --epochs 1")
+    assert load_model(out).meta["command"] == (
+        "digitnet train-checker --numbers 40 --seed 0 --val-numbers 20 --epochs 1"
+    )
     assert load_model(out).output_shape == (NOT_ONE_DIGIT + 1,)
-    bad = run_cli("train-checker", "--data-dir", str(mnist_dir), "--out",
-                  str(tmp_path / "no" / "c.npz"))
+    bad = run_cli(
+        "train-checker", "--data-dir", str(mnist_dir), "--out", str(tmp_path / "no" / "c.npz")
+    )
     assert bad.returncode != 0 and "does not exist" in bad.stderr
 
 
 def test_predict_refuses_a_digit_model_as_checker(tmp_path):
     model = tmp_path / "digits.npz"
-    save_model(model, Sequential([Flatten(), Dense(10)], (1, 28, 28),
-                                 np.random.default_rng(0)))
+    save_model(model, Sequential([Flatten(), Dense(10)], (1, 28, 28), np.random.default_rng(0)))
     img = tmp_path / "seven.png"
     from PIL import Image
+
     Image.fromarray(mnist_style_digits()[0][7]).save(img)
     proc = run_cli("predict", str(img), "--checker", str(model))
     assert proc.returncode != 0

@@ -29,19 +29,22 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"digitnet {__version__}"
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["train", "--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
-    (["train", "--lr", "fast"], "--lr: expected a positive number, got 'fast'"),
-    (["train", "--seed", "-1"], "--seed: expected an integer >= 0"),
-    (["train", "--preset", "nope"], "unknown preset 'nope'"),
-    (["train", "--out", "/no/such/folder/m.npz"], "folder /no/such/folder does not exist"),
-    (["evaluate", "missing.npz"], "model file missing.npz not found"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["train", "--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
+        (["train", "--lr", "fast"], "--lr: expected a positive number, got 'fast'"),
+        (["train", "--seed", "-1"], "--seed: expected an integer >= 0"),
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--out", "/no/such/folder/m.npz"], "folder /no/such/folder does not exist"),
+        (["evaluate", "missing.npz"], "model file missing.npz not found"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_user_mistakes_give_one_line_and_nonzero_exit(args, needle, capsys):
     try:
         code = main(args)
-    except SystemExit as e:          # argparse rejects bad flag values before main's body
+    except SystemExit as e:  # argparse rejects bad flag values before main's body
         code = e.code
     err = capsys.readouterr().err
     assert code != 0
@@ -61,9 +64,16 @@ def dead_mirror() -> str:
 
 def test_missing_data_is_one_clear_line(tmp_path):
     # offline, empty folder: the download fails and the message says what and where
-    proc = run_cli("train", "--data-dir", str(tmp_path), "--epochs", "1",
-                   "--out", str(tmp_path / "m.npz"),
-                   env={"DIGITNET_MIRRORS": dead_mirror()})
+    proc = run_cli(
+        "train",
+        "--data-dir",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "m.npz"),
+        env={"DIGITNET_MIRRORS": dead_mirror()},
+    )
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
@@ -93,9 +103,17 @@ def test_presets_lists_every_preset_with_targets(capsys):
 
 
 def test_epoch_line_has_the_seeds_format():
-    line = format_epoch({"epoch": 3, "val_correct": 9712, "val_total": 10000,
-                         "train_loss": 0.0951, "val_loss": 0.0987, "val_accuracy": 0.9712,
-                         "seconds": 1.25})
+    line = format_epoch(
+        {
+            "epoch": 3,
+            "val_correct": 9712,
+            "val_total": 10000,
+            "train_loss": 0.0951,
+            "val_loss": 0.0987,
+            "val_accuracy": 0.9712,
+            "seconds": 1.25,
+        }
+    )
     assert line.startswith("Epoch 3: 9712 / 10000")
     assert "train loss 0.0951" in line and "val loss 0.0987" in line and "1.2s" in line
 
@@ -105,8 +123,20 @@ def test_train_then_evaluate_on_mnist(mnist_dir, tmp_path):
     """End-to-end through the CLI on real MNIST: a short run reaches >= 95% on the test set,
     and `evaluate --json` reports the same accuracy the training run recorded."""
     out = tmp_path / "m.npz"
-    proc = run_cli("train", "--preset", "relu-128-64", "--epochs", "2", "--seed", "1",
-                   "--data-dir", str(mnist_dir), "--out", str(out), "--json")
+    proc = run_cli(
+        "train",
+        "--preset",
+        "relu-128-64",
+        "--epochs",
+        "2",
+        "--seed",
+        "1",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     epochs = [x for x in lines if x["event"] == "epoch"]
@@ -121,14 +151,23 @@ def test_train_then_evaluate_on_mnist(mnist_dir, tmp_path):
     assert report["accuracy"] == result["test_accuracy"]
     from digitnet.modelfile import load_model
 
-    assert load_model(out).meta["command"] == \
-        "digitnet train --preset relu-128-64 --seed 1 --epochs 2"
+    assert (
+        load_model(out).meta["command"] == "digitnet train --preset relu-128-64 --seed 1 --epochs 2"
+    )
     assert len(report["precision"]) == len(report["recall"]) == len(report["f1"]) == 10
     cm = np.array(report["confusion_matrix"])
     assert cm.shape == (10, 10) and cm.sum() == 10000
-    assert np.array_equal(cm.sum(axis=1), np.bincount(
-        np.frombuffer(__import__("gzip").open(mnist_dir / "t10k-labels-idx1-ubyte.gz").read(),
-                      np.uint8, offset=8), minlength=10))
+    assert np.array_equal(
+        cm.sum(axis=1),
+        np.bincount(
+            np.frombuffer(
+                __import__("gzip").open(mnist_dir / "t10k-labels-idx1-ubyte.gz").read(),
+                np.uint8,
+                offset=8,
+            ),
+            minlength=10,
+        ),
+    )
     text = run_cli("evaluate", str(out), "--data-dir", str(mnist_dir))
     assert "Confusion matrix" in text.stdout and "precision" in text.stdout
 
@@ -136,10 +175,9 @@ def test_train_then_evaluate_on_mnist(mnist_dir, tmp_path):
 def test_evaluate_prints_tables_for_a_saved_model(tmp_path, mnist_dir):
     model = Sequential([Flatten(), Dense(10)], (1, 28, 28), np.random.default_rng(0))
     save_model(tmp_path / "m.npz", model)
-    proc = run_cli("evaluate", str(tmp_path / "m.npz"), "--data-dir", str(mnist_dir),
-                   "--json")
+    proc = run_cli("evaluate", str(tmp_path / "m.npz"), "--data-dir", str(mnist_dir), "--json")
     assert proc.returncode == 0
-    assert 0.0 <= json.loads(proc.stdout)["accuracy"] <= 0.3     # an untrained model
+    assert 0.0 <= json.loads(proc.stdout)["accuracy"] <= 0.3  # an untrained model
 
 
 @pytest.mark.mnist
@@ -150,12 +188,23 @@ def test_train_ensemble_averages_members(mnist_dir, tmp_path):
     from digitnet.nn import Ensemble
 
     out = tmp_path / "ens.npz"
-    proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--ensemble", "2",
-                   "--data-dir", str(mnist_dir), "--out", str(out), "--json")
+    proc = run_cli(
+        "train",
+        "--preset",
+        "relu-10",
+        "--epochs",
+        "1",
+        "--ensemble",
+        "2",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [(x["member"], x["epoch"]) for x in lines if x["event"] == "epoch"] == [(1, 1),
-                                                                                  (2, 1)]
+    assert [(x["member"], x["epoch"]) for x in lines if x["event"] == "epoch"] == [(1, 1), (2, 1)]
     model = load_model(out)
     assert isinstance(model, Ensemble) and len(model.members) == 2
     assert [m["seed"] for m in model.meta["members"]] == [0, 1]
@@ -171,21 +220,59 @@ def test_ensemble_command_combines_saved_models(mnist_dir, tmp_path):
     from digitnet.modelfile import load_model
 
     for seed in (0, 1):
-        proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--seed", str(seed),
-                       "--data-dir", str(mnist_dir), "--out", str(tmp_path / f"m{seed}.npz"),
-                       "--quiet")
+        proc = run_cli(
+            "train",
+            "--preset",
+            "relu-10",
+            "--epochs",
+            "1",
+            "--seed",
+            str(seed),
+            "--data-dir",
+            str(mnist_dir),
+            "--out",
+            str(tmp_path / f"m{seed}.npz"),
+            "--quiet",
+        )
         assert proc.returncode == 0, proc.stderr
-    proc = run_cli("ensemble", str(tmp_path / "m0.npz"), str(tmp_path / "m1.npz"),
-                   "--data-dir", str(mnist_dir), "--out", str(tmp_path / "e.npz"), "--json")
+    proc = run_cli(
+        "ensemble",
+        str(tmp_path / "m0.npz"),
+        str(tmp_path / "m1.npz"),
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "e.npz"),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     combined = json.loads(proc.stdout)
-    proc = run_cli("train", "--preset", "relu-10", "--epochs", "1", "--ensemble", "2",
-                   "--data-dir", str(mnist_dir), "--out", str(tmp_path / "t.npz"), "--quiet")
+    proc = run_cli(
+        "train",
+        "--preset",
+        "relu-10",
+        "--epochs",
+        "1",
+        "--ensemble",
+        "2",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "t.npz"),
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     trained = load_model(tmp_path / "t.npz")
     assert combined["test_accuracy"] == trained.meta["test"]["accuracy"]
-    assert combined["member_test_accuracy"] == [m["member_test_accuracy"]
-                                                for m in trained.meta["members"]]
-    one = run_cli("ensemble", str(tmp_path / "m0.npz"), "--data-dir", str(mnist_dir),
-                  "--out", str(tmp_path / "x.npz"))
+    assert combined["member_test_accuracy"] == [
+        m["member_test_accuracy"] for m in trained.meta["members"]
+    ]
+    one = run_cli(
+        "ensemble",
+        str(tmp_path / "m0.npz"),
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(tmp_path / "x.npz"),
+    )
     assert one.returncode == 1 and "at least two" in one.stderr

@@ -26,8 +26,7 @@ def flood_fill_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
                     for dy in (-1, 0, 1):
                         for dx in (-1, 0, 1):
                             ny, nx = cy + dy, cx + dx
-                            if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] \
-                                    and not labels[ny, nx]:
+                            if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not labels[ny, nx]:
                                 labels[ny, nx] = count
                                 todo.append((ny, nx))
     return labels, count
@@ -52,8 +51,8 @@ def test_matches_flood_fill(shape, density):
 
 def test_diagonal_touch_is_connected_but_a_gap_is_not():
     mask = np.zeros((5, 7), dtype=bool)
-    mask[0, 0] = mask[1, 1] = mask[2, 2] = True     # a diagonal line: one component
-    mask[0, 4] = mask[2, 4] = True                  # a one-row gap: two components
+    mask[0, 0] = mask[1, 1] = mask[2, 2] = True  # a diagonal line: one component
+    mask[0, 4] = mask[2, 4] = True  # a one-row gap: two components
     comps = label_components(mask)
     assert comps.count == 3
     assert comps.labels[0, 0] == comps.labels[2, 2] != comps.labels[0, 4] != comps.labels[2, 4]
@@ -64,10 +63,10 @@ def test_a_spiral_is_one_component():
     n = 61
     mask = np.zeros((n, n), dtype=bool)
     for k in range(0, n // 2, 2):
-        mask[k, k:n - k] = True
-        mask[k:n - k, n - 1 - k] = True
-        mask[n - 1 - k, k:n - k] = True
-        mask[k + 2:n - k, k] = True
+        mask[k, k : n - k] = True
+        mask[k : n - k, n - 1 - k] = True
+        mask[n - 1 - k, k : n - k] = True
+        mask[k + 2 : n - k, k] = True
     ref, count = flood_fill_labels(mask)
     comps = label_components(mask)
     assert comps.count == count

@@ -65,7 +65,7 @@ def test_selective_threshold_zero_answers_everything():
 def test_selective_hand_computed_and_nothing_answered():
     conf = np.array([0.2, 0.5, 0.6, 0.99])
     correct = np.array([False, False, True, True])
-    r = selective(conf, correct, 0.5)                     # 0.5 itself is answered
+    r = selective(conf, correct, 0.5)  # 0.5 itself is answered
     assert (r["answered"], r["rejected"], r["correct"]) == (3, 1, 2)
     assert r["coverage"] == 0.75 and r["accuracy"] == pytest.approx(2 / 3)
     none = selective(conf, correct, 1.0)
@@ -86,7 +86,7 @@ def test_coverage_curve_groups_ties():
 
 def test_coverage_curve_agrees_with_selective_at_every_threshold():
     rng = np.random.default_rng(0)
-    conf = np.round(rng.random(500), 2)                   # many ties
+    conf = np.round(rng.random(500), 2)  # many ties
     correct = rng.random(500) < conf
     c = coverage_curve(conf, correct)
     for t, cov, acc in zip(c["threshold"], c["coverage"], c["accuracy"], strict=True):

@@ -37,8 +37,8 @@ CONV_CASES = [  # (H, W, C_in, filters, kernel, stride, padding)
     (8, 8, 2, 2, 5, 2, 2),
     (9, 5, 3, 2, (2, 3), (3, 2), (1, 0)),
     (4, 4, 2, 3, 1, 1, 0),
-    (5, 5, 2, 2, 2, 1, 2),          # stride 1 with padding >= kernel: the col2im path
-    (9, 8, 1, 3, 3, 2, 1),          # one input channel: the transposed patch matrix
+    (5, 5, 2, 2, 2, 1, 2),  # stride 1 with padding >= kernel: the col2im path
+    (9, 8, 1, 3, 3, 2, 1),  # one input channel: the transposed patch matrix
     (7, 7, 1, 2, 5, 1, "same"),
 ]
 
@@ -60,8 +60,10 @@ def test_conv_matches_loop_reference_on_random_configs(seed):
     ph, pw = rng.integers(0, 3, 2)
     h, w = kh + rng.integers(0, 8), kw + rng.integers(0, 8)
     c, f, n = rng.integers(1, 5), rng.integers(1, 5), rng.integers(1, 4)
-    layer = built(Conv2D(int(f), (int(kh), int(kw)), (int(sh), int(sw)), (int(ph), int(pw))),
-                  (int(h), int(w), int(c)))
+    layer = built(
+        Conv2D(int(f), (int(kh), int(kw)), (int(sh), int(sw)), (int(ph), int(pw))),
+        (int(h), int(w), int(c)),
+    )
     layer.params["b"][...] = rng.standard_normal(f)
     x = rng.standard_normal((n, h, w, c))
     y = layer.forward(x, training=True).copy()
@@ -94,9 +96,16 @@ def test_conv_same_padding_keeps_size_and_rejects_even_kernels():
         Conv2D(4, 4, padding="same")
 
 
-@pytest.mark.parametrize("bad", [dict(filters=0), dict(filters=4, kernel_size=0),
-                                 dict(filters=4, stride=(1, 0)), dict(filters=4, padding=-1),
-                                 dict(filters=4, padding="full")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(filters=0),
+        dict(filters=4, kernel_size=0),
+        dict(filters=4, stride=(1, 0)),
+        dict(filters=4, padding=-1),
+        dict(filters=4, padding="full"),
+    ],
+)
 def test_conv_rejects_bad_arguments(bad):
     with pytest.raises(ValueError, match="got"):
         Conv2D(**bad)
@@ -107,8 +116,13 @@ def test_conv_kernel_larger_than_input():
         built(Conv2D(2, 5), (3, 3, 1))
 
 
-POOL_CASES = [((2, 2), (2, 2), (6, 6)), ((2, 2), (2, 2), (7, 5)), ((3, 3), (2, 2), (7, 7)),
-              ((2, 3), (1, 2), (5, 7)), ((3, 3), (3, 3), (7, 8))]
+POOL_CASES = [
+    ((2, 2), (2, 2), (6, 6)),
+    ((2, 2), (2, 2), (7, 5)),
+    ((3, 3), (2, 2), (7, 7)),
+    ((2, 3), (1, 2), (5, 7)),
+    ((3, 3), (3, 3), (7, 8)),
+]
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
@@ -129,7 +143,7 @@ def test_maxpool_ties_go_to_the_first_maximum(size):
     """Ties (common after ReLU) send the gradient to one place: the first maximum in
     row-major order, as the reference and PyTorch do; 2x2 takes the fast path."""
     rng = np.random.default_rng(9)
-    x = rng.integers(0, 2, (3, 2 * size, 2 * size, 2)).astype(np.float64)   # many ties
+    x = rng.integers(0, 2, (3, 2 * size, 2 * size, 2)).astype(np.float64)  # many ties
     layer = built(MaxPool2D(size), x.shape[1:])
     y = layer.forward(x, training=True)
     dy = rng.standard_normal(y.shape)
@@ -142,7 +156,7 @@ def test_maxpool_2x2_every_column_form_matches_the_reference(form):
     """Each registered way to read a 2x2 window's columns gives the reference's outputs and
     gradients, to the bit (a max and a masked copy round nothing), ties included."""
     rng = np.random.default_rng(11)
-    x = rng.integers(-2, 3, (3, 8, 6, 5)).astype(np.float32)          # many ties
+    x = rng.integers(-2, 3, (3, 8, 6, 5)).astype(np.float32)  # many ties
     dy = rng.standard_normal((3, 4, 3, 5)).astype(np.float32)
     y, col1, row1 = pool.forward_2x2(x, True, form)
     dx = pool.backward_2x2(dy, x.shape, col1, row1)
@@ -155,7 +169,7 @@ def test_maxpool_2x2_rule_moves_columns_apart_only_for_few_contiguous_channels()
     strided = np.zeros((3, 8, 6, 10), np.float32)[..., ::2]
     assert pool.choose(x) == "apart" and pool.choose(strided) == "in_place"
     assert pool.choose(np.zeros((1, 4, 4, rules.POOL_APART_BELOW), np.float32)) == "in_place"
-    assert pool.choose(np.zeros((1, 5, 4, 3), np.float32)) == "in_place"     # odd height
+    assert pool.choose(np.zeros((1, 5, 4, 3), np.float32)) == "in_place"  # odd height
 
 
 @pytest.mark.parametrize("size,stride,hw", POOL_CASES)
@@ -187,8 +201,11 @@ def test_batchnorm_gradients_and_reference(shape):
     layer.params["beta"][...] = rng.standard_normal(shape[-1])
     x = rng.standard_normal((6,) + shape) * 3 + 1
     y = layer.forward(x, training=True)
-    assert np.allclose(y, ref.batchnorm_forward(x, layer.params["gamma"], layer.params["beta"],
-                                                layer.eps), atol=1e-10)
+    assert np.allclose(
+        y,
+        ref.batchnorm_forward(x, layer.params["gamma"], layer.params["beta"], layer.eps),
+        atol=1e-10,
+    )
     # step 1e-4: each BN output depends on the whole batch, so the objective sums hundreds of
     # O(10) terms and a 1e-6 step drowns small entries of dx in round-off
     errors = check_layer(layer, x, eps=1e-4)
@@ -204,7 +221,7 @@ def test_batchnorm_running_statistics_and_inference():
     assert np.allclose(layer.buffers["running_var"], 0.5 + 0.5 * x.var(axis=0, ddof=1))
     for _ in range(40):
         layer.forward(x, training=True)
-    y = layer.forward(x, training=False)               # running stats ~ batch stats now
+    y = layer.forward(x, training=False)  # running stats ~ batch stats now
     assert np.allclose(y.mean(axis=0), 0, atol=1e-6)
     assert np.allclose(y.std(axis=0), np.sqrt(49 / 50), atol=1e-3)
 
@@ -215,9 +232,21 @@ def test_small_cnn_trains_end_to_end_gradients():
     from digitnet.nn.gradcheck import numerical_gradient, rel_error
 
     rng = np.random.default_rng(7)
-    model = Sequential([Conv2D(3, 3, padding="same", bias=False), BatchNorm(), ReLU(), MaxPool2D(2),
-                        Conv2D(4, 3), ReLU(), Flatten(), Dense(3)], (6, 6, 2), rng,
-                       dtype=np.float64)
+    model = Sequential(
+        [
+            Conv2D(3, 3, padding="same", bias=False),
+            BatchNorm(),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(4, 3),
+            ReLU(),
+            Flatten(),
+            Dense(3),
+        ],
+        (6, 6, 2),
+        rng,
+        dtype=np.float64,
+    )
     x = rng.standard_normal((4, 6, 6, 2))
     y = rng.integers(0, 3, 4)
 
@@ -231,9 +260,16 @@ def test_small_cnn_trains_end_to_end_gradients():
 
 
 DX_SHAPES = [  # (H, W, C, filters, kernel, stride, padding)
-    (6, 7, 2, 3, 3, 1, 1), (6, 7, 2, 3, 3, 1, 0), (6, 7, 2, 3, 5, 1, 2), (6, 7, 2, 3, 2, 1, 1),
-    (6, 7, 2, 3, (3, 5), 1, (0, 2)), (6, 7, 2, 3, (2, 3), 1, (1, 0)), (14, 14, 6, 16, 5, 1, 0),
-    (9, 9, 17, 5, 3, 2, 1), (8, 8, 16, 8, 3, 1, 0), (7, 7, 1, 4, 3, 1, 1),
+    (6, 7, 2, 3, 3, 1, 1),
+    (6, 7, 2, 3, 3, 1, 0),
+    (6, 7, 2, 3, 5, 1, 2),
+    (6, 7, 2, 3, 2, 1, 1),
+    (6, 7, 2, 3, (3, 5), 1, (0, 2)),
+    (6, 7, 2, 3, (2, 3), 1, (1, 0)),
+    (14, 14, 6, 16, 5, 1, 0),
+    (9, 9, 17, 5, 3, 2, 1),
+    (8, 8, 16, 8, 3, 1, 0),
+    (7, 7, 1, 4, 3, 1, 1),
 ]
 
 
@@ -273,8 +309,13 @@ def test_the_chosen_input_gradient_form_matches_the_reference_in_float32(shape):
     layer, x, dy = _conv_case(shape, np.float32)
     layer.forward(x, training=True)
     dx = layer.backward(dy.copy())
-    rdx, _, _ = ref.conv2d_backward(x.astype(np.float64), layer.params["W"].astype(np.float64),
-                                    dy.astype(np.float64), layer.stride, layer.pad)
+    rdx, _, _ = ref.conv2d_backward(
+        x.astype(np.float64),
+        layer.params["W"].astype(np.float64),
+        dy.astype(np.float64),
+        layer.stride,
+        layer.pad,
+    )
     assert dx.dtype == np.float32
     np.testing.assert_allclose(dx, rdx, rtol=1e-4, atol=1e-4)
 
@@ -282,6 +323,7 @@ def test_the_chosen_input_gradient_form_matches_the_reference_in_float32(shape):
 def test_input_gradient_rule():
     """Banded for stride 1, few channels, narrow output (LeNet-5's second layer); per offset
     otherwise (the cnn preset's layers, stride 2, wide outputs)."""
+
     def shape(x, k, stride, out):
         return conv_dx.ConvShape(x, (k, k), (stride, stride), (0, 0), out)
 
@@ -295,11 +337,10 @@ def test_input_gradient_rule():
 
 @pytest.mark.parametrize("form", sorted(conv_dw.FORMS))
 @pytest.mark.parametrize("channels,filters", [(1, 4), (3, 16), (6, 16), (32, 8)])
-def test_every_weight_gradient_form_matches_the_reference(monkeypatch, form, channels,
-                                                          filters):
+def test_every_weight_gradient_form_matches_the_reference(monkeypatch, form, channels, filters):
     """Each registered dW form, forced through Conv2D(dw_form=...), equals the loop
     reference's dW in float64 (blocked: over several blocks, a partial last one included)."""
-    monkeypatch.setattr(rules, "DW_BLOCK_ROWS", 64)     # 3*7*6 = 126 rows: 2 blocks
+    monkeypatch.setattr(rules, "DW_BLOCK_ROWS", 64)  # 3*7*6 = 126 rows: 2 blocks
     rng = np.random.default_rng(12)
     layer = Conv2D(filters, 3, dw_form=form)
     layer.build((9, 8, channels), rng, np.float64)
@@ -312,9 +353,9 @@ def test_every_weight_gradient_form_matches_the_reference(monkeypatch, form, cha
 
 
 def test_weight_gradient_rule():
-    assert conv_dw.choose(6, 16, 10_000) == "transposed"       # LeNet's 6 -> 16
-    assert conv_dw.choose(1, 6, 100_352) == "blocked"          # LeNet's first layer
-    assert conv_dw.choose(1, 32, 100_352) == "one_product"     # the cnn preset's
+    assert conv_dw.choose(6, 16, 10_000) == "transposed"  # LeNet's 6 -> 16
+    assert conv_dw.choose(1, 6, 100_352) == "blocked"  # LeNet's first layer
+    assert conv_dw.choose(1, 32, 100_352) == "one_product"  # the cnn preset's
     assert conv_dw.choose(32, 64, 12_800) == "one_product"
     assert conv_dw.choose(1, 6, 2 * rules.DW_BLOCK_ROWS) == "one_product"
 
@@ -340,8 +381,11 @@ def test_relu_then_maxpool_runs_pool_first_with_identical_results(size, stride):
     from digitnet.nn import softmax_cross_entropy
 
     def make():
-        return Sequential([Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(size, stride),
-                           Flatten(), Dense(3)], (9, 9, 2), np.random.default_rng(3))
+        return Sequential(
+            [Conv2D(4, 3, padding="same"), ReLU(), MaxPool2D(size, stride), Flatten(), Dense(3)],
+            (9, 9, 2),
+            np.random.default_rng(3),
+        )
 
     fused, listed = make(), make()
     assert [type(m).__name__ for m in fused._run[1:3]] == ["MaxPool2D", "ReLU"]
@@ -375,13 +419,15 @@ def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(
     import threading
 
     from digitnet.nn.runtime import thread_buffers
+
     monkeypatch.setattr(rules, "INFERENCE_COLS_BYTES", 3 * 8 * 8 * 9 * 2 * 4)  # 3 images
     rng = np.random.default_rng(11)
-    model = Sequential([Conv2D(3, 3, padding="same"), ReLU(), Conv2D(2, 3, padding=1)],
-                       (8, 8, 2), rng)
+    model = Sequential(
+        [Conv2D(3, 3, padding="same"), ReLU(), Conv2D(2, 3, padding=1)], (8, 8, 2), rng
+    )
     x = rng.standard_normal((7, 8, 8, 2)).astype(np.float32)
-    expected = np.concatenate([model.forward(x[i:i + 1], training=False) for i in range(7)])
-    for n in (7, 2, 5, 7, 1):                       # grow, shrink, grow again
+    expected = np.concatenate([model.forward(x[i : i + 1], training=False) for i in range(7)])
+    for n in (7, 2, 5, 7, 1):  # grow, shrink, grow again
         assert np.allclose(model.forward(x[:n], training=False), expected[:n], atol=1e-6)
     first = model.layers[0]
     assert thread_buffers(first) is thread_buffers(first)
@@ -399,4 +445,4 @@ def test_inference_scratch_is_reused_across_batch_sizes_and_separate_per_thread(
     assert len({id(b) for b in others.values()} | {id(thread_buffers(first))}) == 4
     for k in range(3):
         for y in results[k]:
-            assert np.allclose(y, expected[:len(y)], atol=1e-6)
+            assert np.allclose(y, expected[: len(y)], atol=1e-6)

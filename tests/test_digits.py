@@ -56,8 +56,12 @@ def reference_bilinear(image: np.ndarray, size: int) -> np.ndarray:
             y0, x0 = int(y), int(x)
             y1, x1 = min(y0 + 1, n - 1), min(x0 + 1, n - 1)
             dy, dx = y - y0, x - x0
-            out[i, j] = (image[y0, x0] * (1 - dy) * (1 - dx) + image[y0, x1] * (1 - dy) * dx
-                         + image[y1, x0] * dy * (1 - dx) + image[y1, x1] * dy * dx)
+            out[i, j] = (
+                image[y0, x0] * (1 - dy) * (1 - dx)
+                + image[y0, x1] * (1 - dy) * dx
+                + image[y1, x0] * dy * (1 - dx)
+                + image[y1, x1] * dy * dx
+            )
     return out
 
 

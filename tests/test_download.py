@@ -28,8 +28,9 @@ ARRAYS = make_arrays(n_train=30, n_test=10)
 TABLE = table_for(ARRAYS, gz_md5=True)
 GOOD = {f"/good/{spec.gz_name}": gz(idx_bytes(ARRAYS[role])) for role, spec in TABLE.items()}
 # The same files with the pixel data altered (still valid gzip and IDX): fails the md5.
-CORRUPT = {f"/corrupt/{spec.gz_name}": gz(idx_bytes(255 - ARRAYS[role]))
-           for role, spec in TABLE.items()}
+CORRUPT = {
+    f"/corrupt/{spec.gz_name}": gz(idx_bytes(255 - ARRAYS[role])) for role, spec in TABLE.items()
+}
 TWO_FILES = {role: TABLE[role] for role in ("train_labels", "test_labels")}
 
 
@@ -100,8 +101,9 @@ def assert_holds_good_files(folder, table):
 def test_downloads_and_verifies_every_file(tmp_path, base):
     folder = tmp_path / "new" / "cache"  # created on demand
     calls = []
-    result = download_mnist(folder, mirrors=[f"{base}/good/"], files=TABLE,
-                            progress=lambda *a: calls.append(a))
+    result = download_mnist(
+        folder, mirrors=[f"{base}/good/"], files=TABLE, progress=lambda *a: calls.append(a)
+    )
     assert_holds_good_files(folder, TABLE)  # and no temp file left behind
     assert result.data_dir == folder and result.present == ()
     assert result.downloaded == tuple(folder / spec.gz_name for spec in TABLE.values())
@@ -132,8 +134,9 @@ def test_only_missing_files_are_fetched(tmp_path, base, server):
 def test_corrupt_first_mirror_falls_back_to_the_next(tmp_path, base, server):
     download_mnist(tmp_path, mirrors=[f"{base}/corrupt/", f"{base}/good/"], files=TWO_FILES)
     assert_holds_good_files(tmp_path, TWO_FILES)
-    assert server.requests == [f"/{m}/{spec.gz_name}" for spec in TWO_FILES.values()
-                               for m in ("corrupt", "good")]
+    assert server.requests == [
+        f"/{m}/{spec.gz_name}" for spec in TWO_FILES.values() for m in ("corrupt", "good")
+    ]
 
 
 def test_content_checksum_is_checked_when_no_archive_md5_is_known(tmp_path, base):
@@ -187,8 +190,7 @@ def test_malformed_mirror_url_is_one_more_failure(tmp_path, base):
 def test_timeout_falls_back(tmp_path, base, server):
     one = {"test_labels": TABLE["test_labels"]}
     start = time.perf_counter()
-    download_mnist(tmp_path, mirrors=[f"{base}/slow/", f"{base}/good/"], files=one,
-                   timeout=0.2)
+    download_mnist(tmp_path, mirrors=[f"{base}/slow/", f"{base}/good/"], files=one, timeout=0.2)
     assert time.perf_counter() - start < 0.9  # gave up on /slow/ before it answered
     assert server.requests[0].startswith("/slow/")
     assert_holds_good_files(tmp_path, one)
@@ -196,8 +198,11 @@ def test_timeout_falls_back(tmp_path, base, server):
 
 def test_timeout_is_reported(tmp_path, base):
     one = {"test_labels": TABLE["test_labels"]}
-    with pytest.raises(DownloadError, match=r"slow/t10k-labels-idx1-ubyte.gz \(no response "
-                                            r"within 0.2 s\)"):
+    with pytest.raises(
+        DownloadError,
+        match=r"slow/t10k-labels-idx1-ubyte.gz \(no response "
+        r"within 0.2 s\)",
+    ):
         download_mnist(tmp_path, mirrors=[f"{base}/slow/"], files=one, timeout=0.2)
     assert listing(tmp_path) == []
 
@@ -221,8 +226,10 @@ def test_load_mnist_offline_gives_one_clear_message(tmp_path, dead_mirror, monke
         load_mnist(files=TABLE, mirrors=[dead_mirror], val_size=5)
     message = str(info.value)
     assert "\n" not in message
-    assert f"MNIST files missing from {tmp_path / 'mnist'} (from DIGITNET_DATA_DIR): " \
-           "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte;" in message
+    assert (
+        f"MNIST files missing from {tmp_path / 'mnist'} (from DIGITNET_DATA_DIR): "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte;" in message
+    )
     assert "the download failed" in message and dead_mirror in message
     assert "Connection refused" in message
     assert "`digitnet data download`" in message and "--data-dir" in message
@@ -235,8 +242,9 @@ def test_load_mnist_downloads_missing_files(tmp_path, base):
     assert_holds_good_files(tmp_path, TABLE)
 
 
-@pytest.mark.parametrize("interruption", [OSError(28, "No space left on device"),
-                                          KeyboardInterrupt()])
+@pytest.mark.parametrize(
+    "interruption", [OSError(28, "No space left on device"), KeyboardInterrupt()]
+)
 def test_failed_write_leaves_no_temp_file(tmp_path, base, monkeypatch, interruption):
     def failing_replace(src, dst):
         raise interruption
@@ -246,8 +254,9 @@ def test_failed_write_leaves_no_temp_file(tmp_path, base, monkeypatch, interrupt
     with pytest.raises(expected) as info:
         download_mnist(tmp_path, mirrors=[f"{base}/good/"], files=TWO_FILES)
     if expected is DataError:
-        assert f"cannot write {tmp_path / TABLE['train_labels'].gz_name}: No space left" \
-            in str(info.value)
+        assert f"cannot write {tmp_path / TABLE['train_labels'].gz_name}: No space left" in str(
+            info.value
+        )
     assert listing(tmp_path) == []
 
 
@@ -257,12 +266,15 @@ def test_folder_that_cannot_be_created(tmp_path, base):
         download_mnist(tmp_path / "file" / "sub", mirrors=[f"{base}/good/"], files=TABLE)
 
 
-@pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"mirrors": "http://one.example/"}, "mirrors must be a non-empty sequence of URLs"),
-    ({"mirrors": []}, "mirrors must be"),
-    ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
-    ({"progress": "bar"}, "progress must be a callable or None, got 'bar'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"mirrors": "http://one.example/"}, "mirrors must be a non-empty sequence of URLs"),
+        ({"mirrors": []}, "mirrors must be"),
+        ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
+        ({"progress": "bar"}, "progress must be a callable or None, got 'bar'"),
+    ],
+)
 def test_invalid_arguments(tmp_path, kwargs, fragment):
     with pytest.raises(ConfigError, match=fragment):
         download_mnist(tmp_path, files=TABLE, **kwargs)

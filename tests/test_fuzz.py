@@ -28,8 +28,9 @@ from digitnet.errors import DigitnetError, ModelFileError  # noqa: E402
 from digitnet.modelfile import load_model  # noqa: E402
 from digitnet.reading.recognise import recognise  # noqa: E402
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 #: no single input may take longer than this (a hang would)
 SLOW = 5.0
 MODEL = model_file()
@@ -75,8 +76,9 @@ def shipped():
     return load_shipped_model()
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(data=mutated(list(IMAGES.values())))
 def test_image_reader_and_recognise(shipped, data):
     survives(lambda d: recognise(d, shipped, checker=False), data)
@@ -93,17 +95,23 @@ def _checkpoint_bytes() -> bytes:
     data = Split(rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
     with tempfile.TemporaryDirectory() as folder:
         saver = checkpoint.Checkpointer(folder, {}, every=None)
-        fit(Sequential([Flatten(), Dense(10)], (28, 28, 1), rng), data, None,
-            TrainConfig(epochs=1, batch_size=32, optimizer="adam"), progress=False,
-            checkpoint=saver)
+        fit(
+            Sequential([Flatten(), Dense(10)], (28, 28, 1), rng),
+            data,
+            None,
+            TrainConfig(epochs=1, batch_size=32, optimizer="adam"),
+            progress=False,
+            checkpoint=saver,
+        )
         return (Path(folder) / checkpoint.FILE).read_bytes()
 
 
 CHECKPOINT = _checkpoint_bytes()
 
 
-@settings(max_examples=100, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(mutated([CHECKPOINT]))
 def test_checkpoint_loader(data):
     from digitnet.training import checkpoint
@@ -115,9 +123,10 @@ def test_checkpoint_loader(data):
 
 # -- the hostile cases, one by one ----------------------------------------------------------
 
+
 def test_a_gzip_bomb_is_refused_as_it_grows():
     """Decompression stops at the limit (256 MB by default; 8 MB here, to be quick)."""
-    bomb = gzip.compress(b"\0" * (20 * 2**20), compresslevel=9)       # 20 MB in ~20 kB
+    bomb = gzip.compress(b"\0" * (20 * 2**20), compresslevel=9)  # 20 MB in ~20 kB
     with pytest.raises(DigitnetError, match="decompression bomb"):
         decompress(bomb, source="bomb.gz", limit=8 * 2**20)
     assert len(decompress(bomb, source="bomb.gz")) == 20 * 2**20
@@ -149,7 +158,7 @@ def test_every_image_format_and_mode_is_read_or_refused_in_one_line(shipped, nam
         assert result.prediction.isdigit()
     except DigitnetError as exc:
         assert "\n" not in str(exc)
-        assert name in ("1x1", "30000x1", "1x30000")          # blank: "no ink"
+        assert name in ("1x1", "30000x1", "1x30000")  # blank: "no ink"
 
 
 @pytest.mark.parametrize("shape", [(2**40,), (2**28,), (10**9, 10**9), (2**62,)])

@@ -39,6 +39,7 @@ def assert_error(path, spec, *fragments):
 
 # --- good files -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("compress", [False, True])
 @pytest.mark.parametrize(("array", "spec"), [(IMAGES, IMAGES_SPEC), (LABELS, LABELS_SPEC)])
 def test_reads_raw_and_gzip(tmp_path, compress, array, spec):
@@ -88,6 +89,7 @@ def test_official_names_get_the_official_shape(tmp_path):
 
 # --- bad files ------------------------------------------------------------------------------
 
+
 def test_missing_file(tmp_path):
     assert_error(tmp_path / "nope-idx1-ubyte.gz", None, "file not found")
 
@@ -96,12 +98,15 @@ def test_folder_instead_of_file(tmp_path):
     assert_error(tmp_path, None, "is a folder")
 
 
-@pytest.mark.parametrize(("magic", "fragment"), [
-    (b"\x12\x34\x08\x03", "not an IDX file (magic number 0x12340803"),
-    (b"<htm", "not an IDX file"),
-    (b"\x00\x00\x0d\x03", "data type code 0x0D (magic number 0x00000D03), expected 0x08"),
-    (b"\x00\x00\x08\x02", "2 dimensions (magic number 0x00000802)"),
-])
+@pytest.mark.parametrize(
+    ("magic", "fragment"),
+    [
+        (b"\x12\x34\x08\x03", "not an IDX file (magic number 0x12340803"),
+        (b"<htm", "not an IDX file"),
+        (b"\x00\x00\x0d\x03", "data type code 0x0D (magic number 0x00000D03), expected 0x08"),
+        (b"\x00\x00\x08\x02", "2 dimensions (magic number 0x00000802)"),
+    ],
+)
 def test_wrong_magic(tmp_path, magic, fragment):
     path = write(tmp_path, "imgs", idx_bytes(IMAGES, magic=magic))
     assert_error(path, None, fragment)
@@ -109,8 +114,9 @@ def test_wrong_magic(tmp_path, magic, fragment):
 
 def test_labels_file_where_images_expected(tmp_path):
     path = write(tmp_path, "swapped", idx_bytes(LABELS))
-    assert_error(path, IMAGES_SPEC, "1 dimensions (magic number 0x00000801), expected 3",
-                 "0x00000803")
+    assert_error(
+        path, IMAGES_SPEC, "1 dimensions (magic number 0x00000801), expected 3", "0x00000803"
+    )
 
 
 @pytest.mark.parametrize("size", [0, 3])
@@ -148,7 +154,7 @@ def test_trailing_bytes(tmp_path):
 
 def test_truncated_gzip(tmp_path):
     packed = gz(idx_bytes(IMAGES))
-    path = write(tmp_path, "cut.gz", packed[:len(packed) // 2])
+    path = write(tmp_path, "cut.gz", packed[: len(packed) // 2])
     assert_error(path, None, "truncated gzip data")
 
 
@@ -182,8 +188,13 @@ def test_checksum_mismatch(tmp_path, compress):
     other[2, 14, 14] ^= 1  # one bit differs
     data = idx_bytes(other)
     path = write(tmp_path, "flip", gz(data) if compress else data)
-    error = assert_error(path, IMAGES_SPEC, "checksum mismatch",
-                         hashlib.sha256(data).hexdigest()[:16], IMAGES_SPEC.sha256[:16])
+    error = assert_error(
+        path,
+        IMAGES_SPEC,
+        "checksum mismatch",
+        hashlib.sha256(data).hexdigest()[:16],
+        IMAGES_SPEC.sha256[:16],
+    )
     assert isinstance(error, IdxError) and error.problem.startswith("checksum mismatch")
 
 

@@ -17,13 +17,14 @@ def grey_card(h: int = 40, w: int = 30) -> np.ndarray:
     """A grey image with a dark bar: (h, w) uint8 with distinct values."""
     img = np.full((h, w), 220, dtype=np.uint8)
     img[5:35, 10:16] = 30
-    img[0, :] = np.arange(w, dtype=np.uint8) * 3       # a ramp, to catch flips and shifts
+    img[0, :] = np.arange(w, dtype=np.uint8) * 3  # a ramp, to catch flips and shifts
     return img
 
 
-@pytest.mark.parametrize("ext,options", [
-    ("png", {}), ("bmp", {}), ("gif", {}), ("tiff", {}), ("webp", {"lossless": True}),
-])
+@pytest.mark.parametrize(
+    "ext,options",
+    [("png", {}), ("bmp", {}), ("gif", {}), ("tiff", {}), ("webp", {"lossless": True})],
+)
 def test_lossless_formats_read_exactly(tmp_path, ext, options):
     card = grey_card()
     path = tmp_path / f"card.{ext}"
@@ -41,14 +42,14 @@ def test_lossy_formats_read_closely(tmp_path, ext):
 
 def test_colour_is_reduced_to_luma(tmp_path):
     rgb = np.zeros((10, 10, 3), dtype=np.uint8)
-    rgb[..., 0] = 200                                   # pure red: luma 0.299 * 200
+    rgb[..., 0] = 200  # pure red: luma 0.299 * 200
     Image.fromarray(rgb).save(tmp_path / "red.png")
     assert np.allclose(read_grey(tmp_path / "red.png"), round(0.299 * 200), atol=1)
 
 
 def test_dark_ink_on_transparency_is_put_on_white(tmp_path):
-    rgba = np.zeros((20, 20, 4), dtype=np.uint8)        # transparent black everywhere...
-    rgba[5:15, 8:12, 3] = 255                           # ...except an opaque black bar
+    rgba = np.zeros((20, 20, 4), dtype=np.uint8)  # transparent black everywhere...
+    rgba[5:15, 8:12, 3] = 255  # ...except an opaque black bar
     Image.fromarray(rgba).save(tmp_path / "ink.png")
     grey = read_grey(tmp_path / "ink.png")
     assert grey[0, 0] == 255 and grey[10, 10] == 0
@@ -56,7 +57,7 @@ def test_dark_ink_on_transparency_is_put_on_white(tmp_path):
 
 def test_light_ink_on_transparency_is_put_on_black(tmp_path):
     rgba = np.zeros((20, 20, 4), dtype=np.uint8)
-    rgba[..., :3] = 255                                 # white everywhere, opaque only in a bar
+    rgba[..., :3] = 255  # white everywhere, opaque only in a bar
     rgba[5:15, 8:12, 3] = 255
     Image.fromarray(rgba).save(tmp_path / "chalk.png")
     grey = read_grey(tmp_path / "chalk.png")
@@ -69,15 +70,20 @@ def test_palette_with_transparency_and_sixteen_bit(tmp_path):
     pal.info["transparency"] = 0
     pal.save(tmp_path / "pal.png", transparency=int(np.asarray(pal)[0, 0]))
     assert read_grey(tmp_path / "pal.png").shape == card.shape
-    wide = Image.fromarray(card.astype(np.uint16) * 257)   # 16-bit: 0..65535
+    wide = Image.fromarray(card.astype(np.uint16) * 257)  # 16-bit: 0..65535
     wide.save(tmp_path / "wide.png")
     assert Image.open(tmp_path / "wide.png").mode.startswith("I")
     np.testing.assert_array_equal(read_grey(tmp_path / "wide.png"), card.astype(np.float32))
 
 
-@pytest.mark.parametrize("orientation,turn", [(3, Image.Transpose.ROTATE_180),
-                                              (6, Image.Transpose.ROTATE_90),
-                                              (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize(
+    "orientation,turn",
+    [
+        (3, Image.Transpose.ROTATE_180),
+        (6, Image.Transpose.ROTATE_90),
+        (8, Image.Transpose.ROTATE_270),
+    ],
+)
 def test_exif_orientation_is_honoured(tmp_path, orientation, turn):
     card = grey_card()
     # store the image turned, with the tag that says how to turn it back
@@ -137,21 +143,34 @@ def test_arrays_are_accepted_and_checked():
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that declares ``width x height`` pixels but holds one tiny row: a bomb's header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: None, "file not found"),
-    (lambda p: p.mkdir(), "is a folder"),
-    (lambda p: p.write_text("hello, I am text"), "not an image"),
-    (lambda p: p.write_bytes(png_header_only(100_000, 100_000)), "image too large"),
-    (lambda p: p.write_bytes(png_header_only(30, 30)), "truncated or corrupted"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_text("hello, I am text"), "not an image"),
+        (lambda p: p.write_bytes(png_header_only(100_000, 100_000)), "image too large"),
+        (lambda p: p.write_bytes(png_header_only(30, 30)), "truncated or corrupted"),
+    ],
+)
 def test_bad_files_give_one_line_naming_the_file(tmp_path, make, message):
     path = tmp_path / "bad.png"
     make(path)

@@ -44,7 +44,7 @@ def test_an_mnist_style_digit_passes_through_nearly_unchanged(digits):
     # same box, same place; stroke levels are rescaled so the stroke cores reach 255, and
     # the faintest blur of these enlarged 8x8 digits (beyond 2 px of the strokes) is dropped
     assert diff.mean() < 10 and np.median(diff) == 0
-    assert (out > 0)[images[:300] >= 102].all()          # the confident ink (40%) stays
+    assert (out > 0)[images[:300] >= 102].all()  # the confident ink (40%) stays
     near = np.stack([dilate(img > 0, 1) for img in images[:300]])
     assert not (out > 0)[~near].any()
 
@@ -78,21 +78,21 @@ def test_centre_of_mass_is_at_the_centre_and_the_box_is_20(digits, seed):
     rows, cols = np.flatnonzero(out.any(axis=1)), np.flatnonzero(out.any(axis=0))
     longest = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
     assert 19 <= longest <= 20
-    assert out.max() >= 230                 # stroke cores are full ink
+    assert out.max() >= 230  # stroke cores are full ink
 
 
 def test_photos_look_like_their_digit(digits):
     """The 28x28 result of a photo resembles the digit photographed more than the other
     digits of the set (nearest neighbour by correlation)."""
     images, labels = digits
-    refs = images[HELD_OUT:HELD_OUT + 40].reshape(40, -1).astype(float)
+    refs = images[HELD_OUT : HELD_OUT + 40].reshape(40, -1).astype(float)
     refs = (refs - refs.mean(1, keepdims=True)) / refs.std(1, keepdims=True)
     hits = 0
     for i in range(40):
         out = to_mnist(photo(images[HELD_OUT + i], 200 + i)).reshape(-1).astype(float)
         corr = refs @ ((out - out.mean()) / out.std()) / out.size
         hits += int(np.argmax(corr) == i)
-    assert hits >= 24                     # chance is 1 in 40; similar digits may win
+    assert hits >= 24  # chance is 1 in 40; similar digits may win
 
 
 def test_uneven_lighting_and_size_change_little(digits):
@@ -100,42 +100,54 @@ def test_uneven_lighting_and_size_change_little(digits):
     digit = images[HELD_OUT + 3]
     canvas = np.full((120, 160), 210, dtype=np.float32)
     big = np.asarray(Image.fromarray(digit).resize((84, 84), Image.Resampling.BILINEAR))
-    canvas[18:102, 40:124] -= big.astype(np.float32) * 0.7            # dark ink on paper
+    canvas[18:102, 40:124] -= big.astype(np.float32) * 0.7  # dark ink on paper
     even = to_mnist(np.clip(canvas, 0, 255).astype(np.uint8))
     ramp = np.linspace(0.35, 1.0, canvas.shape[1], dtype=np.float32)[None, :]
-    lit = to_mnist(np.clip(canvas * ramp, 0, 255).astype(np.uint8))     # 65% darker on the left
-    small = to_mnist(np.clip(np.asarray(Image.fromarray(canvas.astype(np.uint8)).resize(
-        (53, 40), Image.Resampling.BOX), dtype=np.float32), 0, 255).astype(np.uint8))
+    lit = to_mnist(np.clip(canvas * ramp, 0, 255).astype(np.uint8))  # 65% darker on the left
+    small = to_mnist(
+        np.clip(
+            np.asarray(
+                Image.fromarray(canvas.astype(np.uint8)).resize((53, 40), Image.Resampling.BOX),
+                dtype=np.float32,
+            ),
+            0,
+            255,
+        ).astype(np.uint8)
+    )
+
     def corr(a, b):
         return np.corrcoef(a.ravel(), b.ravel())[0, 1]
 
     # for scale: other digits of the set correlate at most ~0.8 with this one
     assert corr(even, lit) > 0.95
-    assert corr(even, small) > 0.85                     # 28 px tall: less detail
+    assert corr(even, small) > 0.85  # 28 px tall: less detail
 
 
 def test_thin_strokes_are_thickened_to_mnist_width():
     canvas = np.zeros((200, 200), dtype=np.float32)
-    canvas[20:180, 98:100] = 1.0                                       # a 2 px line, 160 tall
+    canvas[20:180, 98:100] = 1.0  # a 2 px line, 160 tall
     out = normalise_digit(canvas, canvas > 0.5)
-    assert (out[:, 14] > 128).sum() >= 15                              # still a full stroke
-    assert 2 <= (out[14] > 128).sum() <= 3                             # MNIST-like width
+    assert (out[:, 14] > 128).sum() >= 15  # still a full stroke
+    assert 2 <= (out[14] > 128).sum() <= 3  # MNIST-like width
 
 
 def test_polarity_is_antisymmetric(digits):
     images, _ = digits
     g = grey(photo(images[HELD_OUT], 7)).astype(np.float32)
     assert ink_is_dark(g) and not ink_is_dark(255 - g)
-    assert not ink_is_dark(images[0].astype(np.float32))               # MNIST: light ink
+    assert not ink_is_dark(images[0].astype(np.float32))  # MNIST: light ink
 
 
-@pytest.mark.parametrize("make", [
-    lambda: np.full((50, 60), 255, dtype=np.uint8),                    # white
-    lambda: np.full((50, 60), 0, dtype=np.uint8),                      # black
-    lambda: blank_paper_photo(0),                                      # paper, light, noise
-    lambda: blank_paper_photo(1),
-    lambda: blank_paper_photo(2),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.full((50, 60), 255, dtype=np.uint8),  # white
+        lambda: np.full((50, 60), 0, dtype=np.uint8),  # black
+        lambda: blank_paper_photo(0),  # paper, light, noise
+        lambda: blank_paper_photo(1),
+        lambda: blank_paper_photo(2),
+    ],
+)
 def test_blank_images_have_no_ink(make):
     with pytest.raises(ImageError, match="no ink|no digit"):
         prepare(make())
@@ -156,21 +168,23 @@ def blank_paper_photo(seed: int) -> np.ndarray:
 
 # -- any reasonable crop: tight, tiny, binary, either polarity ---------------------------------
 
+
 def tight_crops(images: np.ndarray, side: int) -> list[np.ndarray]:
     """Dark-on-white crops of digits cut to their ink (touching every edge), scaled to fit
     ``side`` (the way a person crops one digit out of a scan)."""
     out = []
     for img in images:
         rows, cols = np.flatnonzero(img.any(axis=1)), np.flatnonzero(img.any(axis=0))
-        crop = 255 - img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        crop = 255 - img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         scale = side / max(crop.shape)
         size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
         out.append(np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BILINEAR)))
     return out
 
 
-@pytest.mark.parametrize("side,form", [(8, "grey"), (16, "grey"), (64, "grey"),
-                                       (64, "binary"), (16, "light on dark")])
+@pytest.mark.parametrize(
+    "side,form", [(8, "grey"), (16, "grey"), (64, "grey"), (64, "binary"), (16, "light on dark")]
+)
 def test_tight_crops_of_any_size_are_read(digits, side, form):
     """Real handwritten digits (scikit-learn's) cropped to their ink, 8x8 to 64x64, grey or
     binary, either polarity: none refused, and what the network sees is nearly what it sees
@@ -180,16 +194,20 @@ def test_tight_crops_of_any_size_are_read(digits, side, form):
 
     images, labels = digits
     model = load_shipped_model()
-    crops = tight_crops(images[HELD_OUT:HELD_OUT + 60], side)
+    crops = tight_crops(images[HELD_OUT : HELD_OUT + 60], side)
     if form == "binary":
         crops = [np.where(c < 128, 0, 255).astype(np.uint8) for c in crops]
     if form == "light on dark":
         crops = [255 - c for c in crops]
     read = [recognise(c, model, single=True, checker=False).prediction for c in crops]
     paper = 0 if form == "light on dark" else 255
-    margin = [recognise(np.pad(c, side // 2, constant_values=paper), model,
-                        single=True, checker=False).prediction for c in crops]
-    truth = [str(y) for y in labels[HELD_OUT:HELD_OUT + 60]]
+    margin = [
+        recognise(
+            np.pad(c, side // 2, constant_values=paper), model, single=True, checker=False
+        ).prediction
+        for c in crops
+    ]
+    truth = [str(y) for y in labels[HELD_OUT : HELD_OUT + 60]]
     right = np.mean([r == t for r, t in zip(read, truth, strict=True)])
     same = np.mean([r == m for r, m in zip(read, margin, strict=True)])
     # 8x8 crops hold little: 82% read right here, 88% the same as with a margin. The 64x64
@@ -207,11 +225,11 @@ def test_a_digit_touching_the_edges_is_found_and_boxed_in_the_image(digits):
     from digitnet.reading.recognise import recognise
 
     images, labels = digits
-    (crop,) = tight_crops(images[HELD_OUT:HELD_OUT + 1], 40)
+    (crop,) = tight_crops(images[HELD_OUT : HELD_OUT + 1], 40)
     result = recognise(crop, checker=False)
     (d,) = result.digits
     assert result.prepared.margin > 0 and result.prediction == str(labels[HELD_OUT])
-    dark = crop < 128                                  # the strokes, touching top and bottom
+    dark = crop < 128  # the strokes, touching top and bottom
     cols, rows = np.flatnonzero(dark.any(axis=0)), np.flatnonzero(dark.any(axis=1))
     expected = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
     assert rows[0] == 0 and rows[-1] == crop.shape[0] - 1
@@ -248,7 +266,7 @@ def test_a_scan_whose_ink_runs_along_its_edges_is_read(dark_ink):
     prepared = prepare(image, single=True)
     assert prepared.margin > 0 and prepared.inkmap.inverted == dark_ink
     x = prepared.inputs([0])[0]
-    assert x.max() > 200 and 0.1 < (x > 128).mean() < 0.4     # the strokes, not a frame
+    assert x.max() > 200 and 0.1 < (x > 128).mean() < 0.4  # the strokes, not a frame
     from digitnet.reading.recognise import recognise
 
     assert recognise(image, single=True, checker=False).prediction == "3"

@@ -16,8 +16,11 @@ from digitnet.nn import Dense, Dropout, Flatten, ReLU, Sequential
 
 @pytest.fixture
 def model():
-    m = Sequential([Flatten(), Dense(8), ReLU(), Dropout(0.2), Dense(10)], (1, 28, 28),
-                   np.random.default_rng(0))
+    m = Sequential(
+        [Flatten(), Dense(8), ReLU(), Dropout(0.2), Dense(10)],
+        (1, 28, 28),
+        np.random.default_rng(0),
+    )
     m.meta = {"preset": "tiny", "test": {"accuracy": 0.5}}
     return m
 
@@ -27,21 +30,22 @@ def test_round_trip(tmp_path, model):
     loaded = load_model(path)
     assert loaded.get_config() == model.get_config()
     assert loaded.meta == model.meta
-    for (n1, a, _, _), (n2, b, _, _) in zip(model.named_parameters(),
-                                            loaded.named_parameters(), strict=True):
+    for (n1, a, _, _), (n2, b, _, _) in zip(
+        model.named_parameters(), loaded.named_parameters(), strict=True
+    ):
         assert n1 == n2 and a.dtype == b.dtype and np.array_equal(a, b)
     x = np.random.default_rng(1).random((3, 1, 28, 28), dtype=np.float32)
     assert np.array_equal(model.predict_logits(x), loaded.predict_logits(x))
-    with np.load(path, allow_pickle=False) as npz:        # every entry loads without pickle
+    with np.load(path, allow_pickle=False) as npz:  # every entry loads without pickle
         assert META_KEY in npz.files and all(npz[k].dtype != object for k in npz.files)
-    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]   # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary file left
     umask = os.umask(0o022)
     os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask      # permissions as open() gives
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # permissions as open() gives
 
 
 def test_failed_write_leaves_nothing(tmp_path, model):
-    model.meta = {"bad": object()}                    # not JSON-serialisable
+    model.meta = {"bad": object()}  # not JSON-serialisable
     with pytest.raises(TypeError):
         save_model(tmp_path / "m.npz", model)
     assert list(tmp_path.iterdir()) == []
@@ -81,7 +85,7 @@ def test_corrupted_bytes(tmp_path, model):
     path = save_model(tmp_path / "m.npz", model)
     data = bytearray(path.read_bytes())
     mid = len(data) // 3
-    data[mid:mid + 64] = bytes(64)
+    data[mid : mid + 64] = bytes(64)
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError) as e:
         load_model(path)
@@ -149,8 +153,10 @@ def test_pickled_array_refused(tmp_path, model):
 def test_ensemble_round_trip_and_average(tmp_path):
     from digitnet.nn import Ensemble
 
-    members = [Sequential([Flatten(), Dense(6), ReLU(), Dense(10)], (1, 28, 28),
-                          np.random.default_rng(s)) for s in range(3)]
+    members = [
+        Sequential([Flatten(), Dense(6), ReLU(), Dense(10)], (1, 28, 28), np.random.default_rng(s))
+        for s in range(3)
+    ]
     ens = Ensemble(members)
     ens.meta = {"preset": "tiny", "ensemble": 3}
     x = np.random.default_rng(9).random((5, 1, 28, 28), dtype=np.float32)

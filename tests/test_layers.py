@@ -65,13 +65,13 @@ def test_flatten_gradient_restores_shape():
 def test_dropout_gradient_and_scaling():
     layer = built(Dropout(0.5), (1000,))
     x = np.random.default_rng(3).standard_normal((3, 1000))
-    assert check_layer(layer, x)["x"] < TOL          # same mask in every pass
+    assert check_layer(layer, x)["x"] < TOL  # same mask in every pass
     layer.rng = np.random.default_rng(0)
     y = layer.forward(np.ones((50, 1000)), training=True)
     kept = y != 0
-    assert np.allclose(y[kept], 2.0)                 # survivors scaled by 1 / (1 - rate)
+    assert np.allclose(y[kept], 2.0)  # survivors scaled by 1 / (1 - rate)
     assert 0.45 < kept.mean() < 0.55
-    assert np.array_equal(layer.forward(x, training=False), x)   # identity at inference
+    assert np.array_equal(layer.forward(x, training=False), x)  # identity at inference
 
 
 def test_dense_hand_worked_example():
@@ -90,8 +90,7 @@ def test_dense_hand_worked_example():
 
 
 def test_first_layer_skips_input_gradient():
-    model = Sequential([Flatten(), Dense(4), ReLU(), Dense(3)], (2, 2),
-                       np.random.default_rng(0))
+    model = Sequential([Flatten(), Dense(4), ReLU(), Dense(3)], (2, 2), np.random.default_rng(0))
     assert [layer.needs_input_grad for layer in model.layers] == [False, False, True, True]
     x = np.random.default_rng(1).random((5, 2, 2), dtype=np.float32)
     model.forward(x, training=True)
@@ -103,8 +102,9 @@ def test_sequential_gradients_end_to_end():
     from digitnet.nn import softmax_cross_entropy
 
     rng = np.random.default_rng(4)
-    model = Sequential([Flatten(), Dense(6), Tanh(), Dense(5), Sigmoid(), Dense(3)], (2, 4),
-                       rng, dtype=np.float64)
+    model = Sequential(
+        [Flatten(), Dense(6), Tanh(), Dense(5), Sigmoid(), Dense(3)], (2, 4), rng, dtype=np.float64
+    )
     x = rng.standard_normal((7, 2, 4))
     y = rng.integers(0, 3, 7)
 
@@ -118,8 +118,7 @@ def test_sequential_gradients_end_to_end():
 
 
 def test_default_dtype_is_float32():
-    model = Sequential([Flatten(), Dense(4), ReLU(), Dense(3)], (2, 2),
-                       np.random.default_rng(0))
+    model = Sequential([Flatten(), Dense(4), ReLU(), Dense(3)], (2, 2), np.random.default_rng(0))
     assert all(p.dtype == np.float32 for _, p, _, _ in model.named_parameters())
     out = model.forward(np.ones((2, 2, 2), np.float32), training=True)
     assert out.dtype == np.float32
@@ -128,7 +127,7 @@ def test_default_dtype_is_float32():
 def test_sigmoid_and_softmax_are_stable_at_extremes():
     x = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype=np.float32)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")        # any overflow/invalid warning fails the test
+        warnings.simplefilter("error")  # any overflow/invalid warning fails the test
         s = sigmoid(x)
         p = softmax(x)
         lp = log_softmax(x)
@@ -143,10 +142,18 @@ def test_sigmoid_matches_definition():
     assert np.allclose(sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("bad", [
-    lambda: Dense(0), lambda: Dense(-3), lambda: Dense(2.5), lambda: Dense(3, init="nope"),
-    lambda: Dropout(1.0), lambda: Dropout(-0.1), lambda: LeakyReLU(2.0),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: Dense(0),
+        lambda: Dense(-3),
+        lambda: Dense(2.5),
+        lambda: Dense(3, init="nope"),
+        lambda: Dropout(1.0),
+        lambda: Dropout(-0.1),
+        lambda: LeakyReLU(2.0),
+    ],
+)
 def test_constructors_reject_bad_arguments(bad):
     with pytest.raises(ValueError, match="got|unknown initialiser 'nope'"):
         bad()
@@ -160,20 +167,28 @@ def test_dense_needs_flat_input():
 def test_config_round_trip():
     from digitnet.nn import layer_from_config
 
-    model = Sequential([Flatten(), Dense(4, init="xavier"), LeakyReLU(0.2), Dropout(0.1),
-                        Dense(3)], (2, 2), np.random.default_rng(0))
+    model = Sequential(
+        [Flatten(), Dense(4, init="xavier"), LeakyReLU(0.2), Dropout(0.1), Dense(3)],
+        (2, 2),
+        np.random.default_rng(0),
+    )
     config = model.get_config()
     clone = Sequential.from_config(config)
     assert clone.get_config() == config
-    assert repr(layer_from_config({"type": "Dense", "units": 7})) == \
-        "Dense(units=7, init='he', bias=True)"
+    assert (
+        repr(layer_from_config({"type": "Dense", "units": 7}))
+        == "Dense(units=7, init='he', bias=True)"
+    )
     with pytest.raises(ValueError, match="unknown layer type"):
         layer_from_config({"type": "Bogus"})
 
 
 def test_inplace_only_where_nobody_reads_the_input_again():
-    model = Sequential([Flatten(), ReLU(), Dense(4), ReLU(), Dropout(0.5), Dense(3), Sigmoid(),
-                        Flatten(), ReLU()], (2, 2), np.random.default_rng(0))
+    model = Sequential(
+        [Flatten(), ReLU(), Dense(4), ReLU(), Dropout(0.5), Dense(3), Sigmoid(), Flatten(), ReLU()],
+        (2, 2),
+        np.random.default_rng(0),
+    )
     flags = [layer.inplace for layer in model.layers]
     # ReLU right after Flatten of the caller's input: no. ReLU or Sigmoid after Dense: yes.
     # Dropout after ReLU (which keeps its output): no. ReLU after Sigmoid via a view: no.
@@ -184,10 +199,11 @@ def test_forward_never_modifies_the_callers_input_and_inplace_gradients_hold():
     from digitnet.nn import softmax_cross_entropy
 
     rng = np.random.default_rng(3)
-    model = Sequential([Flatten(), Dense(6), ReLU(), Dense(5), ReLU(), Dense(3)], (2, 4), rng,
-                       dtype=np.float64)
+    model = Sequential(
+        [Flatten(), Dense(6), ReLU(), Dense(5), ReLU(), Dense(3)], (2, 4), rng, dtype=np.float64
+    )
     assert model.layers[2].inplace and model.layers[4].inplace
-    for layer in (model.layers[1], model.layers[3]):   # no pre-activation exactly at the kink
+    for layer in (model.layers[1], model.layers[3]):  # no pre-activation exactly at the kink
         layer.params["b"][...] = rng.uniform(0.1, 0.5, layer.params["b"].shape)
     x = rng.standard_normal((7, 2, 4))
     before = x.copy()

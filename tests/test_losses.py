@@ -36,7 +36,7 @@ def test_cross_entropy_stable_for_huge_logits():
         warnings.simplefilter("error")
         loss, dz = softmax_cross_entropy(z, np.array([0, 0]))
     assert np.isfinite(loss) and np.all(np.isfinite(dz))
-    assert loss == pytest.approx(1e4, rel=1e-6)            # (0 + 2e4) / 2
+    assert loss == pytest.approx(1e4, rel=1e-6)  # (0 + 2e4) / 2
     assert dz.dtype == np.float32
 
 

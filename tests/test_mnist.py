@@ -44,6 +44,7 @@ def synthetic(tmp_path):
 
 # --- where the data folder is ---------------------------------------------------------------
 
+
 def test_resolution_order(clean_env, tmp_path):
     assert resolve_data_dir() == (tmp_path / "xdg" / "digitnet" / "mnist", "cache")
     clean_env.setenv("DIGITNET_DATA_DIR", str(tmp_path / "env"))
@@ -78,8 +79,15 @@ def test_invalid_data_dir(bad):
         resolve_data_dir(bad)
 
 
-@pytest.mark.parametrize("name", ["t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte",
-                                  "t10k-labels.idx1-ubyte.gz", "t10k-labels.idx1-ubyte"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "t10k-labels-idx1-ubyte.gz",
+        "t10k-labels-idx1-ubyte",
+        "t10k-labels.idx1-ubyte.gz",
+        "t10k-labels.idx1-ubyte",
+    ],
+)
 def test_find_file_accepts_each_spelling(tmp_path, name):
     spec = FILES["test_labels"]
     assert find_file(tmp_path, spec) is None
@@ -101,6 +109,7 @@ def test_loads_from_env_folder(clean_env, synthetic):
 
 
 # --- loading and splitting ------------------------------------------------------------------
+
 
 def test_default_split_is_the_last_of_the_training_file(synthetic):
     folder, table = synthetic
@@ -126,8 +135,9 @@ def test_random_split_is_deterministic_disjoint_and_complete(synthetic):
     folder, table = synthetic
 
     def ids(seed):
-        mnist = load_mnist(folder, files=table, val_size=20, val_split="random", seed=seed,
-                           download=False)
+        mnist = load_mnist(
+            folder, files=table, val_size=20, val_split="random", seed=seed, download=False
+        )
         # labels travel with their images
         train_ids, val_ids = image_ids(mnist.train.images), image_ids(mnist.val.images)
         np.testing.assert_array_equal(mnist.val.labels, ARRAYS["train_labels"][val_ids])
@@ -146,8 +156,14 @@ def test_random_split_is_deterministic_disjoint_and_complete(synthetic):
 
 def test_random_split_accepts_a_generator(synthetic):
     folder, table = synthetic
-    a = load_mnist(folder, files=table, val_size=20, val_split="random",
-                   seed=np.random.default_rng(3), download=False)
+    a = load_mnist(
+        folder,
+        files=table,
+        val_size=20,
+        val_split="random",
+        seed=np.random.default_rng(3),
+        download=False,
+    )
     b = load_mnist(folder, files=table, val_size=20, val_split="random", seed=3, download=False)
     np.testing.assert_array_equal(a.val.images, b.val.images)
 
@@ -163,21 +179,28 @@ def test_empty_validation_set(synthetic, val_split):
 def test_checksums_are_of_the_decompressed_content(synthetic):
     folder, table = synthetic
     mnist = load_mnist(folder, files=table, val_size=10, download=False)
-    assert mnist.checksums == {NAMES[role]: hashlib.sha256(idx_bytes(ARRAYS[role])).hexdigest()
-                               for role in NAMES}
+    assert mnist.checksums == {
+        NAMES[role]: hashlib.sha256(idx_bytes(ARRAYS[role])).hexdigest() for role in NAMES
+    }
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"val_size": -1}, r"val_size must be an integer between 0 and 59 \(the training file holds "
-                       r"60 images\), got -1"),
-    ({"val_size": 60}, "val_size must be an integer between 0 and 59"),
-    ({"val_size": 1.5}, "got 1.5"),
-    ({"val_size": True}, "val_size must be an integer .* got True"),
-    ({"val_split": "first"}, "val_split must be 'last' or 'random', got 'first'"),
-    ({"seed": -1}, "seed must be a non-negative integer or a numpy Generator, got -1"),
-    ({"seed": "0"}, "seed must be .* got '0'"),
-    ({"download": "no"}, "download must be True or False, got 'no'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"val_size": -1},
+            r"val_size must be an integer between 0 and 59 \(the training file holds "
+            r"60 images\), got -1",
+        ),
+        ({"val_size": 60}, "val_size must be an integer between 0 and 59"),
+        ({"val_size": 1.5}, "got 1.5"),
+        ({"val_size": True}, "val_size must be an integer .* got True"),
+        ({"val_split": "first"}, "val_split must be 'last' or 'random', got 'first'"),
+        ({"seed": -1}, "seed must be a non-negative integer or a numpy Generator, got -1"),
+        ({"seed": "0"}, "seed must be .* got '0'"),
+        ({"download": "no"}, "download must be True or False, got 'no'"),
+    ],
+)
 def test_invalid_arguments_fail_before_any_io(tmp_path, kwargs, message):
     table = write_mnist(tmp_path / "unused", ARRAYS)
     with pytest.raises(ConfigError, match=message):
@@ -197,30 +220,41 @@ def test_missing_files_without_download(tmp_path):
         load_mnist(folder, download=False)
     message = str(info.value)
     assert "\n" not in message
-    assert f"MNIST files missing from {folder} (from --data-dir): t10k-images-idx3-ubyte;" \
-        in message
+    assert (
+        f"MNIST files missing from {folder} (from --data-dir): t10k-images-idx3-ubyte;" in message
+    )
     assert "digitnet data download" in message and "DIGITNET_DATA_DIR" in message
 
 
-@pytest.mark.parametrize(("source", "hint"), [
-    ("cache", "delete it and run `digitnet data download`"),
-    ("env", "replace it with the official file, or point DIGITNET_DATA_DIR at a folder with "
-            "the official MNIST files"),
-    ("arg", "replace it with the official file, or point --data-dir at a folder with the "
-            "official MNIST files"),
-])
-def test_bad_file_message_depends_on_where_the_folder_came_from(clean_env, tmp_path, source,
-                                                                 hint):
-    folder = {"cache": tmp_path / "xdg" / "digitnet" / "mnist",
-              "env": tmp_path / "env", "arg": tmp_path / "arg"}[source]
+@pytest.mark.parametrize(
+    ("source", "hint"),
+    [
+        ("cache", "delete it and run `digitnet data download`"),
+        (
+            "env",
+            "replace it with the official file, or point DIGITNET_DATA_DIR at a folder with "
+            "the official MNIST files",
+        ),
+        (
+            "arg",
+            "replace it with the official file, or point --data-dir at a folder with the "
+            "official MNIST files",
+        ),
+    ],
+)
+def test_bad_file_message_depends_on_where_the_folder_came_from(clean_env, tmp_path, source, hint):
+    folder = {
+        "cache": tmp_path / "xdg" / "digitnet" / "mnist",
+        "env": tmp_path / "env",
+        "arg": tmp_path / "arg",
+    }[source]
     table = write_mnist(folder, ARRAYS)
     bad = folder / "train-labels-idx1-ubyte.gz"
     bad.write_bytes(gz(idx_bytes(9 - ARRAYS["train_labels"])))
     if source == "env":
         clean_env.setenv("DIGITNET_DATA_DIR", str(folder))
     with pytest.raises(DataError) as info:
-        load_mnist(folder if source == "arg" else None, files=table, val_size=10,
-                   download=False)
+        load_mnist(folder if source == "arg" else None, files=table, val_size=10, download=False)
     message = str(info.value)
     assert message.startswith(f"{bad}: checksum mismatch") and message.endswith(f"; {hint}")
 
@@ -228,8 +262,11 @@ def test_bad_file_message_depends_on_where_the_folder_came_from(clean_env, tmp_p
 def test_label_out_of_range(tmp_path):
     arrays = dict(ARRAYS, test_labels=ARRAYS["test_labels"] + 5)
     table = write_mnist(tmp_path, arrays)
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: label 1[0-4] found, "
-                                        r"labels must be 0-9"):
+    with pytest.raises(
+        DataError,
+        match=r"t10k-labels-idx1-ubyte.gz: label 1[0-4] found, "
+        r"labels must be 0-9",
+    ):
         load_mnist(tmp_path, files=table, val_size=10, download=False)
 
 
@@ -240,6 +277,7 @@ def test_files_table_must_have_the_four_roles(tmp_path):
 
 # --- to_input -------------------------------------------------------------------------------
 
+
 def test_to_input():
     images = np.zeros((3, 28, 28), np.uint8)
     images[0, 0, 0], images[1, 5, 7], images[2] = 255, 51, 128
@@ -247,9 +285,9 @@ def test_to_input():
     assert x.dtype == np.float32 and x.shape == (3, 28, 28, 1) and x.flags.c_contiguous
     assert x[0, 0, 0, 0] == 1.0 and x[1, 5, 7, 0] == np.float32(0.2) and x.min() == 0.0
     np.testing.assert_array_equal(x[..., 0], (images / 255).astype(np.float32))
-    old_mlp = to_input(images, (1, 28, 28))             # old MLP files: the same values
+    old_mlp = to_input(images, (1, 28, 28))  # old MLP files: the same values
     assert old_mlp.shape == (3, 1, 28, 28) and np.array_equal(old_mlp.ravel(), x.ravel())
-    floats = to_input(images / np.float32(255))          # already scaled: taken as is
+    floats = to_input(images / np.float32(255))  # already scaled: taken as is
     assert floats.dtype == np.float32 and np.array_equal(floats, x)
     out = np.empty((3, 28, 28, 1), np.float32)
     assert to_input(images, out=out) is out and np.array_equal(out, x)
@@ -257,17 +295,21 @@ def test_to_input():
     assert images[0, 0, 0] == 255
 
 
-@pytest.mark.parametrize(("images", "message"), [
-    (np.zeros((2, 28, 28), np.int32), "images must be uint8 .* got dtype int32"),
-    (np.zeros((28,), np.uint8), r"shape \(N, 28, 28\) .*got \(28,\)"),
-    (np.zeros((2, 2, 28, 28), np.uint8), r"got \(2, 2, 28, 28\)"),
-])
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [
+        (np.zeros((2, 28, 28), np.int32), "images must be uint8 .* got dtype int32"),
+        (np.zeros((28,), np.uint8), r"shape \(N, 28, 28\) .*got \(28,\)"),
+        (np.zeros((2, 2, 28, 28), np.uint8), r"got \(2, 2, 28, 28\)"),
+    ],
+)
 def test_to_input_rejects(images, message):
     with pytest.raises(ConfigError, match=message):
         to_input(images)
 
 
 # --- data info ------------------------------------------------------------------------------
+
 
 def test_info_reports_ok_bad_and_missing(tmp_path):
     table = write_mnist(tmp_path, ARRAYS)
@@ -287,8 +329,13 @@ def test_info_reports_ok_bad_and_missing(tmp_path):
     assert labels["status"] == "bad" and labels["path"] == str(tmp_path / labels["name"])
     assert labels["problem"].startswith("truncated") and labels["size"] == len(raw) - 1
     assert by_name["t10k-labels-idx1-ubyte"] == {
-        "name": "t10k-labels-idx1-ubyte", "status": "missing", "path": None, "size": None,
-        "sha256": None, "problem": "not found"}
+        "name": "t10k-labels-idx1-ubyte",
+        "status": "missing",
+        "path": None,
+        "size": None,
+        "sha256": None,
+        "problem": "not found",
+    }
     text = format_info(info)
     assert text.splitlines()[0] == f"MNIST folder: {tmp_path} (from --data-dir)"
     assert "problem: truncated" in text
@@ -303,6 +350,7 @@ def test_info_on_absent_folder(clean_env, tmp_path):
 
 
 # --- the real MNIST (skipped when the files are absent) -------------------------------------
+
 
 @pytest.mark.mnist
 def test_real_mnist_default_split(mnist, mnist_dir):

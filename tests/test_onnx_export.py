@@ -38,8 +38,7 @@ TOLERANCE = 1e-5
 
 
 def run(proto, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    session = ort.InferenceSession(proto.SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     return tuple(session.run(["probabilities", "label"], {"pixels": x}))
 
 
@@ -52,21 +51,45 @@ def randomised(model: Sequential, seed: int) -> Sequential:
             if name in ("b", "beta", "gamma"):
                 value[...] = rng.normal(1.0 if name == "gamma" else 0.0, 0.3, value.shape)
         for name, value in getattr(layer, "buffers", {}).items():
-            value[...] = (rng.uniform(0.5, 2.0, value.shape) if name == "running_var"
-                          else rng.normal(0, 0.3, value.shape))
+            value[...] = (
+                rng.uniform(0.5, 2.0, value.shape)
+                if name == "running_var"
+                else rng.normal(0, 0.3, value.shape)
+            )
     return model
 
 
 ARCHITECTURES = {
-    "lenet-like": lambda: [Conv2D(6, 5, padding="same", bias=True), BatchNorm(), ReLU(),
-                           MaxPool2D(2), Conv2D(8, 3, stride=2), Tanh(), AvgPool2D(2),
-                           Flatten(), Dense(20, bias=True), BatchNorm(), LeakyReLU(0.1),
-                           Dropout(0.3), Dense(10, bias=True)],
+    "lenet-like": lambda: [
+        Conv2D(6, 5, padding="same", bias=True),
+        BatchNorm(),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(8, 3, stride=2),
+        Tanh(),
+        AvgPool2D(2),
+        Flatten(),
+        Dense(20, bias=True),
+        BatchNorm(),
+        LeakyReLU(0.1),
+        Dropout(0.3),
+        Dense(10, bias=True),
+    ],
     "global-pool": lambda: [Conv2D(4, 3, padding=1), ReLU(), GlobalAvgPool2D(), Dense(10)],
-    "mlp-sigmoid": lambda: [Flatten(), Dense(16, bias=True), Sigmoid(), Dense(10, bias=True),
-                            Sigmoid()],
-    "mlp-softmax": lambda: [Flatten(), Dense(16, bias=True), ReLU(), Dense(10, bias=True),
-                            Softmax()],
+    "mlp-sigmoid": lambda: [
+        Flatten(),
+        Dense(16, bias=True),
+        Sigmoid(),
+        Dense(10, bias=True),
+        Sigmoid(),
+    ],
+    "mlp-softmax": lambda: [
+        Flatten(),
+        Dense(16, bias=True),
+        ReLU(),
+        Dense(10, bias=True),
+        Softmax(),
+    ],
 }
 
 
@@ -79,8 +102,7 @@ def images() -> np.ndarray:
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 @pytest.mark.parametrize("input_type", ["float", "uint8"])
 def test_every_layer_type_matches_digitnet(arch, input_type, images):
-    model = randomised(Sequential(ARCHITECTURES[arch](), (28, 28, 1),
-                                  np.random.default_rng(1)), 2)
+    model = randomised(Sequential(ARCHITECTURES[arch](), (28, 28, 1), np.random.default_rng(1)), 2)
     proto = to_onnx(model, input_type=input_type)
     x = images if input_type == "uint8" else images.astype(np.float32) / np.float32(255)
     proba, label = run(proto, x)
@@ -101,14 +123,18 @@ def test_the_graph_is_checked_and_described(images):
     assert "digitnet_version" in meta
     (inp,), outs = proto.graph.input, proto.graph.output
     assert inp.name == "pixels" and [o.name for o in outs] == ["probabilities", "label"]
-    assert inp.type.tensor_type.shape.dim[0].dim_param == "N"        # a dynamic batch
+    assert inp.type.tensor_type.shape.dim[0].dim_param == "N"  # a dynamic batch
     for n in (1, 5):
         assert run(proto, np.zeros((n, 28, 28), np.float32))[0].shape == (n, 10)
 
 
 def test_an_ensemble_averages_its_members(images):
-    members = [randomised(Sequential(ARCHITECTURES["lenet-like"](), (28, 28, 1),
-                                     np.random.default_rng(s)), s) for s in (3, 4)]
+    members = [
+        randomised(
+            Sequential(ARCHITECTURES["lenet-like"](), (28, 28, 1), np.random.default_rng(s)), s
+        )
+        for s in (3, 4)
+    ]
     ensemble = Ensemble(members)
     proba, _ = run(to_onnx(ensemble, input_type="uint8"), images)
     np.testing.assert_allclose(proba, predict_proba(ensemble, images), atol=TOLERANCE)
@@ -130,31 +156,40 @@ def test_unknown_layers_and_input_types_are_refused():
     with pytest.raises(ExportError, match="layer 2 \\(Odd\\) has no ONNX form"):
         to_onnx(model)
     with pytest.raises(ExportError, match="input type"):
-        to_onnx(Sequential([Flatten(), Dense(10)], (28, 28, 1), np.random.default_rng(0)),
-                input_type="int16")
+        to_onnx(
+            Sequential([Flatten(), Dense(10)], (28, 28, 1), np.random.default_rng(0)),
+            input_type="int16",
+        )
 
 
 def test_the_export_command(tmp_path, capsys, images):
-    model = randomised(Sequential(ARCHITECTURES["lenet-like"](), (28, 28, 1),
-                                  np.random.default_rng(5)), 6)
+    model = randomised(
+        Sequential(ARCHITECTURES["lenet-like"](), (28, 28, 1), np.random.default_rng(5)), 6
+    )
     save_model(tmp_path / "m.npz", model)
     out = tmp_path / "m.onnx"
-    assert main(["export", str(tmp_path / "m.npz"), "--onnx", str(out),
-                 "--input-type", "uint8"]) == 0
+    assert (
+        main(["export", str(tmp_path / "m.npz"), "--onnx", str(out), "--input-type", "uint8"]) == 0
+    )
     assert str(out) in capsys.readouterr().out
     proba, _ = run(onnx.load(str(out)), images)
     np.testing.assert_allclose(proba, predict_proba(model, images), atol=TOLERANCE)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
-@pytest.mark.parametrize("args,message", [
-    (["missing.npz", "--onnx", "x.onnx"], "missing.npz"),
-    (["m.npz", "--onnx", "no/such/folder/x.onnx"], "folder"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["missing.npz", "--onnx", "x.onnx"], "missing.npz"),
+        (["m.npz", "--onnx", "no/such/folder/x.onnx"], "folder"),
+    ],
+)
 def test_the_export_command_refuses_bad_paths(tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
-    save_model(tmp_path / "m.npz", Sequential([Flatten(), Dense(10)], (28, 28, 1),
-                                              np.random.default_rng(0)))
+    save_model(
+        tmp_path / "m.npz",
+        Sequential([Flatten(), Dense(10)], (28, 28, 1), np.random.default_rng(0)),
+    )
     assert main(["export"] + args) != 0
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1

@@ -20,19 +20,19 @@ def test_adam_first_step_hand_worked():
     assert np.allclose(p, [0.9, -1.9], atol=1e-7)
     g[...] = [0.5, -4.0]
     opt.step()
-    assert np.allclose(p, [0.8, -1.8], atol=1e-7)   # a constant gradient keeps moving at lr
+    assert np.allclose(p, [0.8, -1.8], atol=1e-7)  # a constant gradient keeps moving at lr
 
 
 def test_momentum_and_nesterov_hand_worked():
     p, g = np.array([1.0]), np.array([1.0])
     opt = Momentum([(p, g, False)], lr=0.1, momentum=0.5)
-    opt.step()                     # v = -0.1, p = 0.9
+    opt.step()  # v = -0.1, p = 0.9
     g[...] = 1.0
-    opt.step()                     # v = -0.05 - 0.1 = -0.15, p = 0.75
+    opt.step()  # v = -0.05 - 0.1 = -0.15, p = 0.75
     assert p[0] == pytest.approx(0.75)
     p2, g2 = np.array([1.0]), np.array([1.0])
     nes = Momentum([(p2, g2, False)], lr=0.1, momentum=0.5, nesterov=True)
-    nes.step()                     # v = -0.1; p += 0.5 * v - 0.1 = -0.15 -> 0.85
+    nes.step()  # v = -0.1; p += 0.5 * v - 0.1 = -0.15 -> 0.85
     assert p2[0] == pytest.approx(0.85)
 
 
@@ -59,9 +59,18 @@ def _least_squares(opt_name, lr, steps=500):
     return np.abs(w - w_star).max()
 
 
-@pytest.mark.parametrize("name,lr", [("sgd", 0.3), ("momentum", 0.1), ("nesterov", 0.1),
-                                     ("adam", 0.05), ("adamw", 0.05), ("rmsprop", 0.01),
-                                     ("adagrad", 0.5)])
+@pytest.mark.parametrize(
+    "name,lr",
+    [
+        ("sgd", 0.3),
+        ("momentum", 0.1),
+        ("nesterov", 0.1),
+        ("adam", 0.05),
+        ("adamw", 0.05),
+        ("rmsprop", 0.01),
+        ("adagrad", 0.5),
+    ],
+)
 def test_optimizers_converge(name, lr):
     assert _least_squares(name, lr, steps=2000) < 1e-2
 
@@ -73,11 +82,12 @@ def test_rmsprop_and_adagrad_first_step():
     assert p[0] == pytest.approx(1.0 - 0.01 * 2 / math.sqrt(0.4))
     p, g = np.array([1.0]), np.array([2.0])
     AdaGrad([(p, g, False)], lr=0.5).step()
-    assert p[0] == pytest.approx(0.5)          # 0.5 * 2 / sqrt(4)
+    assert p[0] == pytest.approx(0.5)  # 0.5 * 2 / sqrt(4)
 
 
-@pytest.mark.parametrize("bad", [dict(lr=0.0), dict(lr=-1.0), dict(lr=float("nan")),
-                                 dict(lr=0.1, weight_decay=-1.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(lr=0.0), dict(lr=-1.0), dict(lr=float("nan")), dict(lr=0.1, weight_decay=-1.0)]
+)
 def test_optimizer_rejects_bad_settings(bad):
     with pytest.raises(ValueError, match="got"):
         SGD([(np.zeros(1), np.zeros(1), False)], **bad)
@@ -104,20 +114,26 @@ def test_schedules():
         make_schedule("cosine", 1.0, 5, warmup=5)
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
-                                  "adagrad"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"]
+)
 def test_flat_buffer_update_equals_per_array_update(name):
     """Sequential keeps all parameters in one flat buffer and the optimizer updates it in a
     few whole-buffer calls; the result must equal updating each array on its own."""
     from digitnet.nn import BatchNorm, Dense, Flatten, ReLU, Sequential
 
-    model = Sequential([Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(3)], (2, 3),
-                       np.random.default_rng(0), dtype=np.float64)
+    model = Sequential(
+        [Flatten(), Dense(5), BatchNorm(), ReLU(), Dense(3)],
+        (2, 3),
+        np.random.default_rng(0),
+        dtype=np.float64,
+    )
     triples = [(p, g, d) for _, p, g, d in model.named_parameters()]
     assert all(np.shares_memory(p, model.flat_params) for p, _, _ in triples)
-    copies = [(p.copy(), g, d) for p, g, d in triples]      # separate arrays, same grads
-    fast = make_optimizer(name, model.named_parameters(), 0.1, weight_decay=0.01,
-                          flat=model.flat_buffers())
+    copies = [(p.copy(), g, d) for p, g, d in triples]  # separate arrays, same grads
+    fast = make_optimizer(
+        name, model.named_parameters(), 0.1, weight_decay=0.01, flat=model.flat_buffers()
+    )
     slow = make_optimizer(name, copies, 0.1, weight_decay=0.01)
     assert len(fast.groups) == 1 and len(slow.groups) == len(triples)
     rng = np.random.default_rng(1)
@@ -126,7 +142,7 @@ def test_flat_buffer_update_equals_per_array_update(name):
             g[...] = rng.standard_normal(g.shape)
         saved = [g.copy() for _, g, _ in copies]
         fast.step()
-        for (_, g, _), s in zip(copies, saved, strict=True):   # fast.step used the grads
+        for (_, g, _), s in zip(copies, saved, strict=True):  # fast.step used the grads
             g[...] = s
         slow.step()
     for (p, _, _), (q, _, _) in zip(triples, copies, strict=True):

@@ -31,8 +31,8 @@ def test_split_covers_every_index_once_on_several_threads(split_everything):
 
     def fn(a, b):
         name = threading.current_thread().name
-        if name not in met:                  # each thread's first part waits for the others:
-            met.add(name)                    # fails (times out) unless 3 threads take parts
+        if name not in met:  # each thread's first part waits for the others:
+            met.add(name)  # fails (times out) unless 3 threads take parts
             barrier.wait(timeout=10)
         with lock:
             seen.append((a, b))
@@ -40,7 +40,7 @@ def test_split_covers_every_index_once_on_several_threads(split_everything):
     parallel.split(fn, 10, 10)
     seen.sort()
     assert seen[0][0] == 0 and seen[-1][1] == 10 and len(seen) == 10
-    assert all(seen[i][1] == seen[i + 1][0] for i in range(9))      # contiguous, no overlap
+    assert all(seen[i][1] == seen[i + 1][0] for i in range(9))  # contiguous, no overlap
     assert len(met) == 3
 
 
@@ -50,7 +50,7 @@ def test_a_paused_thread_leaves_its_share_to_the_others(split_everything):
 
     def fn(a, b):
         if threading.current_thread().name.startswith("digitnet"):
-            time.sleep(0.3)                  # a pool thread stalls on its first part
+            time.sleep(0.3)  # a pool thread stalls on its first part
         with lock:
             seen.append((a, b, threading.current_thread().name))
 
@@ -58,12 +58,12 @@ def test_a_paused_thread_leaves_its_share_to_the_others(split_everything):
     parallel.split(fn, 12, 12)
     caller = threading.current_thread().name
     assert sorted(a for a, _, _ in seen) == list(range(12))
-    assert sum(name == caller for _, _, name in seen) >= 8      # the caller took most parts
+    assert sum(name == caller for _, _, name in seen) >= 8  # the caller took most parts
 
 
 def test_split_runs_serially_when_small_or_off_or_nested(monkeypatch):
     calls = []
-    parallel.split(lambda a, b: calls.append((a, b)), 10, 100)      # far below MIN_ELEMENTS
+    parallel.split(lambda a, b: calls.append((a, b)), 10, 100)  # far below MIN_ELEMENTS
     assert calls == [(0, 10)]
     monkeypatch.setenv("DIGITNET_THREADS", "1")
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
@@ -74,7 +74,7 @@ def test_split_runs_serially_when_small_or_off_or_nested(monkeypatch):
     inner = []
 
     def outer(a, b):
-        parallel.split(lambda c, d: inner.append((c, d)), 4, 4)    # inside a part: serial
+        parallel.split(lambda c, d: inner.append((c, d)), 4, 4)  # inside a part: serial
 
     parallel.split(outer, 2, 2)
     assert sorted(inner) == [(0, 4), (0, 4)]
@@ -108,9 +108,9 @@ def test_bad_thread_count_is_a_clear_error(monkeypatch):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_split_works_in_a_forked_child(split_everything):
     """The parent's pool threads do not exist in a fork; split must still finish there."""
-    parallel.split(lambda a, b: None, 6, 6)                     # the parent has a pool now
+    parallel.split(lambda a, b: None, 6, 6)  # the parent has a pool now
     pid = os.fork()
-    if pid == 0:                                                # child: 10 s to finish
+    if pid == 0:  # child: 10 s to finish
         signal.alarm(10)
         out = np.zeros(6)
         parallel.split(lambda a, b: out.__setitem__(slice(a, b), 1), 6, 6)
@@ -124,8 +124,8 @@ def test_long_rows_regroup_whole_rows_into_a_view():
     v = long_rows(x)
     assert np.shares_memory(v, x) and v.shape[1] % 768 == 0 and v.shape[1] <= LONG_ROW
     assert v.shape == (96, 24576)
-    assert long_rows(np.zeros((7, 5))).shape == (1, 35)             # 7 is prime: all rows
-    assert long_rows(np.zeros((3, 40000))).shape == (3, 40000)      # already long
+    assert long_rows(np.zeros((7, 5))).shape == (1, 35)  # 7 is prime: all rows
+    assert long_rows(np.zeros((3, 40000))).shape == (3, 40000)  # already long
     blocks = row_blocks(3, 20, 1000)
     assert blocks[0].start == 3 and blocks[-1].stop == 20
     assert sum(b.stop - b.start for b in blocks) == 17
@@ -140,15 +140,15 @@ def _run(layer, x, dy, training=True):
 def _layers():
     rng = np.random.default_rng(0)
     cases = [
-        (Conv2D(4, 3, padding="same"), (5, 7, 7, 1)),           # one channel: slab im2col
-        (Conv2D(6, 3, dw_form="blocked"), (40, 9, 9, 1)),       # dW in blocks
-        (Conv2D(6, 5, padding="same"), (5, 9, 9, 3)),           # few channels: dx banded
+        (Conv2D(4, 3, padding="same"), (5, 7, 7, 1)),  # one channel: slab im2col
+        (Conv2D(6, 3, dw_form="blocked"), (40, 9, 9, 1)),  # dW in blocks
+        (Conv2D(6, 5, padding="same"), (5, 9, 9, 3)),  # few channels: dx banded
         (Conv2D(4, 3, padding="same", dx_form="banded"), (5, 12, 12, 3)),  # banded, wide
-        (Conv2D(20, 3, padding="same"), (4, 6, 6, 20)),         # dx per offset, same
-        (Conv2D(5, 3, stride=2, padding=1), (4, 9, 9, 17)),     # dx per offset, stride 2
-        (Conv2D(8, 3), (6, 8, 8, 16)),                          # dx per offset, valid
+        (Conv2D(20, 3, padding="same"), (4, 6, 6, 20)),  # dx per offset, same
+        (Conv2D(5, 3, stride=2, padding=1), (4, 9, 9, 17)),  # dx per offset, stride 2
+        (Conv2D(8, 3), (6, 8, 8, 16)),  # dx per offset, valid
         (MaxPool2D(2), (5, 8, 8, 3)),
-        (MaxPool2D(2), (5, 9, 7, 3)),                           # odd sizes: borders dropped
+        (MaxPool2D(2), (5, 9, 7, 3)),  # odd sizes: borders dropped
         (BatchNorm(), (6, 5, 4, 3)),
         (BatchNorm(), (7, 11)),
         (ReLU(), (5, 6, 6, 2)),
@@ -156,11 +156,11 @@ def _layers():
     for layer, shape in cases:
         layer.build(shape[1:], np.random.default_rng(1))
         layer.needs_input_grad = True
-        for p in layer.params.values():                         # BatchNorm: not 1 and 0
+        for p in layer.params.values():  # BatchNorm: not 1 and 0
             p[...] = rng.standard_normal(p.shape)
         x = rng.standard_normal(shape).astype(np.float32)
         if isinstance(layer, MaxPool2D):
-            x = np.round(x, 1)                                   # ties, to test their rule
+            x = np.round(x, 1)  # ties, to test their rule
         y = layer.forward(x.copy(), training=True)
         dy = rng.standard_normal(y.shape).astype(np.float32)
         yield layer, x, dy
@@ -174,7 +174,7 @@ def test_layers_give_the_same_bits_split_or_not(monkeypatch, index):
     one = _run(layer, x, dy) + _run(layer, x, dy, training=False)[:1]
     monkeypatch.setenv("DIGITNET_THREADS", "3")
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
-    monkeypatch.setattr(wide, "LONG_ROW", 12)                   # many rows and blocks to split
+    monkeypatch.setattr(wide, "LONG_ROW", 12)  # many rows and blocks to split
     monkeypatch.setattr(wide, "BLOCK", 24)
     three = _run(twin, x, dy) + _run(twin, x, dy, training=False)[:1]
     for a, b in zip(one, three, strict=True):
@@ -195,9 +195,9 @@ def test_thread_count_is_configured_explicitly(monkeypatch):
     assert parallel.threads() == 1
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "18")
     assert parallel.threads() == parallel.usable_cpus()
-    monkeypatch.setenv("DIGITNET_THREADS", "2")                 # the user's choice wins
+    monkeypatch.setenv("DIGITNET_THREADS", "2")  # the user's choice wins
     assert parallel.threads() == 2
-    parallel.set_threads(3)                                     # an explicit call wins
+    parallel.set_threads(3)  # an explicit call wins
     assert parallel.threads() == 3
     parallel.set_threads(None)
     assert parallel.threads() == 2
@@ -210,17 +210,26 @@ def test_importing_digitnet_changes_nothing_and_the_cli_sets_the_openblas_wait()
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_THREAD_TIMEOUT", "DIGITNET_THREADS")}
-    code = ("import os, digitnet, digitnet.nn, digitnet.reading, digitnet.apps.cli; "
-            "print('OPENBLAS_THREAD_TIMEOUT' in os.environ)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_THREAD_TIMEOUT", "DIGITNET_THREADS")
+    }
+    code = (
+        "import os, digitnet, digitnet.nn, digitnet.reading, digitnet.apps.cli; "
+        "print('OPENBLAS_THREAD_TIMEOUT' in os.environ)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["False"]
-    code = ("import os; from digitnet.apps import cli; cli.configure_runtime(); "
-            "from digitnet.nn.runtime import threads; "
-            "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], "
-            "threads() == len(os.sched_getaffinity(0)))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
+    code = (
+        "import os; from digitnet.apps import cli; cli.configure_runtime(); "
+        "from digitnet.nn.runtime import threads; "
+        "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], "
+        "threads() == len(os.sched_getaffinity(0)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["18", "True"]

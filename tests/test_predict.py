@@ -40,6 +40,7 @@ def model_file(tmp_path_factory):
 
 # -- accuracy on images no one drew for the test (the offline version of the benchmark) ------
 
+
 def test_photos_of_held_out_digits_are_read(digits):
     """Photos (paper, light, blur, noise, JPEG) of digits the model never saw are read almost
     as well as the clean 28x28 digits (the model scores ~94% on those; ~92% on photos)."""
@@ -69,6 +70,7 @@ def test_photos_of_numbers_are_read(digits):
 
 # -- choosing between readings -----------------------------------------------------------------
 
+
 def zero_joined_to_one_then_one() -> np.ndarray:
     """A "0" joined to a "1", then another "1": (60, 100) uint8, light ink on black."""
     img = np.zeros((60, 100), dtype=np.uint8)
@@ -91,13 +93,13 @@ def test_the_model_chooses_between_whole_and_split_readings():
     index = {s: i for i, s in enumerate(p.segments)}
     proba = np.full((len(p.segments), 10), 0.01)
     proba[index[p.slots[1].options[0][0]], 1] = 0.99
-    proba[index[p.slots[0].options[whole][0]], 8] = 0.5     # "8", unsure
+    proba[index[p.slots[0].options[whole][0]], 8] = 0.5  # "8", unsure
     for seg in p.slots[0].options[split]:
-        proba[index[seg], 1] = 0.99                         # both pieces read confidently
+        proba[index[seg], 1] = 0.99  # both pieces read confidently
     assert choose_readings(p, proba) == [split, 0]
     # the whole is 1.28 times as wide as the digits are tall: its prior is lower (-1.7 vs
     # -0.3), so it wins only if the pieces are read poorly
-    proba[index[p.slots[0].options[whole][0]], 8] = 0.999   # now the whole is a sure "8"
+    proba[index[p.slots[0].options[whole][0]], 8] = 0.999  # now the whole is a sure "8"
     proba[[index[s] for s in p.slots[0].options[split]], 1] = 0.3
     assert choose_readings(p, proba) == [whole, 0]
 
@@ -113,8 +115,8 @@ def test_the_checker_overrules_a_confident_reading_of_touching_digits():
     split = options.index(next(o for o in options if len(o) == 2))
     index = {s: i for i, s in enumerate(p.segments)}
     proba = np.full((len(p.segments), 10), 0.001)
-    proba[:, 1] = 0.3                                         # pieces read as unsure "1"s
-    proba[index[options[whole][0]], 8] = 0.999                # "10" read as a sure "8"
+    proba[:, 1] = 0.3  # pieces read as unsure "1"s
+    proba[index[options[whole][0]], 8] = 0.999  # "10" read as a sure "8"
     assert choose_readings(p, proba)[0] == whole
     not_one = np.zeros(len(p.segments))
     not_one[index[options[whole][0]]] = 0.99
@@ -139,8 +141,11 @@ def test_readings_skipped_as_unable_to_win_never_change_the_choice():
         not_one = rng.uniform(0, 1, len(p.segments)) if k % 2 else None
         partial = np.full_like(proba, np.nan)
         partial[first] = proba[first]
-        part_not_one = None if not_one is None else np.where(
-            np.isin(np.arange(len(p.segments)), first), not_one, np.nan)
+        part_not_one = (
+            None
+            if not_one is None
+            else np.where(np.isin(np.arange(len(p.segments)), first), not_one, np.nan)
+        )
         more = needed(p, partial, part_not_one)
         assert not set(more) & set(first)
         partial[more] = proba[more]
@@ -148,7 +153,7 @@ def test_readings_skipped_as_unable_to_win_never_change_the_choice():
             part_not_one[more] = not_one[more]
         skipped += len(p.segments) - len(first) - len(more)
         assert choose_readings(p, partial, part_not_one) == choose_readings(p, proba, not_one)
-    assert skipped > 0                      # the rule does skip readings
+    assert skipped > 0  # the rule does skip readings
 
 
 def test_the_fast_reading_equals_the_exhaustive_one_on_photos(digits):
@@ -180,8 +185,9 @@ def test_errors_stay_with_their_file(tmp_path, digits):
     images, labels = digits
     good = tmp_path / "good.png"
     photo(images[0], 0).save(good)
-    results = list(recognise_files([tmp_path / "missing.png", good, tmp_path / "x.png"],
-                                   digits_model()))
+    results = list(
+        recognise_files([tmp_path / "missing.png", good, tmp_path / "x.png"], digits_model())
+    )
     assert [r.ok for r in results] == [False, True, False]
     assert "missing.png" in results[0].error and results[1].prediction.isdigit()
     with pytest.raises(ImageError, match="file not found"):
@@ -190,14 +196,20 @@ def test_errors_stay_with_their_file(tmp_path, digits):
 
 # -- the command -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, digits):
     """One file of each kind: a digit photo, a number photo, and the bad cases."""
     images, labels = digits
     folder = tmp_path_factory.mktemp("images")
-    paths = {"digit": folder / "digit.jpg", "number": folder / "number.png",
-             "text": folder / "notes.png", "blank": folder / "blank.png",
-             "bomb": folder / "bomb.png", "missing": folder / "missing.jpg"}
+    paths = {
+        "digit": folder / "digit.jpg",
+        "number": folder / "number.png",
+        "text": folder / "notes.png",
+        "blank": folder / "blank.png",
+        "bomb": folder / "bomb.png",
+        "missing": folder / "missing.jpg",
+    }
     photo(images[5], 5).save(paths["digit"], quality=90)
     pick = [7, 8, 9, 10]
     number_photo(images[pick], 1, touching=0.0).save(paths["number"])
@@ -211,21 +223,23 @@ def files(tmp_path_factory, digits):
 
 def test_text_output_one_line_per_image(model_file, files, capsys):
     paths, _ = files
-    assert main(["predict", "--model", str(model_file), str(paths["digit"]),
-                 str(paths["number"])]) == 0
+    assert (
+        main(["predict", "--model", str(model_file), str(paths["digit"]), str(paths["number"])])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     digit, number = (recognise(paths[k], digits_model()) for k in ("digit", "number"))
-    assert lines == [f"{paths['digit']}: {digit.prediction} ({digit.confidence:.1%})",
-                     f"{paths['number']}: {number.prediction} ({number.confidence:.1%})  "
-                     "digits " + ", ".join(f"{d.digit} {d.confidence:.1%}"
-                                           for d in number.digits)]
+    assert lines == [
+        f"{paths['digit']}: {digit.prediction} ({digit.confidence:.1%})",
+        f"{paths['number']}: {number.prediction} ({number.confidence:.1%})  "
+        "digits " + ", ".join(f"{d.digit} {d.confidence:.1%}" for d in number.digits),
+    ]
     assert len(number.prediction) == 4
 
 
 def test_top_k_alternatives(model_file, files, capsys):
     paths, _ = files
-    assert main(["predict", "--model", str(model_file), "--top", "3",
-                 str(paths["digit"])]) == 0
+    assert main(["predict", "--model", str(model_file), "--top", "3", str(paths["digit"])]) == 0
     line = capsys.readouterr().out.strip()
     shares = [float(x) for x in re.findall(r"([\d.]+)%", line)]
     assert len(shares) == 3 and shares == sorted(shares, reverse=True)
@@ -235,22 +249,24 @@ def test_top_k_alternatives(model_file, files, capsys):
 def test_json_output_and_bad_inputs(model_file, files, capsys):
     paths, _ = files
     order = ["digit", "missing", "text", "number", "blank", "bomb"]
-    code = main(["predict", "--model", str(model_file), "--json",
-                 *[str(paths[k]) for k in order]])
-    assert code == 1                                    # something failed...
+    code = main(["predict", "--model", str(model_file), "--json", *[str(paths[k]) for k in order]])
+    assert code == 1  # something failed...
     results = json.loads(capsys.readouterr().out)
     assert [r["file"] for r in results] == [str(paths[k]) for k in order]
     by = dict(zip(order, results, strict=True))
-    for k in ("digit", "number"):                       # ...the others are answered
+    for k in ("digit", "number"):  # ...the others are answered
         r = by[k]
         assert r["prediction"] == recognise(paths[k], digits_model()).prediction
         assert 0 < r["confidence"] <= 1 and "error" not in r
         assert len(r["digits"]) == len(r["prediction"])
         assert [len(d["top"]) for d in r["digits"]] == [3] * len(r["digits"])
-        assert r["confidence"] == pytest.approx(np.prod([d["confidence"]
-                                                         for d in r["digits"]]))
-    messages = {"missing": "file not found", "text": "not an image",
-                "blank": "no ink", "bomb": "image too large"}
+        assert r["confidence"] == pytest.approx(np.prod([d["confidence"] for d in r["digits"]]))
+    messages = {
+        "missing": "file not found",
+        "text": "not an image",
+        "blank": "no ink",
+        "bomb": "image too large",
+    }
     for k, needle in messages.items():
         assert by[k]["prediction"] is None and by[k]["confidence"] is None
         assert needle in by[k]["error"] and "\n" not in by[k]["error"]
@@ -259,8 +275,9 @@ def test_json_output_and_bad_inputs(model_file, files, capsys):
 def test_each_bad_input_is_one_line_on_stderr(model_file, files, capsys):
     paths, _ = files
     bad = ["missing", "text", "blank", "bomb"]
-    code = main(["predict", "--model", str(model_file), str(paths["digit"]),
-                 *[str(paths[k]) for k in bad]])
+    code = main(
+        ["predict", "--model", str(model_file), str(paths["digit"]), *[str(paths[k]) for k in bad]]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert len(captured.out.splitlines()) == 1
@@ -278,12 +295,23 @@ def test_single_reads_all_the_ink_as_one_digit(model_file, files, capsys):
 
 def test_explain_writes_one_png_per_image(model_file, files, tmp_path, capsys):
     paths, _ = files
-    out = tmp_path / "explain" / "deeper"                # created if missing
-    main(["predict", "--model", str(model_file), "--explain", str(out), "--json",
-          str(paths["digit"]), str(paths["number"]), str(paths["missing"])])
+    out = tmp_path / "explain" / "deeper"  # created if missing
+    main(
+        [
+            "predict",
+            "--model",
+            str(model_file),
+            "--explain",
+            str(out),
+            "--json",
+            str(paths["digit"]),
+            str(paths["number"]),
+            str(paths["missing"]),
+        ]
+    )
     results = json.loads(capsys.readouterr().out)
     written = sorted(p.name for p in out.iterdir())
-    assert written == ["digit.explain.png", "number.explain.png"]   # no temporary files
+    assert written == ["digit.explain.png", "number.explain.png"]  # no temporary files
     assert results[0]["explain"] == str(out / "digit.explain.png")
     with Image.open(out / "number.explain.png") as img:
         assert img.format == "PNG" and img.size[0] > 5 * 140 and img.size[1] > 300
@@ -295,10 +323,21 @@ def test_explain_names_do_not_collide(model_file, files, tmp_path, capsys):
     other.mkdir()
     twin = other / paths["digit"].name
     twin.write_bytes(paths["digit"].read_bytes())
-    main(["predict", "--model", str(model_file), "--explain", str(tmp_path / "ex"),
-          str(paths["digit"]), str(twin)])
+    main(
+        [
+            "predict",
+            "--model",
+            str(model_file),
+            "--explain",
+            str(tmp_path / "ex"),
+            str(paths["digit"]),
+            str(twin),
+        ]
+    )
     assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == [
-        "digit-2.explain.png", "digit.explain.png"]
+        "digit-2.explain.png",
+        "digit.explain.png",
+    ]
 
 
 def test_help(capsys):
@@ -310,11 +349,14 @@ def test_help(capsys):
         assert flag in out
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--top", "0"], "--top: expected an integer from 1 to 10"),
-    (["--top", "x"], "--top: expected an integer from 1 to 10"),
-    ([], "the following arguments are required: IMAGE"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--top", "0"], "--top: expected an integer from 1 to 10"),
+        (["--top", "x"], "--top: expected an integer from 1 to 10"),
+        ([], "the following arguments are required: IMAGE"),
+    ],
+)
 def test_usage_errors(args, needle, capsys):
     with pytest.raises(SystemExit) as e:
         main(["predict", *args])
@@ -336,9 +378,22 @@ def test_without_a_model_uses_the_shipped_one(files, capsys):
 def test_as_a_user_runs_it(model_file, files):
     paths, _ = files
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, "-m", "digitnet", "predict", "--model",
-                           str(model_file), str(paths["digit"]), str(paths["text"])],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "digitnet",
+            "predict",
+            "--model",
+            str(model_file),
+            str(paths["digit"]),
+            str(paths["text"]),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 1
     digit = recognise(paths["digit"], digits_model()).prediction
     assert proc.stdout.startswith(f"{paths['digit']}: {digit} (")

@@ -25,4 +25,4 @@ def test_the_readme_grid_search_example_runs():
     assert "digitnetclassifier__hidden" in best
     assert float(score) >= 0.95
     printed = re.search(r"prints `(.+?)` here", section).group(1)
-    assert printed.split("}")[0] == best.split("}")[0]       # the same choice as quoted
+    assert printed.split("}")[0] == best.split("}")[0]  # the same choice as quoted

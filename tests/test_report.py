@@ -25,9 +25,20 @@ SMALL = ReportConfig(robustness_images=60, gallery=8)
 
 def small_cnn() -> Sequential:
     """An untrained channels-last CNN, with no metadata (no training history)."""
-    return Sequential([Conv2D(6, 5, padding="same"), ReLU(), MaxPool2D(2), Conv2D(4, 3),
-                       ReLU(), Flatten(), Dropout(0.5), Dense(10)], (28, 28, 1),
-                      np.random.default_rng(0))
+    return Sequential(
+        [
+            Conv2D(6, 5, padding="same"),
+            ReLU(),
+            MaxPool2D(2),
+            Conv2D(4, 3),
+            ReLU(),
+            Flatten(),
+            Dropout(0.5),
+            Dense(10),
+        ],
+        (28, 28, 1),
+        np.random.default_rng(0),
+    )
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -36,12 +47,13 @@ def png_size(path: Path) -> tuple[int, int]:
 
     assert path.read_bytes()[:8] == PNG_SIGNATURE, path
     with Image.open(path) as im:
-        im.load()                                  # decodes every byte: truncation fails
+        im.load()  # decodes every byte: truncation fails
         assert im.format == "PNG"
         return im.size
 
 
 # -- the folder ------------------------------------------------------------------------------
+
 
 def test_report_folder_holds_every_figure_as_a_valid_png(digits_report):
     names = sorted(p.name for p in digits_report.iterdir())
@@ -61,8 +73,14 @@ def test_metrics_json_agrees_with_evaluate(digits_report, digits_mlp, digits_dat
     assert info["num_parameters"] == digits_mlp.num_parameters() == 109386
     assert info["train_seconds"] == digits_mlp.meta["history"]["train_seconds"] > 0
     assert info["data_checksums"] == {"digits": "0" * 64} == m["data"]["checksums"]
-    assert [r["layer"] for r in info["layers"]] == ["Flatten", "Dense 128", "ReLU", "Dense 64",
-                                                   "ReLU", "Dense 10"]
+    assert [r["layer"] for r in info["layers"]] == [
+        "Flatten",
+        "Dense 128",
+        "ReLU",
+        "Dense 64",
+        "ReLU",
+        "Dense 10",
+    ]
     assert sum(r["parameters"] for r in info["layers"]) == info["num_parameters"]
     assert m["confidence"]["reject_option"][0]["accuracy"] == plain["accuracy"]
     for curve in m["robustness"]["curves"].values():
@@ -78,8 +96,9 @@ def test_mistakes_are_all_listed_most_confident_first(digits_report, digits_mlp,
     idx = np.array([it["index"] for it in items])
     pred = digits_mlp.predict(digits_data.test.images[idx].reshape(-1, 1, 28, 28) / 255.0)
     assert pred.tolist() == [it["predicted"] for it in items]
-    assert all(it["predicted"] != it["true"] == digits_data.test.labels[it["index"]]
-               for it in items)
+    assert all(
+        it["predicted"] != it["true"] == digits_data.test.labels[it["index"]] for it in items
+    )
 
 
 class _Refs(HTMLParser):
@@ -103,10 +122,10 @@ def test_page_is_self_contained_and_states_the_model(digits_report):
     assert sorted(imgs) == sorted(FIGURES.values())
     for _, ref in parser.refs:
         assert ref.startswith("#") or (digits_report / ref).is_file(), ref
-        assert "//" not in ref and ":" not in ref, ref          # no URL, no absolute path
+        assert "//" not in ref and ":" not in ref, ref  # no URL, no absolute path
     assert "script" not in parser.tags and "url(" not in text and "@import" not in text
-    assert "109,386" in text                                   # parameter count
-    assert "0" * 64 in text                                    # data checksum
+    assert "109,386" in text  # parameter count
+    assert "0" * 64 in text  # data checksum
     assert "training time" in text and "Dense 128" in text
 
 
@@ -131,15 +150,16 @@ def test_ensemble_report(tmp_path, digits_data):
     info = m["model"]
     assert info["ensemble"] == 2 and info["epochs_trained"] == [2, 2]
     assert info["num_parameters"] == 2 * sum(r["parameters"] for r in info["layers"])
-    assert set(m["figures"]) == set(FIGURES)                  # both members' curves drawn
+    assert set(m["figures"]) == set(FIGURES)  # both members' curves drawn
     assert "an ensemble of 2" in page.read_text()
 
 
 # -- the look inside -------------------------------------------------------------------------
 
+
 def test_first_layer_weights_as_images(digits_mlp):
     dense = first_layer_weights(digits_mlp)
-    w = digits_mlp.layers[1].params["W"]                         # (784, 128)
+    w = digits_mlp.layers[1].params["W"]  # (784, 128)
     assert dense.kind == "dense" and dense.index == 1 and dense.weights.shape == (128, 28, 28)
     assert np.array_equal(dense.weights[5], w[:, 5].reshape(28, 28))
     cnn = small_cnn()
@@ -154,19 +174,21 @@ def test_activations_follow_the_network_and_end_in_its_output(digits_data):
     cnn = small_cnn()
     image = digits_data.test.images[3]
     acts = layer_activations(cnn, image)
-    assert [a.index for a in acts] == [-1, 0, 1, 2, 3, 4, 7]     # no Flatten, no Dropout
+    assert [a.index for a in acts] == [-1, 0, 1, 2, 3, 4, 7]  # no Flatten, no Dropout
     assert acts[0].values.shape == (28, 28) and acts[1].values.shape == (28, 28, 6)
     assert acts[3].values.shape == (14, 14, 6) and acts[-1].name == "Dense 10"
     logits = cnn.predict_logits(image.reshape(1, 28, 28, 1) / np.float32(255))
     assert np.allclose(acts[-1].values, logits[0], rtol=1e-6, atol=1e-6)
-    assert np.all(acts[2].values >= 0)                           # after ReLU
+    assert np.all(acts[2].values >= 0)  # after ReLU
 
 
 # -- writing safely --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def one_figure(monkeypatch):
     """Draw only the per-class chart: these tests are about the folder, not the figures."""
+
     def draw(report):
         return {"per_class": report_build.figures.plot_per_class(report.metrics["test"])}
 
@@ -187,25 +209,28 @@ def test_refuses_folders_that_are_not_reports(tmp_path, digits_data, one_figure)
         write_report(model, digits_data, tmp_path / "no" / "r", config=SMALL, progress=False)
 
 
-def test_replaces_a_previous_report_and_leaves_no_temporary_files(tmp_path, digits_data,
-                                                                 one_figure):
+def test_replaces_a_previous_report_and_leaves_no_temporary_files(
+    tmp_path, digits_data, one_figure
+):
     out = tmp_path / "r"
     write_report(small_cnn(), digits_data, out, config=SMALL, progress=False)
     (out / "stale.png").write_bytes(b"old")
-    write_report(small_cnn(), digits_data, out, config=ReportConfig(robustness_images=30),
-                 progress=False)
+    write_report(
+        small_cnn(), digits_data, out, config=ReportConfig(robustness_images=30), progress=False
+    )
     assert not (out / "stale.png").exists()
     assert json.loads((out / "metrics.json").read_text())["robustness"]["images"] == 30
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 
 
-def test_a_failure_leaves_the_previous_report_untouched(tmp_path, digits_data, monkeypatch,
-                                                        one_figure):
+def test_a_failure_leaves_the_previous_report_untouched(
+    tmp_path, digits_data, monkeypatch, one_figure
+):
     out = tmp_path / "r"
     write_report(small_cnn(), digits_data, out, config=SMALL, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    def failing(metrics):           # the last step: figures and metrics.json are written
+    def failing(metrics):  # the last step: figures and metrics.json are written
         raise OSError("disk full")
 
     monkeypatch.setattr("digitnet.report.html.render_html", failing)
@@ -213,15 +238,20 @@ def test_a_failure_leaves_the_previous_report_untouched(tmp_path, digits_data, m
         write_report(small_cnn(), digits_data, out, config=SMALL, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
-    with pytest.raises(OSError, match="disk full"):            # and a new folder: none at all
+    with pytest.raises(OSError, match="disk full"):  # and a new folder: none at all
         write_report(small_cnn(), digits_data, tmp_path / "new", config=SMALL, progress=False)
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
 
 
-@pytest.mark.parametrize("setting,value,needle", [
-    ("robustness_images", 0, "robustness_images=0"), ("gallery", -1, "gallery=-1"),
-    ("calibration_bins", 0, "calibration_bins=0"), ("example", 300, "the split has 300"),
-])
+@pytest.mark.parametrize(
+    "setting,value,needle",
+    [
+        ("robustness_images", 0, "robustness_images=0"),
+        ("gallery", -1, "gallery=-1"),
+        ("calibration_bins", 0, "calibration_bins=0"),
+        ("example", 300, "the split has 300"),
+    ],
+)
 def test_invalid_settings_are_named(setting, value, needle, tmp_path, digits_data):
     config = ReportConfig(**{setting: value})
     with pytest.raises(ConfigError, match=needle):
@@ -231,13 +261,17 @@ def test_invalid_settings_are_named(setting, value, needle, tmp_path, digits_dat
 
 # -- command line ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args,needle", [
-    (["report", "missing.npz"], "model file missing.npz not found"),
-    (["report", "m.npz", "--robustness-images", "0"], "expected a positive integer or 'all'"),
-    (["report", "m.npz", "--out", "/no/such/dir/r"], "/no/such/dir does not exist"),
-    (["evaluate", "m.npz", "--reject-below", "1.5"], "expected a number in [0, 1]"),
-    (["train", "--report", "/no/such/dir/r"], "/no/such/dir does not exist"),
-])
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["report", "missing.npz"], "model file missing.npz not found"),
+        (["report", "m.npz", "--robustness-images", "0"], "expected a positive integer or 'all'"),
+        (["report", "m.npz", "--out", "/no/such/dir/r"], "/no/such/dir does not exist"),
+        (["evaluate", "m.npz", "--reject-below", "1.5"], "expected a number in [0, 1]"),
+        (["train", "--report", "/no/such/dir/r"], "/no/such/dir does not exist"),
+    ],
+)
 def test_cli_mistakes_are_one_line(args, needle, capsys):
     try:
         code = main(args)
@@ -251,17 +285,39 @@ def test_cli_mistakes_are_one_line(args, needle, capsys):
 def test_train_report_and_report_command_on_mnist(mnist_dir, tmp_path):
     """`train --report`, `report` and `evaluate --json` agree on a freshly trained model."""
     model, first, second = tmp_path / "m.npz", tmp_path / "r1", tmp_path / "r2"
-    proc = run_cli("train", "--preset", "relu-128-64", "--epochs", "1", "--data-dir",
-                   str(mnist_dir), "--out", str(model), "--report", str(first), "--json")
+    proc = run_cli(
+        "train",
+        "--preset",
+        "relu-128-64",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(mnist_dir),
+        "--out",
+        str(model),
+        "--report",
+        str(first),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["report"] == str(first / "index.html")
-    proc = run_cli("report", str(model), "--out", str(second), "--data-dir", str(mnist_dir),
-                   "--robustness-images", "500", "--quiet")
+    proc = run_cli(
+        "report",
+        str(model),
+        "--out",
+        str(second),
+        "--data-dir",
+        str(mnist_dir),
+        "--robustness-images",
+        "500",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     assert str(second / "index.html") in proc.stdout
-    proc = run_cli("evaluate", str(model), "--data-dir", str(mnist_dir), "--json",
-                   "--reject-below", "0.9")
+    proc = run_cli(
+        "evaluate", str(model), "--data-dir", str(mnist_dir), "--json", "--reject-below", "0.9"
+    )
     assert proc.returncode == 0, proc.stderr
     cli = json.loads(proc.stdout)
     reject = cli.pop("reject_option")

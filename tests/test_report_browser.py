@@ -41,9 +41,18 @@ window.addEventListener("load", function () {
 });
 </script>"""
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--window-size=1200,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--window-size=1200,900",
+]
 
 
 def find_chromium() -> str | None:
@@ -58,8 +67,10 @@ def find_chromium() -> str | None:
 def chromium() -> str:
     path = find_chromium()
     if path is None:
-        pytest.skip("no headless browser: install Debian's `chromium` package "
-                    "(`apt-get install -y chromium`; .ci/run does this) to test the report page")
+        pytest.skip(
+            "no headless browser: install Debian's `chromium` package "
+            "(`apt-get install -y chromium`; .ci/run does this) to test the report page"
+        )
     return path
 
 
@@ -72,9 +83,12 @@ def open_in_chromium(browser: str, report: Path, work: Path) -> dict:
     text = index.read_text(encoding="utf-8")
     assert text.count("<head>") == 1
     index.write_text(text.replace("<head>", "<head>\n" + PROBE, 1), encoding="utf-8")
-    proc = subprocess.run([browser, *FLAGS, f"--user-data-dir={work / 'profile'}",
-                           "--dump-dom", index.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={work / 'profile'}", "--dump-dom", index.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     found = re.search(r'<pre id="probe-result">(.*?)</pre>', proc.stdout, flags=re.S)
     assert found, f"the page did not finish loading:\n{proc.stdout[:2000]}"
@@ -86,8 +100,8 @@ def test_page_loads_with_every_image_displayed(chromium, digits_report, tmp_path
     assert result["failed"] == []
     assert sorted(img["src"] for img in result["images"]) == sorted(FIGURES.values())
     for img in result["images"]:
-        assert img["complete"] and min(img["natural"]) > 0, img       # decoded
-        assert min(img["shown"]) > 50, img                             # laid out, visible
+        assert img["complete"] and min(img["natural"]) > 0, img  # decoded
+        assert min(img["shown"]) > 50, img  # laid out, visible
     assert result["title"] == "digitnet report: digits-mlp.npz"
 
 

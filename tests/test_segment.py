@@ -12,13 +12,12 @@ from digitnet.imaging.components import label_components
 from digitnet.imaging.images import prepare
 from digitnet.imaging.segment import candidate_cuts, line_cuts, segment
 
-SCALE = 3           # compositions are drawn at MNIST scale, then enlarged
+SCALE = 3  # compositions are drawn at MNIST scale, then enlarged
 
 
 def enlarge(a: np.ndarray) -> np.ndarray:
     h, w = a.shape
-    return np.asarray(Image.fromarray(a).resize((w * SCALE, h * SCALE),
-                                                Image.Resampling.BILINEAR))
+    return np.asarray(Image.fromarray(a).resize((w * SCALE, h * SCALE), Image.Resampling.BILINEAR))
 
 
 def compose(digits: np.ndarray, gaps: list[int]) -> tuple[np.ndarray, list[float]]:
@@ -29,7 +28,7 @@ def compose(digits: np.ndarray, gaps: list[int]) -> tuple[np.ndarray, list[float
     strip = np.zeros((32, width), dtype=np.uint8)
     x, centres = 2, []
     for i, c in enumerate(crops):
-        np.maximum(strip[2:30, x:x + c.shape[1]], c, out=strip[2:30, x:x + c.shape[1]])
+        np.maximum(strip[2:30, x : x + c.shape[1]], c, out=strip[2:30, x : x + c.shape[1]])
         centres.append((x + c.shape[1] / 2) * SCALE)
         x += c.shape[1] + (gaps[i] if i < len(gaps) else 0)
     return enlarge(strip), centres
@@ -45,7 +44,7 @@ def digits():
 def test_separate_digits_are_found_left_to_right(digits, start):
     images, _ = digits
     k = 4 + start % 3
-    img, centres = compose(images[start:start + k], [5] * (k - 1))
+    img, centres = compose(images[start : start + k], [5] * (k - 1))
     p = prepare(img)
     assert len(p.slots) == k
     found = [(s.options[0][0].left + s.options[0][-1].right) / 2 for s in p.slots]
@@ -58,7 +57,7 @@ def test_a_broken_digit_is_one_digit(digits):
     images, labels = digits
     seven = images[np.flatnonzero(labels == 7)[0]].copy()
     rows = np.flatnonzero(seven.any(axis=1))
-    seven[(rows[0] + rows[-1]) // 2 - 1:(rows[0] + rows[-1]) // 2 + 1] = 0   # cut in two
+    seven[(rows[0] + rows[-1]) // 2 - 1 : (rows[0] + rows[-1]) // 2 + 1] = 0  # cut in two
     img = enlarge(seven)
     assert label_components(img > 128).count >= 2
     p = prepare(img)
@@ -67,8 +66,8 @@ def test_a_broken_digit_is_one_digit(digits):
 
 def test_a_detached_bar_joins_its_digit():
     img = np.zeros((60, 50), dtype=np.uint8)
-    img[14:56, 10:15] = 255          # a tall stroke
-    img[4:8, 12:40] = 255            # a short bar above it, 6 px away, reaching far right
+    img[14:56, 10:15] = 255  # a tall stroke
+    img[4:8, 12:40] = 255  # a short bar above it, 6 px away, reaching far right
     p = prepare(img)
     assert len(p.slots) == 1
     seg = p.slots[0].options[0][0]
@@ -81,10 +80,10 @@ def test_pieces_stacked_in_shared_columns_form_a_digit():
     neighbour (and the bar the other one); stacked in shared columns they are one digit of
     their own."""
     img = np.zeros((80, 120), dtype=np.uint8)
-    img[10:70, 10:16] = 255          # a "1"
-    img[10:70, 100:106] = 255        # another "1"
-    img[12:20, 52:74] = 255          # the 5's bar (8 px tall), sharing 8 columns with...
-    img[24:28, 36:60] = 255          # ...its body (26 px tall): top, right side, bottom
+    img[10:70, 10:16] = 255  # a "1"
+    img[10:70, 100:106] = 255  # another "1"
+    img[12:20, 52:74] = 255  # the 5's bar (8 px tall), sharing 8 columns with...
+    img[24:28, 36:60] = 255  # ...its body (26 px tall): top, right side, bottom
     img[24:50, 56:60] = 255
     img[46:50, 36:60] = 255
     p = prepare(img)
@@ -97,8 +96,8 @@ def test_a_stack_of_dashes_with_little_ink_is_not_a_digit():
     little ink they stay fragments and join the digit beside them."""
     img = np.zeros((80, 120), dtype=np.uint8)
     for left in (10, 60, 100):
-        img[10:70, left:left + 6] = 255          # three "1"s
-    img[20:28, 26:30] = 255                      # the dashes, 10 px right of the first
+        img[10:70, left : left + 6] = 255  # three "1"s
+    img[20:28, 26:30] = 255  # the dashes, 10 px right of the first
     img[43:51, 26:30] = 255
     p = prepare(img)
     boxes = [[(s.top, s.left, s.bottom, s.right) for s in slot.options[0]] for slot in p.slots]
@@ -107,8 +106,8 @@ def test_a_stack_of_dashes_with_little_ink_is_not_a_digit():
 
 def test_specks_are_not_digits():
     img = np.zeros((80, 120), dtype=np.uint8)
-    img[10:70, 40:46] = 255          # a "1"
-    img[5:7, 100:102] = 255          # dust
+    img[10:70, 40:46] = 255  # a "1"
+    img[5:7, 100:102] = 255  # dust
     img[75:77, 5:7] = 255
     p = prepare(img)
     assert len(p.slots) == 1
@@ -121,8 +120,8 @@ def zero_one(touch: bool) -> np.ndarray:
     img = np.zeros((60, 80), dtype=np.uint8)
     yy, xx = np.mgrid[0:60, 0:80]
     r = np.hypot(yy - 30, xx - 26)
-    img[(r <= 21.5) & (r > 16.5)] = 255                 # the ring: columns 5-47
-    img[9:52, 51:60] = 255                              # the bar: columns 51-59
+    img[(r <= 21.5) & (r > 16.5)] = 255  # the ring: columns 5-47
+    img[9:52, 51:60] = 255  # the bar: columns 51-59
     if touch:
         img[29:32, 46:52] = 255
     return img
@@ -153,7 +152,7 @@ def test_separate_digits_are_read_whole():
 
 def test_a_digit_broken_in_two_side_by_side_can_be_joined():
     img = zero_one(False)
-    img[:, 25:28] = 0                                     # the "0" broken into two halves
+    img[:, 25:28] = 0  # the "0" broken into two halves
     slots = segment(label_components(img >= 128))
     joined = [o for o in slots[0].options if (o[0].left, o[0].right) == (5, 48)]
     assert joined, "no reading joins the halves"
@@ -161,10 +160,10 @@ def test_a_digit_broken_in_two_side_by_side_can_be_joined():
 
 def test_a_slanted_stroke_broken_in_two_is_one_digit():
     img = np.zeros((80, 60), dtype=np.uint8)
-    for y in range(10, 70):                               # a "1" leaning right, 4 px wide
+    for y in range(10, 70):  # a "1" leaning right, 4 px wide
         x = 20 + (70 - y) // 4
-        img[y, x:x + 4] = 255
-    img[38:42] = 0                                        # a faint pen skipped a bit
+        img[y, x : x + 4] = 255
+    img[38:42] = 0  # a faint pen skipped a bit
     comps = label_components(img >= 128)
     assert comps.count == 2
     slots = segment(comps)
@@ -173,32 +172,32 @@ def test_a_slanted_stroke_broken_in_two_is_one_digit():
 
 
 def test_a_cut_follows_the_thin_bridge():
-    mask = np.zeros((20, 30), dtype=bool)                       # a group's box
+    mask = np.zeros((20, 30), dtype=bool)  # a group's box
     mask[:, :10] = True
     mask[:, 20:] = True
-    mask[9:11, 10:20] = True          # two blocks joined by a 2-px bridge
+    mask[9:11, 10:20] = True  # two blocks joined by a 2-px bridge
     cuts = candidate_cuts(mask, height=20.0, stroke=2.0)
     assert cuts
     best = min(cuts, key=lambda c: c.strokes)
-    assert best.strokes == pytest.approx(1.0)                       # one 2-px crossing
+    assert best.strokes == pytest.approx(1.0)  # one 2-px crossing
     assert all(10 <= c <= 20 for c in best.cols)
 
 
 def test_line_cuts_are_straight_upright_and_slanted():
     mask = np.zeros((20, 40), dtype=bool)
-    mask[:, 20:22] = True                                       # one upright 2-px stroke
+    mask[:, 20:22] = True  # one upright 2-px stroke
     cuts = line_cuts(mask, height=20.0, stroke=2.0)
-    mids = range(4, 37, 2)                     # MIN_PIECE * 20 = 4 from the edges, step 2
+    mids = range(4, 37, 2)  # MIN_PIECE * 20 = 4 from the edges, step 2
     assert len(cuts) == 3 * len(mids)
     rows = np.arange(20)
     for k, slope in enumerate((-0.25, 0.0, 0.25)):
-        for cut, mid in zip(cuts[k * len(mids):(k + 1) * len(mids)], mids, strict=True):
+        for cut, mid in zip(cuts[k * len(mids) : (k + 1) * len(mids)], mids, strict=True):
             assert cut.top == 0
             assert np.array_equal(cut.cols, np.round(mid + slope * (rows - 9.5)))
             assert cut.strokes == pytest.approx(mask[rows, list(cut.cols)].sum() / 2.0)
-    upright = cuts[len(mids):2 * len(mids)]
+    upright = cuts[len(mids) : 2 * len(mids)]
     assert upright[8].cols[0] == 20 and upright[8].strokes == pytest.approx(10.0)
-    assert upright[10].strokes == 0.0                          # beside the stroke
+    assert upright[10].strokes == 0.0  # beside the stroke
 
 
 def test_straight_cuts_add_two_piece_readings_of_touching_digits():
@@ -208,7 +207,7 @@ def test_straight_cuts_add_two_piece_readings_of_touching_digits():
     extra = [o for o in with_lines.options if o not in without.options]
     assert extra and all(len(o) == 2 for o in extra)
     assert set(without.options) < set(with_lines.options)
-    for left, right in extra:                  # one straight cut, shared by the two pieces
+    for left, right in extra:  # one straight cut, shared by the two pieces
         cut = left.right_cut
         assert right.left_cut == cut and left.left_cut is None and right.right_cut is None
         steps = set(np.diff(cut.cols).tolist())

@@ -21,8 +21,9 @@ from digitnet.apps.serve import create_app  # noqa: E402
 
 # the sample store (and the personal model beside it) in a folder of the test's own, never
 # the user's: schemathesis posts to /api/samples and /api/adapt too
-APP = create_app(max_upload=2_000_000,
-                 samples=Path(tempfile.mkdtemp(prefix="digitnet-serve-test-")) / "s.sqlite")
+APP = create_app(
+    max_upload=2_000_000, samples=Path(tempfile.mkdtemp(prefix="digitnet-serve-test-")) / "s.sqlite"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +57,13 @@ def test_the_page_and_its_files_are_served(client):
     assert page.status_code == 200 and "<canvas" in page.text and "aria-live" in page.text
     for asset in ("/static/app.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
-    assert "https://" not in page.text                      # nothing from the internet
+    assert "https://" not in page.text  # nothing from the internet
     assert client.get("/openapi.json").json()["paths"].keys() >= {
-        "/api/read", "/api/read-pixels", "/api/model", "/api/inside"}
+        "/api/read",
+        "/api/read-pixels",
+        "/api/model",
+        "/api/inside",
+    }
 
 
 def test_model_facts(client):
@@ -120,22 +125,28 @@ def test_inside_gives_one_picture_per_layer(client, digits):
     assert all(layer["image"].startswith("data:image/png;base64,") for layer in body["layers"])
 
 
-@pytest.mark.parametrize("data,needle", [
-    (b"", "empty upload"),
-    (b"hello, I am text", "not an image"),
-    (png(np.full((40, 40), 255, np.uint8)), "no ink"),
-    (png(np.full((40, 40), 255, np.uint8))[:60], "truncated"),
-    (bomb_png(100_000, 100_000), "too large"),
-], ids=["empty", "text", "blank", "truncated", "bomb"])
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        (b"", "empty upload"),
+        (b"hello, I am text", "not an image"),
+        (png(np.full((40, 40), 255, np.uint8)), "no ink"),
+        (png(np.full((40, 40), 255, np.uint8))[:60], "truncated"),
+        (bomb_png(100_000, 100_000), "too large"),
+    ],
+    ids=["empty", "text", "blank", "truncated", "bomb"],
+)
 def test_bad_images_get_400_with_one_line(client, data, needle):
     r = upload(client, data)
     assert r.status_code == 400
     assert needle in r.json()["detail"] and "\n" not in r.json()["detail"]
 
 
-@pytest.mark.parametrize("pixels", [
-    [[0] * 28] * 27, [0] * 783, [[0] * 29] * 28, [300] * 784, [-1] * 784, "zeros", [[1, 2], 3],
-], ids=["27 rows", "783", "29 columns", "above 255", "negative", "text", "ragged"])
+@pytest.mark.parametrize(
+    "pixels",
+    [[[0] * 28] * 27, [0] * 783, [[0] * 29] * 28, [300] * 784, [-1] * 784, "zeros", [[1, 2], 3]],
+    ids=["27 rows", "783", "29 columns", "above 255", "negative", "text", "ragged"],
+)
 def test_bad_pixels_get_422(client, pixels):
     r = client.post("/api/read-pixels", json={"pixels": pixels})
     assert r.status_code == 422
@@ -156,8 +167,9 @@ def test_a_chunked_upload_above_the_limit_gets_413(app):
         for _ in range(50):
             yield b"\0" * 1000
 
-    r = TestClient(small).post("/api/read", content=chunks(),
-                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+    r = TestClient(small).post(
+        "/api/read", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     assert r.status_code == 413
 
 
@@ -192,15 +204,16 @@ def test_a_stalled_upload_gets_408():
 try:
     import schemathesis
     from hypothesis import HealthCheck, settings
-except ImportError:                         # the fuzz run needs the test extra
+except ImportError:  # the fuzz run needs the test extra
     schemathesis = None
 
 if schemathesis is not None:
     SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
     @SCHEMA.parametrize()
-    @settings(max_examples=30, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     def test_schemathesis_finds_no_server_error(case):
         """Requests generated from the OpenAPI schema (schemathesis, in-process, 30 per
         operation): every answer is a 2xx or a 4xx, never a 5xx."""

@@ -34,8 +34,10 @@ def server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # samples and the personal model in the test's own folder, never the user's
-    app = create_app(samples=tmp_path_factory.mktemp("store") / "s.sqlite",
-                     data_dir=os.environ.get("DIGITNET_DATA_DIR") or SHARED_MNIST)
+    app = create_app(
+        samples=tmp_path_factory.mktemp("store") / "s.sqlite",
+        data_dir=os.environ.get("DIGITNET_DATA_DIR") or SHARED_MNIST,
+    )
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -143,8 +145,9 @@ def test_a_photo_of_a_number_is_read(page, tmp_path):
     number_photo(images[pick], 7, touching=0).convert("RGB").save(path, quality=90)
     page.set_input_files("#file", str(path))
     page.wait_for_function("document.getElementById('photo-answer').dataset.number")
-    assert page.locator("#photo-answer").get_attribute("data-number") == \
-        "".join(str(labels[i]) for i in pick)
+    assert page.locator("#photo-answer").get_attribute("data-number") == "".join(
+        str(labels[i]) for i in pick
+    )
     assert page.locator("#photo-view .box").count() == 4
     assert page.locator("#photo-inputs canvas").count() == 4
     ARTIFACTS.mkdir(exist_ok=True)
@@ -153,25 +156,28 @@ def test_a_photo_of_a_number_is_read(page, tmp_path):
 
 @pytest.mark.mnist
 def test_kept_samples_adapt_a_personal_model_and_it_reads(page, mnist_dir):
-    """"That's wrong, it is a ..." keeps the drawing; "Adapt to my handwriting" makes the
+    """ "That's wrong, it is a ..." keeps the drawing; "Adapt to my handwriting" makes the
     personal model from the kept samples, switches to it and reads the drawing again."""
-    assert page.locator("#adapt").is_disabled()                 # nothing kept yet
+    assert page.locator("#adapt").is_disabled()  # nothing kept yet
     for digit in ("1", "7"):
         page.get_by_role("button", name=f"Draw an example {digit}").click()
         answer_state(page)
         page.select_option("#truth", digit)
         page.get_by_role("button", name="Keep as a sample").click()
-        page.wait_for_function(f"document.getElementById('kept').textContent"
-                               f".startsWith('Kept as a {digit}')")
+        page.wait_for_function(
+            f"document.getElementById('kept').textContent.startsWith('Kept as a {digit}')"
+        )
     page.get_by_role("button", name="Adapt to my handwriting").click()
-    page.wait_for_function("document.getElementById('adapted').textContent"
-                           ".includes('Reading with your model')", timeout=120_000)
+    page.wait_for_function(
+        "document.getElementById('adapted').textContent.includes('Reading with your model')",
+        timeout=120_000,
+    )
     assert page.locator('input[name="which"][value="personal"]').is_checked()
     assert "Adapted" in page.locator("#facts").inner_text()
     assert answer_state(page)[1] == "7"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-adapted.png"), full_page=True)
-    page.get_by_label("the base model").check()                 # and back
+    page.get_by_label("the base model").check()  # and back
     page.wait_for_function("!document.getElementById('facts').textContent.includes('Adapted')")
 
 
@@ -180,8 +186,10 @@ def test_the_keyboard_alone_works(page):
     control shows a focus ring."""
     for _ in range(30):
         page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.getAttribute('aria-label')") == \
-                "Draw an example 7":
+        if (
+            page.evaluate("document.activeElement.getAttribute('aria-label')")
+            == "Draw an example 7"
+        ):
             break
     else:
         pytest.fail("the example buttons cannot be reached with Tab")
@@ -198,6 +206,9 @@ def test_no_serious_accessibility_violations(page):
     page.get_by_role("button", name="Draw an example 3").click()
     answer_state(page)
     results = axe_module.Axe().run(page)
-    bad = [v["id"] for v in results.response["violations"]
-           if v.get("impact") in ("serious", "critical")]
+    bad = [
+        v["id"]
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
     assert bad == [], bad

@@ -21,8 +21,10 @@ def test_shipped_model_is_packaged_small_and_documented():
     assert meta["train_config"]["seed"] == int(meta["command"].split("--seed ")[1].split()[0])
     assert meta["test"]["total"] == 10000 and meta["test"]["accuracy"] >= 0.996
     x = np.zeros((2, 28, 28), dtype=np.uint8)
-    assert model.predict_proba(x.reshape((2,) + model.input_shape).astype(np.float32)
-                               ).shape == (2, 10)
+    assert model.predict_proba(x.reshape((2,) + model.input_shape).astype(np.float32)).shape == (
+        2,
+        10,
+    )
 
 
 @pytest.mark.mnist

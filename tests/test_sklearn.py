@@ -32,7 +32,7 @@ def test_it_learns_real_digits_and_is_deterministic(digits):
     X, y = digits
     a = DigitNetClassifier(random_state=1).fit(X[:1200], y[:1200])
     b = DigitNetClassifier(random_state=1).fit(X[:1200], y[:1200])
-    assert a.score(X[1200:], y[1200:]) >= 0.9          # 92.3% here; MLPClassifier 93.6%
+    assert a.score(X[1200:], y[1200:]) >= 0.9  # 92.3% here; MLPClassifier 93.6%
     assert np.array_equal(a.predict_proba(X[1200:]), b.predict_proba(X[1200:]))
     assert a.n_features_in_ == 64 and list(a.classes_) == list(range(10))
 
@@ -55,12 +55,12 @@ def test_predict_before_fit_and_partial_fit_rules(digits):
     with pytest.raises(ValueError, match="classes must be passed"):
         model.partial_fit(X[:50], y[:50])
     for start in range(0, 1000, 200):
-        model.partial_fit(X[start:start + 200], y[start:start + 200], classes=np.arange(10))
+        model.partial_fit(X[start : start + 200], y[start : start + 200], classes=np.arange(10))
     assert [r["epoch"] for r in model.history_] == [1, 2, 3, 4, 5]
-    assert model.score(X[1000:], y[1000:]) > 0.8                            # 86% here
+    assert model.score(X[1000:], y[1000:]) > 0.8  # 86% here
     with pytest.raises(ValueError, match="not in classes"):
         model.partial_fit(X[:5], np.array([11] * 5))
-    model.fit(X[:100], y[:100])                  # fit after partial_fit starts afresh
+    model.fit(X[:100], y[:100])  # fit after partial_fit starts afresh
     assert len(model.history_) == model.epochs
 
 

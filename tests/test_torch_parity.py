@@ -20,7 +20,7 @@ from digitnet.nn import (
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional parity tests)")
 F = torch.nn.functional
 
-RTOL, ATOL = 1e-9, 1e-10        # float64 on both sides
+RTOL, ATOL = 1e-9, 1e-10  # float64 on both sides
 
 
 def nchw(x):
@@ -36,8 +36,9 @@ def close(a, b):
     return np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("k,s,p", [(3, 1, 0), (3, 1, 1), (5, 1, 2), (5, 2, 2), (3, 2, 0),
-                                   (2, 1, 0)])
+@pytest.mark.parametrize(
+    "k,s,p", [(3, 1, 0), (3, 1, 1), (5, 1, 2), (5, 2, 2), (3, 2, 0), (2, 1, 0)]
+)
 def test_conv2d(k, s, p):
     rng = np.random.default_rng(0)
     layer = Conv2D(5, k, s, p)
@@ -59,9 +60,15 @@ def test_conv2d(k, s, p):
     assert close(layer.grads["b"], tb.grad.numpy())
 
 
-@pytest.mark.parametrize("cls,fn,size,stride", [
-    (MaxPool2D, F.max_pool2d, 2, 2), (MaxPool2D, F.max_pool2d, 3, 2),
-    (AvgPool2D, F.avg_pool2d, 2, 2), (AvgPool2D, F.avg_pool2d, 3, 1)])
+@pytest.mark.parametrize(
+    "cls,fn,size,stride",
+    [
+        (MaxPool2D, F.max_pool2d, 2, 2),
+        (MaxPool2D, F.max_pool2d, 3, 2),
+        (AvgPool2D, F.avg_pool2d, 2, 2),
+        (AvgPool2D, F.avg_pool2d, 3, 1),
+    ],
+)
 def test_pooling(cls, fn, size, stride):
     rng = np.random.default_rng(1)
     layer = cls(size, stride)
@@ -104,8 +111,7 @@ def test_batchnorm_training_and_inference(shape):
     with torch.no_grad():
         bn.weight.copy_(torch.tensor(layer.params["gamma"]))
         bn.bias.copy_(torch.tensor(layer.params["beta"]))
-    tx = torch.tensor(x if len(shape) == 1 else x.transpose(0, 3, 1, 2).copy(),
-                      requires_grad=True)
+    tx = torch.tensor(x if len(shape) == 1 else x.transpose(0, 3, 1, 2).copy(), requires_grad=True)
     back = (lambda t: t.detach().numpy()) if len(shape) == 1 else nhwc
     y = layer.forward(x, training=True)
     ty = bn(tx)

@@ -34,8 +34,9 @@ def test_same_seed_gives_bit_identical_weights():
     a, b = tiny_model(7, dropout=0.3), tiny_model(7, dropout=0.3)
     ha = fit(a, train, val, config, progress=False)
     hb = fit(b, train, val, config, progress=False)
-    for (_, pa, _, _), (_, pb, _, _) in zip(a.named_parameters(), b.named_parameters(),
-                                            strict=True):
+    for (_, pa, _, _), (_, pb, _, _) in zip(
+        a.named_parameters(), b.named_parameters(), strict=True
+    ):
         assert np.array_equal(pa, pb)
     assert [r["train_loss"] for r in ha.epochs] == [r["train_loss"] for r in hb.epochs]
     c = tiny_model(8, dropout=0.3)
@@ -47,8 +48,14 @@ def test_learns_the_toy_problem_and_logs_each_epoch():
     train, val = toy_split(1000, 1), toy_split(300, 2)
     records = []
     model = tiny_model()
-    history = fit(model, train, val, TrainConfig(epochs=3, batch_size=32, lr=0.05),
-                  log=records.append, progress=False)
+    history = fit(
+        model,
+        train,
+        val,
+        TrainConfig(epochs=3, batch_size=32, lr=0.05),
+        log=records.append,
+        progress=False,
+    )
     assert [r["epoch"] for r in records] == [1, 2, 3] and history.epochs == records
     for key in ("train_loss", "val_loss", "val_accuracy", "val_correct", "seconds"):
         assert key in records[0]
@@ -59,13 +66,18 @@ def test_learns_the_toy_problem_and_logs_each_epoch():
 def test_divergence_is_reported_with_the_learning_rate():
     train = toy_split(200, 1)
     with pytest.raises(DivergenceError, match="learning rate .* too high"):
-        fit(tiny_model(), train, None, TrainConfig(epochs=3, lr=1e6, optimizer="sgd"),
-            progress=False)
+        fit(
+            tiny_model(),
+            train,
+            None,
+            TrainConfig(epochs=3, lr=1e6, optimizer="sgd"),
+            progress=False,
+        )
 
 
 def test_early_stopping_restores_best_weights():
     train, val = toy_split(200, 1), toy_split(100, 2)
-    r = np.random.default_rng(5)                      # 40% wrong labels: it will overfit
+    r = np.random.default_rng(5)  # 40% wrong labels: it will overfit
     train.labels = np.where(r.random(200) < 0.4, r.integers(0, 10, 200), train.labels)
     model = tiny_model()
     seen = []
@@ -73,20 +85,36 @@ def test_early_stopping_restores_best_weights():
     def log(record):
         seen.append((record["val_loss"], model.copy_state()))
 
-    history = fit(model, train, val, TrainConfig(epochs=60, lr=0.05, patience=3,
-                                                 monitor="val_loss"), log=log, progress=False)
+    history = fit(
+        model,
+        train,
+        val,
+        TrainConfig(epochs=60, lr=0.05, patience=3, monitor="val_loss"),
+        log=log,
+        progress=False,
+    )
     assert history.stopped_early and len(history.epochs) < 60
     losses = [loss for loss, _ in seen]
     best = int(np.argmin(losses))
     assert history.best_epoch == best + 1
-    assert len(history.epochs) == history.best_epoch + 3      # patience 3 after the best
+    assert len(history.epochs) == history.best_epoch + 3  # patience 3 after the best
     for name, arr in model.state_dict().items():
         assert np.array_equal(arr, seen[best][1][name])
 
 
-@pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=-1), dict(lr=0),
-                                 dict(optimizer="sgdd"), dict(schedule="wavy"),
-                                 dict(monitor="loss"), dict(patience=0), dict(seed=-1)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(epochs=0),
+        dict(batch_size=-1),
+        dict(lr=0),
+        dict(optimizer="sgdd"),
+        dict(schedule="wavy"),
+        dict(monitor="loss"),
+        dict(patience=0),
+        dict(seed=-1),
+    ],
+)
 def test_invalid_settings_are_named(bad):
     key = next(iter(bad))
     with pytest.raises(ConfigError) as e:
@@ -105,10 +133,16 @@ def test_end_to_end_on_real_handwriting():
     cut = 1400
     train = SimpleNamespace(images=images[:cut], labels=labels[:cut])
     held = SimpleNamespace(images=images[cut:], labels=labels[cut:])
-    model = Sequential([Flatten(), Dense(128), ReLU(), Dense(10)], (1, 28, 28),
-                       seed_streams(0)["init"])
-    fit(model, train, None, TrainConfig(epochs=30, batch_size=32, lr=0.05,
-                                        schedule="cosine"), progress=False)
+    model = Sequential(
+        [Flatten(), Dense(128), ReLU(), Dense(10)], (1, 28, 28), seed_streams(0)["init"]
+    )
+    fit(
+        model,
+        train,
+        None,
+        TrainConfig(epochs=30, batch_size=32, lr=0.05, schedule="cosine"),
+        progress=False,
+    )
     from digitnet.evaluation.evaluate import evaluate
 
     acc = evaluate(model, held.images, held.labels)["accuracy"]

@@ -19,7 +19,7 @@ def test_the_test_split_loads_verified_with_mnists_conventions():
     assert images.shape == (2007, 16, 16) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
     assert images.min() == 0 and images.max() == 255
-    assert (images[:, 0, :] == 0).mean() > 0.5          # background 0, as in MNIST
+    assert (images[:, 0, :] == 0).mean() > 0.5  # background 0, as in MNIST
 
 
 def test_bad_folders_and_files_are_one_line(tmp_path):
@@ -57,7 +57,7 @@ def test_usps_train_is_appended_to_the_training_split_only(monkeypatch, digits_d
 
     rng = np.random.default_rng(0)
     fake = np.zeros((5, 16, 16), np.uint8)
-    fake[:, 3:13, 6:10] = rng.integers(180, 256, size=(5, 10, 4))   # five bars: 1s
+    fake[:, 3:13, 6:10] = rng.integers(180, 256, size=(5, 10, 4))  # five bars: 1s
     monkeypatch.setattr(usps, "load_usps", lambda folder, split: (fake, np.ones(5, np.int64)))
     data = usps.add_usps_train(digits_data, "somewhere")
     n = len(digits_data.train.labels)

@@ -10,8 +10,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_ERRORS = ("CheckpointError", "ConfigError", "DataError", "DigitnetError", "DivergenceError",
-           "ExportError", "ImageError", "ModelFileError")
+_ERRORS = (
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DigitnetError",
+    "DivergenceError",
+    "ExportError",
+    "ImageError",
+    "ModelFileError",
+)
 
 __all__ = ["__version__", *_ERRORS]
 

@@ -75,8 +75,17 @@ def one_line(exc: BaseException, limit: int = MAX_LINE) -> str:
     ``limit`` characters (cut with an ellipsis): how every error is shown to a person."""
     text = str(exc).strip()
     line = text.splitlines()[0].strip() if text else type(exc).__name__
-    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "DigitnetError", "DivergenceError",
-           "ExportError", "ImageError", "ModelFileError", "one_line"]
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DigitnetError",
+    "DivergenceError",
+    "ExportError",
+    "ImageError",
+    "ModelFileError",
+    "one_line",
+]

@@ -19,7 +19,7 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())       # mkstemp makes 0600; a saved file is not secret
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file is not secret
         os.replace(tmp, path)
     except BaseException:
         try:

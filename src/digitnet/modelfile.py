@@ -37,8 +37,9 @@ FORMAT_VERSION = 1
 META_KEY = "__digitnet__"
 
 
-def save_model(path: str | os.PathLike, model: Sequential | Ensemble,
-               meta: dict[str, Any] | None = None) -> Path:
+def save_model(
+    path: str | os.PathLike, model: Sequential | Ensemble, meta: dict[str, Any] | None = None
+) -> Path:
     """Write ``model`` (architecture, weights, buffers) and ``meta`` to ``path`` atomically.
 
     ``meta`` defaults to ``model.meta``; it must be JSON-serialisable.
@@ -46,10 +47,14 @@ def save_model(path: str | os.PathLike, model: Sequential | Ensemble,
     path = Path(path)
     if not path.parent.exists():
         raise ModelFileError(f"cannot write {path}: folder {path.parent} does not exist")
-    doc = {"format": FORMAT, "format_version": FORMAT_VERSION,
-           "digitnet_version": __version__, "architecture": model.get_config(),
-           "num_parameters": model.num_parameters(),
-           "meta": model.meta if meta is None else meta}
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitnet_version": __version__,
+        "architecture": model.get_config(),
+        "num_parameters": model.num_parameters(),
+        "meta": model.meta if meta is None else meta,
+    }
     payload = json.dumps(doc, allow_nan=False, default=_json_default).encode("utf-8")
     arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
     arrays[META_KEY] = np.frombuffer(payload, dtype=np.uint8)
@@ -80,29 +85,44 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} not found: check the path, or train one with "
-                             "`digitnet train --out MODEL.npz`")
+        raise ModelFileError(
+            f"model file {path} not found: check the path, or train one with "
+            "`digitnet train --out MODEL.npz`"
+        )
     try:
         unpacked_size(path, MAX_UNPACKED, ModelFileError)
         with np.load(path, allow_pickle=False) as npz:
             if META_KEY not in npz.files:
-                raise ModelFileError(f"{path} is an .npz archive but not a digitnet model "
-                                     "(no digitnet metadata)")
+                raise ModelFileError(
+                    f"{path} is an .npz archive but not a digitnet model (no digitnet metadata)"
+                )
             doc = _read_doc(path, npz[META_KEY])
             arrays = {k: npz[k] for k in npz.files if k != META_KEY}
     except ModelFileError:
         raise
     except NPZ_ERRORS as exc:
-        raise ModelFileError(f"{path} is not a readable digitnet model (truncated, corrupted "
-                             f"or another kind of file: {one_line(exc, 120)}); re-create or "
-                             "re-download it") from None
+        raise ModelFileError(
+            f"{path} is not a readable digitnet model (truncated, corrupted "
+            f"or another kind of file: {one_line(exc, 120)}); re-create or "
+            "re-download it"
+        ) from None
     return _build(path, doc, arrays)
 
 
 #: what reading a damaged .npz can raise: zip and zlib errors, NumPy's header parser
 #: (tokenize / SyntaxError on a mangled header dict), unsupported zip features
-NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError,
-              tokenize.TokenError, SyntaxError, struct.error, NotImplementedError)
+NPZ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    tokenize.TokenError,
+    SyntaxError,
+    struct.error,
+    NotImplementedError,
+)
 
 #: a model file's arrays, unpacked, are at most this large (the shipped model: 1.3 MB); a
 #: larger archive is refused before anything is unpacked (a zip bomb)
@@ -115,16 +135,19 @@ def unpacked_size(path: Path, limit: int, error: type[Exception]) -> int:
     with zipfile.ZipFile(path) as archive:
         total = sum(info.file_size for info in archive.infolist())
         if total > limit:
-            raise error(f"{path}: its arrays would take {total / 2**20:,.0f} MB unpacked, more "
-                        f"than the {limit / 2**20:,.0f} MB a digitnet file may hold (a zip bomb?)")
+            raise error(
+                f"{path}: its arrays would take {total / 2**20:,.0f} MB unpacked, more "
+                f"than the {limit / 2**20:,.0f} MB a digitnet file may hold (a zip bomb?)"
+            )
         for info in archive.infolist():
             if info.filename.endswith(".npy"):
                 _check_declared_size(path, archive, info, error)
     return total
 
 
-def _check_declared_size(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
-                         error: type[Exception]) -> None:
+def _check_declared_size(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, error: type[Exception]
+) -> None:
     """Refuse an array whose header declares more bytes than its member holds, before NumPy
     allocates the declared size (a 4 TB array announced in a 100-byte file)."""
     fmt = np.lib.format
@@ -135,38 +158,45 @@ def _check_declared_size(path: Path, archive: zipfile.ZipFile, info: zipfile.Zip
         elif version == (2, 0):
             shape, _, dtype = fmt.read_array_header_2_0(f)
         else:
-            raise error(f"{path}: array {info.filename} has the .npy format version "
-                        f"{version[0]}.{version[1]}, which digitnet does not read; re-create "
-                        "the file with digitnet")
+            raise error(
+                f"{path}: array {info.filename} has the .npy format version "
+                f"{version[0]}.{version[1]}, which digitnet does not read; re-create "
+                "the file with digitnet"
+            )
     declared = math.prod(int(n) for n in shape) * dtype.itemsize
     if declared > info.file_size:
-        raise error(f"{path}: array {info.filename} declares shape {tuple(shape)} "
-                    f"({declared:,} bytes) but holds only {info.file_size:,} bytes (truncated "
-                    "or forged); re-create or re-download it")
-
+        raise error(
+            f"{path}: array {info.filename} declares shape {tuple(shape)} "
+            f"({declared:,} bytes) but holds only {info.file_size:,} bytes (truncated "
+            "or forged); re-create or re-download it"
+        )
 
 
 def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
     try:
         doc = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: the model metadata is corrupted ({one_line(exc, 120)}); "
-                             "re-create or re-download the file") from None
+        raise ModelFileError(
+            f"{path}: the model metadata is corrupted ({one_line(exc, 120)}); "
+            "re-create or re-download the file"
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a digitnet model file (format "
-                             f"{doc.get('format') if isinstance(doc, dict) else None!r})")
+        raise ModelFileError(
+            f"{path} is not a digitnet model file (format "
+            f"{doc.get('format') if isinstance(doc, dict) else None!r})"
+        )
     version = doc.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: invalid model format version {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} uses model format {version}, newer than this digitnet "
-            f"({__version__}) reads (format {FORMAT_VERSION}): upgrade digitnet")
+            f"({__version__}) reads (format {FORMAT_VERSION}): upgrade digitnet"
+        )
     return doc
 
 
-def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]
-           ) -> Sequential | Ensemble:
+def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential | Ensemble:
     try:
         arch = doc["architecture"]
         if arch.get("type") == "Ensemble":
@@ -175,9 +205,10 @@ def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]
             model = Sequential.from_config(arch)
         model.load_state_dict(arrays)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ModelFileError(f"{path}: the architecture and weights do not fit together "
-                             f"({one_line(exc, 120)}); the file is corrupted or was edited"
-                             ) from None
+        raise ModelFileError(
+            f"{path}: the architecture and weights do not fit together "
+            f"({one_line(exc, 120)}); the file is corrupted or was edited"
+        ) from None
     model.meta = doc.get("meta") or {}
     model.saved_with = doc.get("digitnet_version")
     return model

@@ -25,8 +25,16 @@ class ProgressBar:
         Force drawing on or off; by default it draws only on a terminal.
     """
 
-    def __init__(self, total: int, label: str = "", *, stream: TextIO | None = None,
-                 enabled: bool | None = None, width: int = 30, unit: str = "") -> None:
+    def __init__(
+        self,
+        total: int,
+        label: str = "",
+        *,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        width: int = 30,
+        unit: str = "",
+    ) -> None:
         self.total = int(total)
         self.label = label
         self.stream = stream if stream is not None else sys.stderr
@@ -55,8 +63,10 @@ class ProgressBar:
             frac = min(self.count / self.total, 1.0)
             filled = int(round(frac * self.width))
             bar = "#" * filled + "." * (self.width - filled)
-            text = f"\r{self.label} [{bar}] {self._fmt(self.count)}/{self._fmt(self.total)} " \
-                   f"{elapsed:.1f}s"
+            text = (
+                f"\r{self.label} [{bar}] {self._fmt(self.count)}/{self._fmt(self.total)} "
+                f"{elapsed:.1f}s"
+            )
         else:
             text = f"\r{self.label} {self._fmt(self.count)} {elapsed:.1f}s"
         self.stream.write(text)

@@ -137,13 +137,14 @@ def _listed(listing: Path) -> Iterator[Item]:
     try:
         text = listing.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{listing}: not a folder, an archive or a text list of paths "
-                          f"({exc})") from None
+        raise ConfigError(
+            f"{listing}: not a folder, an archive or a text list of paths ({exc})"
+        ) from None
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        if "://" in line:                 # s3://..., gs://..., https://...: read by fsspec
+        if "://" in line:  # s3://..., gs://..., https://...: read by fsspec
             yield Item(line, ("url", line))
             continue
         path = Path(line) if Path(line).is_absolute() else listing.parent / line
@@ -173,13 +174,19 @@ def read_items(batch: list[Item], model_path: str | None = None) -> list[dict[st
     model, checker = _model(model_path)
     out = []
     for item in batch:
-        record = {"path": item.key, "number": None, "confidence": None, "digits": None,
-                  "error": None}
+        record = {
+            "path": item.key,
+            "number": None,
+            "confidence": None,
+            "digits": None,
+            "error": None,
+        }
         try:
             data = _bytes(item)
             r = recognise(data, model, checker=checker or False)
-            record.update(number=r.prediction, confidence=r.confidence,
-                          digits=[d.to_dict() for d in r.digits])
+            record.update(
+                number=r.prediction, confidence=r.confidence, digits=[d.to_dict() for d in r.digits]
+            )
         except DigitnetError as exc:
             record["error"] = str(exc).replace("image: ", "", 1)
         except OSError as exc:
@@ -218,7 +225,7 @@ def _read_url(url: str) -> bytes:
             data = f.read(MAX_MEMBER + 1)
     except OSError:
         raise
-    except Exception as exc:    # noqa: BLE001  (any storage backend's own errors: one line)
+    except Exception as exc:  # noqa: BLE001  (any storage backend's own errors: one line)
         raise ConfigError(f"cannot read this URL ({one_line(exc, 160)})") from None
     if len(data) > MAX_MEMBER:
         raise ConfigError(f"more than {MAX_MEMBER:,} bytes, more than any photo: refused")
@@ -227,12 +234,14 @@ def _read_url(url: str) -> bytes:
 
 # -- the output file ---------------------------------------------------------------------------
 
+
 class Results:
     """The results file, JSON Lines (``fmt="jsonl"``) or CSV; :attr:`done` holds the keys
     already answered (the ones with an error too, unless ``retry_errors``)."""
 
-    def __init__(self, path: str | os.PathLike, fmt: str = "jsonl", *,
-                 retry_errors: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike, fmt: str = "jsonl", *, retry_errors: bool = False
+    ) -> None:
         if fmt not in ("jsonl", "csv"):
             raise ConfigError(f"format must be jsonl or csv, got {fmt!r}")
         self.path, self.fmt = Path(path), fmt
@@ -256,7 +265,7 @@ class Results:
             return []
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
-        if end < len(data):                                    # a torn last line
+        if end < len(data):  # a torn last line
             with open(self.path, "r+b") as f:
                 f.truncate(end)
         text = data[:end].decode("utf-8", errors="replace")
@@ -268,8 +277,10 @@ class Results:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                raise ConfigError(f"{self.path}, line {n}: not a results line; use another "
-                                  "--out, or delete the file to start again") from None
+                raise ConfigError(
+                    f"{self.path}, line {n}: not a results line; use another "
+                    "--out, or delete the file to start again"
+                ) from None
             if isinstance(record, dict) and "path" in record:
                 out.append(record)
         return out
@@ -308,6 +319,7 @@ class Results:
 
 # -- running -----------------------------------------------------------------------------------
 
+
 def batches(todo: Iterable[Item], size: int) -> Iterator[list[Item]]:
     batch: list[Item] = []
     for item in todo:
@@ -319,10 +331,17 @@ def batches(todo: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def run(source: str | os.PathLike, results: Results, *, workers: int = 0,
-        dask: str | None = None, model_path: str | None = None, batch_size: int = 16,
-        progress: Callable[[int], None] | None = None,
-        on_todo: Callable[[int], None] | None = None) -> dict[str, int]:
+def run(
+    source: str | os.PathLike,
+    results: Results,
+    *,
+    workers: int = 0,
+    dask: str | None = None,
+    model_path: str | None = None,
+    batch_size: int = 16,
+    progress: Callable[[int], None] | None = None,
+    on_todo: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Read every image of ``source`` not yet in ``results``; returns counts (read, errors,
     skipped). ``dask``: a scheduler address, or ``"local"`` for a LocalCluster of
     ``workers`` processes; else ``workers`` local processes (0: in this process).
@@ -332,13 +351,19 @@ def run(source: str | os.PathLike, results: Results, *, workers: int = 0,
     all_items = list(items(source))
     keys = {i.key for i in all_items}
     if results.done and all_items and not results.done & keys:
-        raise ConfigError(f"{results.path} holds answers for another source, none for an "
-                          f"image of {source}; use another --out")
+        raise ConfigError(
+            f"{results.path} holds answers for another source, none for an "
+            f"image of {source}; use another --out"
+        )
     todo = [i for i in all_items if i.key not in results.done]
     if on_todo is not None:
         on_todo(len(todo))
-    counts = {"images": len(all_items), "skipped": len(all_items) - len(todo), "read": 0,
-              "errors": 0}
+    counts = {
+        "images": len(all_items),
+        "skipped": len(all_items) - len(todo),
+        "read": 0,
+        "errors": 0,
+    }
 
     def take(records: list[dict[str, Any]]) -> None:
         for r in records:
@@ -354,13 +379,16 @@ def run(source: str | os.PathLike, results: Results, *, workers: int = 0,
         for chunk in chunks:
             take(read_items(chunk, model_path))
     else:
-        with _one_thread_each(), ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_one_thread) as pool:
+        with (
+            _one_thread_each(),
+            ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread
+            ) as pool,
+        ):
             pending: set = set()
             for chunk in chunks:
                 pending.add(pool.submit(read_items, chunk, model_path))
-                if len(pending) >= 4 * workers:                   # bounded memory
+                if len(pending) >= 4 * workers:  # bounded memory
                     finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for f in finished:
                         take(f.result())
@@ -386,8 +414,12 @@ def _one_thread_each():
                 os.environ[k] = v
 
 
-ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "DIGITNET_THREADS": "1"}
+ONE_THREAD = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "DIGITNET_THREADS": "1",
+}
 
 
 def _one_thread() -> None:
@@ -423,8 +455,12 @@ def _run_dask(chunks, take, address: str, workers: int, model_path: str | None) 
         # the workers' stack sampling costs a share of a small machine's cores
         dask.config.set({"distributed.worker.profile.enabled": False})
         with _one_thread_each():
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=max(1, workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
         client = Client(cluster)
     else:
         try:

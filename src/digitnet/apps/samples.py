@@ -55,8 +55,10 @@ class SampleStore:
         db = self._connect()
         try:
             with db:
-                cur = db.execute("INSERT INTO samples (digit, image) VALUES (?, ?)",
-                                 (digit, sqlite3.Binary(image)))
+                cur = db.execute(
+                    "INSERT INTO samples (digit, image) VALUES (?, ?)",
+                    (digit, sqlite3.Binary(image)),
+                )
             return int(cur.lastrowid)
         finally:
             db.close()
@@ -69,8 +71,11 @@ class SampleStore:
         db = self._connect()
         try:
             with db:
-                cur = (db.execute("DELETE FROM samples") if sample_id is None else
-                       db.execute("DELETE FROM samples WHERE id = ?", (int(sample_id),)))
+                cur = (
+                    db.execute("DELETE FROM samples")
+                    if sample_id is None
+                    else db.execute("DELETE FROM samples WHERE id = ?", (int(sample_id),))
+                )
             return int(cur.rowcount)
         finally:
             db.close()
@@ -105,12 +110,16 @@ class SampleStore:
                 try:
                     images.append(to_mnist(bytes(image)))
                 except DigitnetError as exc:
-                    raise ConfigError(f"{self.path}: sample {sample_id} cannot be read ({exc})"
-                                      ) from None
+                    raise ConfigError(
+                        f"{self.path}: sample {sample_id} cannot be read ({exc})"
+                    ) from None
                 labels.append(int(digit))
                 digest.update(bytes(image))
-        return (np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
-                np.array(labels, dtype=np.int64), digest.hexdigest())
+        return (
+            np.stack(images) if images else np.zeros((0, 28, 28), np.uint8),
+            np.array(labels, dtype=np.int64),
+            digest.hexdigest(),
+        )
 
     def export(self, folder: str | os.PathLike) -> int:
         """Write every sample as ``folder/<digit>/<id>.png`` (built beside ``folder`` and
@@ -121,8 +130,10 @@ class SampleStore:
         if not out.parent.is_dir():
             raise ConfigError(f"{out}: folder {out.parent} does not exist")
         if not self.path.exists():
-            raise ConfigError(f"no samples yet ({self.path} does not exist): press \"that's "
-                              "wrong\" on the `digitnet serve` page to keep some")
+            raise ConfigError(
+                f"no samples yet ({self.path} does not exist): press \"that's "
+                'wrong" on the `digitnet serve` page to keep some'
+            )
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
         db = self._connect()
         try:

@@ -72,15 +72,35 @@ class Augmenter:
         Height and width of the images inside each example.
     """
 
-    def __init__(self, *, rotate: float = 0.0, shift: float = 0.0, scale: float = 0.0,
-                 shear: float = 0.0, elastic_alpha: float = 0.0, elastic_sigma: float = 4.0,
-                 stroke: float = 0.0, blur: float = 0.0, noise: float = 0.0,
-                 fill: float = 0.0, coarse: float = 0.0, rng: np.random.Generator | None = None,
-                 image_shape: tuple[int, int] = IMAGE_SHAPE) -> None:
-        for name, v, hi in (("rotate", rotate, 180), ("shift", shift, 28), ("scale", scale, 0.9),
-                            ("shear", shear, 60), ("elastic_alpha", elastic_alpha, 1000),
-                            ("stroke", stroke, 1), ("blur", blur, 1),
-                            ("noise", noise, 1), ("fill", fill, 1), ("coarse", coarse, 1)):
+    def __init__(
+        self,
+        *,
+        rotate: float = 0.0,
+        shift: float = 0.0,
+        scale: float = 0.0,
+        shear: float = 0.0,
+        elastic_alpha: float = 0.0,
+        elastic_sigma: float = 4.0,
+        stroke: float = 0.0,
+        blur: float = 0.0,
+        noise: float = 0.0,
+        fill: float = 0.0,
+        coarse: float = 0.0,
+        rng: np.random.Generator | None = None,
+        image_shape: tuple[int, int] = IMAGE_SHAPE,
+    ) -> None:
+        for name, v, hi in (
+            ("rotate", rotate, 180),
+            ("shift", shift, 28),
+            ("scale", scale, 0.9),
+            ("shear", shear, 60),
+            ("elastic_alpha", elastic_alpha, 1000),
+            ("stroke", stroke, 1),
+            ("blur", blur, 1),
+            ("noise", noise, 1),
+            ("fill", fill, 1),
+            ("coarse", coarse, 1),
+        ):
             if not (isinstance(v, (int, float)) and 0 <= v <= hi):
                 raise ValueError(f"{name} must be a number in [0, {hi}], got {v!r}")
         if not (isinstance(elastic_sigma, (int, float)) and elastic_sigma > 0):
@@ -94,16 +114,22 @@ class Augmenter:
         h, w = self.image_shape
         self._gh = gaussian_matrix(h, elastic_sigma)
         self._gw = gaussian_matrix(w, elastic_sigma)
-        ys, xs = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32),
-                             indexing="ij")
+        ys, xs = np.meshgrid(
+            np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij"
+        )
         self._centre = np.array([(h - 1) / 2, (w - 1) / 2], dtype=np.float32)
-        self._grid = np.stack([ys.ravel(), xs.ravel()], axis=1) - self._centre   # (H*W, 2)
+        self._grid = np.stack([ys.ravel(), xs.ravel()], axis=1) - self._centre  # (H*W, 2)
 
     def config(self) -> dict[str, float]:
-        out = {"rotate": self.rotate, "shift": self.shift, "scale": self.scale,
-               "shear": self.shear, "elastic_alpha": self.elastic_alpha,
-               "elastic_sigma": self.elastic_sigma}
-        if self.stroke or self.blur:         # older model files never had these keys
+        out = {
+            "rotate": self.rotate,
+            "shift": self.shift,
+            "scale": self.scale,
+            "shear": self.shear,
+            "elastic_alpha": self.elastic_alpha,
+            "elastic_sigma": self.elastic_sigma,
+        }
+        if self.stroke or self.blur:  # older model files never had these keys
             out.update(stroke=self.stroke, blur=self.blur)
         if self.noise:
             out["noise"] = self.noise
@@ -119,10 +145,10 @@ class Augmenter:
         h, w = self.image_shape
         if b == 0:
             return x.copy()
-        coords = self.sample_coordinates(b)                      # (B, H*W, 2) source (y, x)
+        coords = self.sample_coordinates(b)  # (B, H*W, 2) source (y, x)
         if self.fill:
             coords = self.fill_box(x.reshape(b, h, w), coords)
-        out = bilinear_sample(x.reshape(b, h, w), coords)        # (B, H*W)
+        out = bilinear_sample(x.reshape(b, h, w), coords)  # (B, H*W)
         if self.stroke or self.blur:
             out = self.restroke(out.reshape(b, h, w))
         if self.coarse:
@@ -144,7 +170,7 @@ class Augmenter:
         if not chosen.any():
             return coords
         ink = x > 0.3
-        rows, cols = ink.any(axis=2), ink.any(axis=1)             # (B, H), (B, W)
+        rows, cols = ink.any(axis=2), ink.any(axis=1)  # (B, H), (B, W)
         size = np.empty((b, 2), dtype=np.float32)
         centre = np.empty((b, 2), dtype=np.float32)
         for axis, occupied in enumerate((rows, cols)):
@@ -154,8 +180,8 @@ class Augmenter:
             size[:, axis] = np.maximum(last - first + 1, 1)
             centre[:, axis] = (first + last) / 2
         longest = size.max(axis=1, keepdims=True)
-        target = size + amount[:, None] * (longest - size)           # (B, 2)
-        factor = np.minimum(target / size, 4.0)                       # output per input px
+        target = size + amount[:, None] * (longest - size)  # (B, 2)
+        factor = np.minimum(target / size, 4.0)  # output per input px
         factor[~chosen | ~rows.any(axis=1)] = 1.0
         # an output pixel at c + d reads the input at c + d / factor (c: the box's centre)
         return centre[:, None, :] + (coords - centre[:, None, :]) / factor[:, None, :]
@@ -169,9 +195,9 @@ class Augmenter:
         out = x.copy()
         for n in np.unique(sizes):
             pick = chosen[sizes == n]
-            down_h, down_w = area_matrix(h, int(n)), area_matrix(w, int(n))       # (n, H)
-            up_h, up_w = bilinear_matrix(int(n), h), bilinear_matrix(int(n), w)   # (H, n)
-            small = down_h @ x[pick] @ down_w.T                                   # (k, n, n)
+            down_h, down_w = area_matrix(h, int(n)), area_matrix(w, int(n))  # (n, H)
+            up_h, up_w = bilinear_matrix(int(n), h), bilinear_matrix(int(n), w)  # (H, n)
+            small = down_h @ x[pick] @ down_w.T  # (k, n, n)
             small = (small > levels[sizes == n][:, None, None]).astype(np.float32)
             out[pick] = up_h @ small @ up_w.T
         return np.clip(out, 0.0, 1.0, out=out)
@@ -210,8 +236,8 @@ class Augmenter:
         inv[:, 1, 0] = sin
         inv[:, 1, 1] = cos + np.tan(shear) * sin
         inv /= zoom[:, None, None]
-        shift = self.shift * u[:, 3:5]                           # (B, 2)
-        coords = np.matmul(self._grid, inv.transpose(0, 2, 1))   # (B, H*W, 2)
+        shift = self.shift * u[:, 3:5]  # (B, 2)
+        coords = np.matmul(self._grid, inv.transpose(0, 2, 1))  # (B, H*W, 2)
         coords += self._centre - shift[:, None, :]
         if self.elastic_alpha:
             coords += self._elastic_field(b).reshape(b, -1, 2)
@@ -222,7 +248,7 @@ class Augmenter:
         convolved with a Gaussian of std sigma, times alpha."""
         h, w = self.image_shape
         field = self.rng.uniform(-1.0, 1.0, size=(b, 2, h, w)).astype(np.float32)
-        smooth = np.matmul(np.matmul(self._gh, field), self._gw.T)   # G_h F G_w^T, per map
+        smooth = np.matmul(np.matmul(self._gh, field), self._gw.T)  # G_h F G_w^T, per map
         smooth *= np.float32(self.elastic_alpha)
         return smooth.transpose(0, 2, 3, 1)
 
@@ -236,7 +262,7 @@ def neighbourhood(x: np.ndarray, op: np.ufunc) -> np.ndarray:
     for dy in range(3):
         for dx in range(3):
             if dy != 1 or dx != 1:
-                op(out, padded[:, dy:dy + h, dx:dx + w], out=out)
+                op(out, padded[:, dy : dy + h, dx : dx + w], out=out)
     return out
 
 
@@ -266,7 +292,7 @@ def bilinear_matrix(m: int, n: int) -> np.ndarray:
 def binomial_smooth(x: np.ndarray) -> np.ndarray:
     """Separable [1, 2, 1] / 4 smoothing, zero outside: (B, H, W) -> (B, H, W) float32."""
     p = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    rows = (p[:, :-2] + 2 * p[:, 1:-1] + p[:, 2:]) * np.float32(0.25)      # (B, H, W + 2)
+    rows = (p[:, :-2] + 2 * p[:, 1:-1] + p[:, 2:]) * np.float32(0.25)  # (B, H, W + 2)
     return (rows[:, :, :-2] + 2 * rows[:, :, 1:-1] + rows[:, :, 2:]) * np.float32(0.25)
 
 
@@ -276,12 +302,12 @@ def bilinear_sample(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
     images : (B, H, W) float; coords : (B, P, 2) (row, column) -> (B, P) float32.
     """
     b, h, w = images.shape
-    padded = np.zeros((b, h + 2, w + 2), dtype=np.float32)     # 1-pixel zero frame
+    padded = np.zeros((b, h + 2, w + 2), dtype=np.float32)  # 1-pixel zero frame
     padded[:, 1:-1, 1:-1] = images
     flat = padded.ravel()
     r, c = coords[..., 0], coords[..., 1]
     r0f, c0f = np.floor(r), np.floor(c)
-    fr, fc = r - r0f, c - c0f                                   # (B, P) weights
+    fr, fc = r - r0f, c - c0f  # (B, P) weights
     # padded-image indices; anything beyond the frame is clipped onto the zero frame
     r0 = r0f.astype(np.int64) + 1
     c0 = c0f.astype(np.int64) + 1
@@ -290,7 +316,7 @@ def bilinear_sample(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
     np.clip(r0, 0, h + 1, out=r0)
     np.clip(c0, 0, w + 1, out=c0)
     stride = w + 2
-    base = (np.arange(b, dtype=np.int64) * ((h + 2) * stride))[:, None]   # (B, 1)
+    base = (np.arange(b, dtype=np.int64) * ((h + 2) * stride))[:, None]  # (B, 1)
     r0 = r0 * stride + base
     r1 = r1 * stride + base
     gr = 1 - fr
@@ -311,6 +337,6 @@ def preview(images: np.ndarray, augmenter: Augmenter, per_image: int = 5) -> np.
     if images.dtype == np.uint8:
         x = x / np.float32(255)
     k, h, w = x.shape
-    repeated = np.repeat(x, per_image, axis=0)                   # (K*per_image, H, W)
+    repeated = np.repeat(x, per_image, axis=0)  # (K*per_image, H, W)
     distorted = augmenter(repeated).reshape(k, per_image, h, w)
     return np.concatenate([x[:, None], distorted], axis=1)

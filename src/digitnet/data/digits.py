@@ -42,13 +42,15 @@ def load_digits_28(*, box: int = 20) -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise DataError("load_digits_28 needs scikit-learn, which is not installed; "
-                        "install it with `pip install scikit-learn` (or digitnet[test])") from None
+        raise DataError(
+            "load_digits_28 needs scikit-learn, which is not installed; "
+            "install it with `pip install scikit-learn` (or digitnet[test])"
+        ) from None
     digits = load_digits()
     images = upscale(digits.images, box) * (255 / 16)  # sklearn's 0-16 -> MNIST's 0-255
     out = np.zeros((len(images), SIZE, SIZE), dtype=np.uint8)
     top = (SIZE - box) // 2
-    out[:, top:top + box, top:top + box] = np.clip(np.rint(images), 0, 255)
+    out[:, top : top + box, top : top + box] = np.clip(np.rint(images), 0, 255)
     return out, digits.target.astype(np.int64)
 
 

@@ -20,13 +20,7 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from digitnet import __version__
-from digitnet.data.files import (
-    FILES,
-    MnistFile,
-    describe_source,
-    find_file,
-    resolve_data_dir,
-)
+from digitnet.data.files import FILES, MnistFile, describe_source, find_file, resolve_data_dir
 from digitnet.data.idx import IdxError, check_sha256, decompress, parse_idx
 from digitnet.errors import ConfigError, DataError
 from digitnet.progress import ProgressBar
@@ -47,13 +41,19 @@ def default_mirrors() -> tuple[str, ...]:
     """``$DIGITNET_MIRRORS`` split on commas when set, else the public :data:`MIRRORS`."""
     env = os.environ.get(MIRRORS_ENV_VAR, "").strip()
     if env:
-        return tuple(m.strip() if m.strip().endswith("/") else m.strip() + "/"
-                     for m in env.split(",") if m.strip())
+        return tuple(
+            m.strip() if m.strip().endswith("/") else m.strip() + "/"
+            for m in env.split(",")
+            if m.strip()
+        )
     return MIRRORS
 
-OFFLINE_HINT = ("to install without a network, copy the four MNIST IDX files (.gz or "
-                "decompressed) into that folder, or point --data-dir or DIGITNET_DATA_DIR at a "
-                "folder that holds them")
+
+OFFLINE_HINT = (
+    "to install without a network, copy the four MNIST IDX files (.gz or "
+    "decompressed) into that folder, or point --data-dir or DIGITNET_DATA_DIR at a "
+    "folder that holds them"
+)
 
 ProgressCallback = Callable[[int, int, str], None]
 """``progress(bytes_done, bytes_total, filename)``; ``bytes_total`` is 0 when unknown."""
@@ -79,8 +79,10 @@ class DownloadError(DataError):
 
     def __init__(self, spec: MnistFile, folder: Path, failures: list[str]) -> None:
         self.spec, self.folder, self.failures = spec, folder, failures
-        super().__init__(f"could not download {spec.gz_name} into {folder}: "
-                         f"{'; '.join(failures)}; {OFFLINE_HINT}")
+        super().__init__(
+            f"could not download {spec.gz_name} into {folder}: "
+            f"{'; '.join(failures)}; {OFFLINE_HINT}"
+        )
 
 
 class _MirrorFailed(Exception):
@@ -113,11 +115,14 @@ class DownloadResult:
     present: tuple[Path, ...]
 
 
-def download_mnist(data_dir: str | os.PathLike[str] | None = None, *,
-                   mirrors: Sequence[str] | None = None,
-                   files: Mapping[str, MnistFile] = FILES,
-                   progress: ProgressCallback | None = None,
-                   timeout: float = 30) -> DownloadResult:
+def download_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    mirrors: Sequence[str] | None = None,
+    files: Mapping[str, MnistFile] = FILES,
+    progress: ProgressCallback | None = None,
+    timeout: float = 30,
+) -> DownloadResult:
     """Download the MNIST files missing from the data folder.
 
     Parameters
@@ -164,8 +169,9 @@ def download_mnist(data_dir: str | os.PathLike[str] | None = None, *,
     return DownloadResult(folder, source, tuple(downloaded), tuple(present))
 
 
-def _check_download_args(mirrors: Sequence[str], timeout: float,
-                         progress: ProgressCallback | None) -> None:
+def _check_download_args(
+    mirrors: Sequence[str], timeout: float, progress: ProgressCallback | None
+) -> None:
     if isinstance(mirrors, str) or not mirrors or not all(isinstance(m, str) for m in mirrors):
         raise ConfigError(f"mirrors must be a non-empty sequence of URLs, got {mirrors!r}")
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
@@ -178,14 +184,21 @@ def _make_folder(folder: Path, source: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"cannot create the data folder {folder} ({describe_source(source)}): "
-                        f"{e.strerror or e}; choose a writable folder with --data-dir or "
-                        "DIGITNET_DATA_DIR") from None
+        raise DataError(
+            f"cannot create the data folder {folder} ({describe_source(source)}): "
+            f"{e.strerror or e}; choose a writable folder with --data-dir or "
+            "DIGITNET_DATA_DIR"
+        ) from None
 
 
-def _download_file(spec: MnistFile, folder: Path, mirrors: Sequence[str],
-                   unreachable: dict[str, str], progress: ProgressCallback | None,
-                   timeout: float) -> Path:
+def _download_file(
+    spec: MnistFile,
+    folder: Path,
+    mirrors: Sequence[str],
+    unreachable: dict[str, str],
+    progress: ProgressCallback | None,
+    timeout: float,
+) -> Path:
     """Try each mirror in turn for one file; return its final path."""
     failures = []
     for mirror in mirrors:
@@ -202,15 +215,19 @@ def _download_file(spec: MnistFile, folder: Path, mirrors: Sequence[str],
     raise DownloadError(spec, folder, failures)
 
 
-def _fetch_verified(url: str, spec: MnistFile, folder: Path,
-                    progress: ProgressCallback | None, timeout: float) -> Path:
+def _fetch_verified(
+    url: str, spec: MnistFile, folder: Path, progress: ProgressCallback | None, timeout: float
+) -> Path:
     """Stream ``url`` to a temp file in ``folder``, verify it, rename it into place."""
     try:
-        tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{spec.gz_name}.",
-                                          suffix=".part", delete=False)
+        tmp = tempfile.NamedTemporaryFile(
+            dir=folder, prefix=f".{spec.gz_name}.", suffix=".part", delete=False
+        )
     except OSError as e:
-        raise DataError(f"cannot write into the data folder {folder}: {e.strerror or e}; "
-                        "choose a writable folder with --data-dir or DIGITNET_DATA_DIR") from None
+        raise DataError(
+            f"cannot write into the data folder {folder}: {e.strerror or e}; "
+            "choose a writable folder with --data-dir or DIGITNET_DATA_DIR"
+        ) from None
     tmp_path = Path(tmp.name)
     try:
         with tmp:
@@ -223,17 +240,19 @@ def _fetch_verified(url: str, spec: MnistFile, folder: Path,
         os.replace(tmp_path, dest)
     except OSError as e:  # network errors were turned into _MirrorFailed: this one is local
         tmp_path.unlink(missing_ok=True)
-        raise DataError(f"cannot write {folder / spec.gz_name}: {e.strerror or e}; free some "
-                        "space or choose another folder with --data-dir or DIGITNET_DATA_DIR"
-                        ) from None
+        raise DataError(
+            f"cannot write {folder / spec.gz_name}: {e.strerror or e}; free some "
+            "space or choose another folder with --data-dir or DIGITNET_DATA_DIR"
+        ) from None
     except BaseException:  # including KeyboardInterrupt: never leave a partial file behind
         tmp_path.unlink(missing_ok=True)
         raise
     return dest
 
 
-def _stream(url: str, out: IO[bytes], name: str, progress: ProgressCallback | None,
-            timeout: float) -> str:
+def _stream(
+    url: str, out: IO[bytes], name: str, progress: ProgressCallback | None, timeout: float
+) -> str:
     """Copy the body of ``url`` into ``out``; return its MD5 hex digest."""
     try:
         request = urllib.request.Request(url, headers={"User-Agent": f"digitnet/{__version__}"})
@@ -280,8 +299,7 @@ def _failure(error: BaseException, timeout: float) -> _MirrorFailed:
     if isinstance(error, urllib.error.URLError):
         return _MirrorFailed(str(error.reason), unreachable=True)
     if isinstance(error, OSError):
-        return _MirrorFailed(error.strerror or str(error) or type(error).__name__,
-                             unreachable=True)
+        return _MirrorFailed(error.strerror or str(error) or type(error).__name__, unreachable=True)
     return _MirrorFailed(f"{type(error).__name__}: {error}")
 
 
@@ -321,8 +339,9 @@ class DownloadProgress:
     def __call__(self, done: int, total: int, name: str) -> None:
         if self._bar is None or name != self._name:
             self.close()
-            self._bar = ProgressBar(total, f"downloading {name}", stream=self.stream,
-                                    enabled=self.enabled, unit="B")
+            self._bar = ProgressBar(
+                total, f"downloading {name}", stream=self.stream, enabled=self.enabled, unit="B"
+            )
             self._name = name
         self._bar.update(done - self._bar.count)
 

@@ -87,24 +87,34 @@ class MnistFile:
         return tuple(names)
 
 
-FILES: Mapping[str, MnistFile] = MappingProxyType({
-    "train_images": MnistFile(
-        "train-images-idx3-ubyte", (60000, 28, 28),
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-        "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-    "train_labels": MnistFile(
-        "train-labels-idx1-ubyte", (60000,),
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-        "d53e105ee54ea40749a09fcbcd1e9432"),
-    "test_images": MnistFile(
-        "t10k-images-idx3-ubyte", (10000, 28, 28),
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-        "9fb629c4189551a2d022fa330f9573f3"),
-    "test_labels": MnistFile(
-        "t10k-labels-idx1-ubyte", (10000,),
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-        "ec29112dd5afa0611ce80d1b7f02629c"),
-})
+FILES: Mapping[str, MnistFile] = MappingProxyType(
+    {
+        "train_images": MnistFile(
+            "train-images-idx3-ubyte",
+            (60000, 28, 28),
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        ),
+        "train_labels": MnistFile(
+            "train-labels-idx1-ubyte",
+            (60000,),
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+        ),
+        "test_images": MnistFile(
+            "t10k-images-idx3-ubyte",
+            (10000, 28, 28),
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "9fb629c4189551a2d022fa330f9573f3",
+        ),
+        "test_labels": MnistFile(
+            "t10k-labels-idx1-ubyte",
+            (10000,),
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ),
+    }
+)
 """The official files, keyed by role: ``train_images``, ``train_labels``, ``test_images``,
 ``test_labels``. Functions that take a ``files`` table expect these four keys."""
 

@@ -34,8 +34,10 @@ MAGIC_LABELS = 0x00000801
 MAGIC_IMAGES = 0x00000803
 IMAGE_SHAPE = (28, 28)
 
-DEFAULT_HINT = ("delete it and run `digitnet data download`, "
-                "or point --data-dir at a folder with the official MNIST files")
+DEFAULT_HINT = (
+    "delete it and run `digitnet data download`, "
+    "or point --data-dir at a folder with the official MNIST files"
+)
 
 
 class IdxError(DataError):
@@ -58,8 +60,9 @@ class IdxError(DataError):
         super().__init__(f"{source}: {problem}" + (f"; {hint}" if hint else ""))
 
 
-def read_idx(path: str | os.PathLike[str], spec: MnistFile | None = None, *,
-             verify: bool = True) -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike[str], spec: MnistFile | None = None, *, verify: bool = True
+) -> np.ndarray:
     """Read an IDX file (gzip-compressed or raw) into a uint8 array.
 
     Parameters
@@ -112,21 +115,26 @@ def read_file_bytes(path: Path, *, hint: str = DEFAULT_HINT) -> bytes:
 MAX_DECOMPRESSED = 256 * 1024 * 1024
 
 
-def decompress(raw: bytes, *, source: object, hint: str = DEFAULT_HINT,
-               limit: int = MAX_DECOMPRESSED) -> bytes:
+def decompress(
+    raw: bytes, *, source: object, hint: str = DEFAULT_HINT, limit: int = MAX_DECOMPRESSED
+) -> bytes:
     """Gunzip ``raw`` if it starts with the gzip magic bytes, else return it unchanged; at
     most ``limit`` bytes are ever produced."""
     if raw[:2] != GZIP_MAGIC:
         return raw
     try:
         parts, size, rest = [], 0, raw
-        while rest:                                   # one gzip member after another
+        while rest:  # one gzip member after another
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             parts.append(inflater.decompress(rest, limit + 1 - size))
             size += len(parts[-1])
             if size > limit:
-                raise IdxError(source, f"decompresses to more than {limit // 2**20} MB: not "
-                                       "an MNIST file (a decompression bomb?)", hint)
+                raise IdxError(
+                    source,
+                    f"decompresses to more than {limit // 2**20} MB: not "
+                    "an MNIST file (a decompression bomb?)",
+                    hint,
+                )
             if not inflater.eof:
                 raise EOFError
             rest = inflater.unused_data
@@ -138,8 +146,9 @@ def decompress(raw: bytes, *, source: object, hint: str = DEFAULT_HINT,
     raise IdxError(source, problem, hint)
 
 
-def parse_idx(data: bytes, *, source: object, spec: MnistFile | None = None,
-              hint: str = DEFAULT_HINT) -> np.ndarray:
+def parse_idx(
+    data: bytes, *, source: object, spec: MnistFile | None = None, hint: str = DEFAULT_HINT
+) -> np.ndarray:
     """Validate decompressed IDX content and view it as an array (no copy).
 
     Parameters
@@ -163,56 +172,78 @@ def parse_idx(data: bytes, *, source: object, spec: MnistFile | None = None,
     header = 4 + 4 * len(dims)
     expected, actual = math.prod(dims), len(data) - header
     if actual < expected:
-        raise IdxError(source, f"truncated: {actual} bytes of data, but the header announces "
-                               f"{_fmt(dims)} = {expected}", hint)
+        raise IdxError(
+            source,
+            f"truncated: {actual} bytes of data, but the header announces "
+            f"{_fmt(dims)} = {expected}",
+            hint,
+        )
     if actual > expected:
-        raise IdxError(source, f"{actual - expected} unexpected bytes after the {_fmt(dims)} "
-                               "data (wrong count in the header, or trailing garbage)", hint)
+        raise IdxError(
+            source,
+            f"{actual - expected} unexpected bytes after the {_fmt(dims)} "
+            "data (wrong count in the header, or trailing garbage)",
+            hint,
+        )
     return np.frombuffer(data, dtype=np.uint8, count=expected, offset=header).reshape(dims)
 
 
-def check_sha256(data: bytes, expected: str | None, *, source: object,
-                 hint: str = DEFAULT_HINT) -> str:
+def check_sha256(
+    data: bytes, expected: str | None, *, source: object, hint: str = DEFAULT_HINT
+) -> str:
     """Return the SHA-256 of ``data``; raise :class:`IdxError` if it is not ``expected``.
 
     ``expected=None`` only computes the digest.
     """
     digest = hashlib.sha256(data).hexdigest()
     if expected is not None and digest != expected.lower():
-        raise IdxError(source, f"checksum mismatch (sha256 of the decompressed content is "
-                               f"{digest[:16]}..., expected {expected[:16]}...): corrupted, or "
-                               "not the official MNIST file", hint)
+        raise IdxError(
+            source,
+            f"checksum mismatch (sha256 of the decompressed content is "
+            f"{digest[:16]}..., expected {expected[:16]}...): corrupted, or "
+            "not the official MNIST file",
+            hint,
+        )
     return digest
 
 
-def _parse_header(data: bytes, source: object, spec: MnistFile | None,
-                  hint: str) -> tuple[int, ...]:
+def _parse_header(
+    data: bytes, source: object, spec: MnistFile | None, hint: str
+) -> tuple[int, ...]:
     """Check magic number and dimension count; return the dimension sizes."""
     if len(data) < 4:
         raise IdxError(source, f"too short to be an IDX file ({len(data)} bytes)", hint)
     magic = int.from_bytes(data[:4], "big")
     if data[0] or data[1]:
-        raise IdxError(source, f"not an IDX file (magic number 0x{magic:08X}, expected "
-                               f"0x{MAGIC_LABELS:08X} for labels or 0x{MAGIC_IMAGES:08X} for "
-                               "images)", hint)
+        raise IdxError(
+            source,
+            f"not an IDX file (magic number 0x{magic:08X}, expected "
+            f"0x{MAGIC_LABELS:08X} for labels or 0x{MAGIC_IMAGES:08X} for "
+            "images)",
+            hint,
+        )
     if data[2] != UBYTE:
-        raise IdxError(source, f"data type code 0x{data[2]:02X} (magic number 0x{magic:08X}), "
-                               "expected 0x08 (unsigned byte)", hint)
+        raise IdxError(
+            source,
+            f"data type code 0x{data[2]:02X} (magic number 0x{magic:08X}), "
+            "expected 0x08 (unsigned byte)",
+            hint,
+        )
     ndim = data[3]
     allowed = (spec.ndim,) if spec is not None else (1, 3)
     if ndim not in allowed:
-        wanted = " or ".join(f"{d} (magic 0x{0x800 + d:08X}, {'labels' if d == 1 else 'images'})"
-                             for d in allowed)
-        raise IdxError(source, f"{ndim} dimensions (magic number 0x{magic:08X}), expected "
-                               f"{wanted}", hint)
+        wanted = " or ".join(
+            f"{d} (magic 0x{0x800 + d:08X}, {'labels' if d == 1 else 'images'})" for d in allowed
+        )
+        raise IdxError(
+            source, f"{ndim} dimensions (magic number 0x{magic:08X}), expected {wanted}", hint
+        )
     if len(data) < 4 + 4 * ndim:
-        raise IdxError(source, f"truncated header ({len(data)} bytes, {4 + 4 * ndim} needed)",
-                       hint)
-    return tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+        raise IdxError(source, f"truncated header ({len(data)} bytes, {4 + 4 * ndim} needed)", hint)
+    return tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
 
 
-def _check_dims(dims: tuple[int, ...], source: object, spec: MnistFile | None,
-                hint: str) -> None:
+def _check_dims(dims: tuple[int, ...], source: object, spec: MnistFile | None, hint: str) -> None:
     """Compare the header's sizes with what ``spec`` (or the MNIST image size) requires."""
     if spec is not None and dims[0] != spec.shape[0]:
         raise IdxError(source, f"holds {dims[0]} {spec.kind}, expected {spec.shape[0]}", hint)

@@ -10,8 +10,9 @@ from digitnet.data.files import FILES, MnistFile, describe_source, find_file, re
 from digitnet.data.idx import IdxError, check_sha256, parse_idx, read_file_bytes
 
 
-def mnist_info(data_dir: str | os.PathLike[str] | None = None, *,
-               files: Mapping[str, MnistFile] = FILES) -> dict[str, Any]:
+def mnist_info(
+    data_dir: str | os.PathLike[str] | None = None, *, files: Mapping[str, MnistFile] = FILES
+) -> dict[str, Any]:
     """Describe the MNIST folder and verify each file in it (about a second for the full set).
 
     Parameters
@@ -43,8 +44,14 @@ def mnist_info(data_dir: str | os.PathLike[str] | None = None, *,
 
 
 def _file_info(path: os.PathLike[str] | None, spec: MnistFile) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": spec.name, "status": "missing", "path": None, "size": None,
-                             "sha256": None, "problem": "not found"}
+    entry: dict[str, Any] = {
+        "name": spec.name,
+        "status": "missing",
+        "path": None,
+        "size": None,
+        "sha256": None,
+        "problem": "not found",
+    }
     if path is None:
         return entry
     entry.update(path=str(path), size=os.path.getsize(path))
@@ -70,14 +77,17 @@ def format_info(info: Mapping[str, Any]) -> str:
         ...
         all 4 files present and verified
     """
-    lines = [f"MNIST folder: {info['data_dir']} ({describe_source(info['source'])})"
-             + ("" if info["exists"] else " - does not exist")]
+    lines = [
+        f"MNIST folder: {info['data_dir']} ({describe_source(info['source'])})"
+        + ("" if info["exists"] else " - does not exist")
+    ]
     width = max([len(entry["name"]) for entry in info["files"]] + [4])
     lines.append(f"{'file':<{width}}  {'status':<7}  {'size':>9}  path")
     for entry in info["files"]:
         size = "-" if entry["size"] is None else _size(entry["size"])
-        lines.append(f"{entry['name']:<{width}}  {entry['status']:<7}  {size:>9}  "
-                     f"{entry['path'] or '-'}")
+        lines.append(
+            f"{entry['name']:<{width}}  {entry['status']:<7}  {size:>9}  {entry['path'] or '-'}"
+        )
         if entry["status"] == "bad":
             lines.append(f"{'':<{width}}  problem: {entry['problem']}")
     lines.append(_verdict(info))
@@ -94,8 +104,10 @@ def _verdict(info: Mapping[str, Any]) -> str:
     if bad:
         parts.append(f"{len(bad)} bad (delete them, then run `digitnet data download`)")
     if missing:
-        parts.append(f"{len(missing)} missing (run `digitnet data download`, or point "
-                     "--data-dir or DIGITNET_DATA_DIR at a folder with the files)")
+        parts.append(
+            f"{len(missing)} missing (run `digitnet data download`, or point "
+            "--data-dir or DIGITNET_DATA_DIR at a folder with the files)"
+        )
     return f"{n - len(bad) - len(missing)} of {n} files ok; " + "; ".join(parts)
 
 

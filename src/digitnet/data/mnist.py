@@ -49,10 +49,11 @@ class Split:
     labels: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 3 or self.labels.ndim != 1 or \
-                len(self.images) != len(self.labels):
-            raise ConfigError(f"images must be (N, H, W) and labels (N,), got "
-                             f"{self.images.shape} and {self.labels.shape}")
+        if self.images.ndim != 3 or self.labels.ndim != 1 or len(self.images) != len(self.labels):
+            raise ConfigError(
+                f"images must be (N, H, W) and labels (N,), got "
+                f"{self.images.shape} and {self.labels.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -83,12 +84,17 @@ class MNIST:
     checksums: dict[str, str]
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None, *,
-               val_size: int = DEFAULT_VAL_SIZE,
-               val_split: str = "last", seed: int | np.random.Generator = 0,
-               download: bool = True, progress: ProgressCallback | None = None,
-               files: Mapping[str, MnistFile] = FILES,
-               mirrors: Sequence[str] | None = None) -> MNIST:
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    val_size: int = DEFAULT_VAL_SIZE,
+    val_split: str = "last",
+    seed: int | np.random.Generator = 0,
+    download: bool = True,
+    progress: ProgressCallback | None = None,
+    files: Mapping[str, MnistFile] = FILES,
+    mirrors: Sequence[str] | None = None,
+) -> MNIST:
     """Load MNIST, downloading the files first if they are absent.
 
     Parameters
@@ -127,53 +133,83 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, *,
     folder, source = resolve_data_dir(data_dir)
     paths = _locate(folder, source, files, download, progress, mirrors)
     arrays, checksums = _read_files(paths, files, _hint(source))
-    train, val = split_train_val(arrays["train_images"], arrays["train_labels"],
-                                 val_size=val_size, val_split=val_split, seed=seed)
+    train, val = split_train_val(
+        arrays["train_images"],
+        arrays["train_labels"],
+        val_size=val_size,
+        val_split=val_split,
+        seed=seed,
+    )
     test = Split(arrays["test_images"], arrays["test_labels"])
     return MNIST(train, val, test, folder, checksums)
 
 
-def split_train_val(images: np.ndarray, labels: np.ndarray, *, val_size: int,
-                    val_split: str = "last",
-                    seed: int | np.random.Generator = 0) -> tuple[Split, Split]:
+def split_train_val(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    val_size: int,
+    val_split: str = "last",
+    seed: int | np.random.Generator = 0,
+) -> tuple[Split, Split]:
     """Hold out ``val_size`` of ``images``/``labels`` ``(N, 28, 28)``/``(N,)`` for validation.
 
     Returns read-only ``(train, val)``; each keeps the original order of its items.
     """
     n = len(labels)
     if not 0 <= val_size < n:
-        raise ConfigError(f"val_size must be between 0 and {n - 1} (the training file holds "
-                          f"{n} images), got {val_size}")
+        raise ConfigError(
+            f"val_size must be between 0 and {n - 1} (the training file holds "
+            f"{n} images), got {val_size}"
+        )
     if val_split == "last":
         train_idx, val_idx = slice(0, n - val_size), slice(n - val_size, n)
     else:
         order = np.random.default_rng(seed).permutation(n)
         val_idx, train_idx = np.sort(order[:val_size]), np.sort(order[val_size:])
-    return (Split(_frozen(images[train_idx]), _frozen(labels[train_idx])),
-            Split(_frozen(images[val_idx]), _frozen(labels[val_idx])))
+    return (
+        Split(_frozen(images[train_idx]), _frozen(labels[train_idx])),
+        Split(_frozen(images[val_idx]), _frozen(labels[val_idx])),
+    )
 
 
-def _check_load_args(val_size: object, val_split: object, seed: object, download: object,
-                     files: Mapping[str, MnistFile]) -> None:
+def _check_load_args(
+    val_size: object,
+    val_split: object,
+    seed: object,
+    download: object,
+    files: Mapping[str, MnistFile],
+) -> None:
     if sorted(files) != sorted(ROLES):
         raise ConfigError(f"files must have the keys {', '.join(ROLES)}, got {sorted(files)}")
     n_train = files["train_images"].shape[0]
-    if isinstance(val_size, bool) or not isinstance(val_size, numbers.Integral) \
-            or not 0 <= val_size < n_train:
-        raise ConfigError(f"val_size must be an integer between 0 and {n_train - 1} (the "
-                          f"training file holds {n_train} images), got {val_size!r}")
+    if (
+        isinstance(val_size, bool)
+        or not isinstance(val_size, numbers.Integral)
+        or not 0 <= val_size < n_train
+    ):
+        raise ConfigError(
+            f"val_size must be an integer between 0 and {n_train - 1} (the "
+            f"training file holds {n_train} images), got {val_size!r}"
+        )
     if val_split not in VAL_SPLITS:
         raise ConfigError(f"val_split must be 'last' or 'random', got {val_split!r}")
     if not isinstance(seed, np.random.Generator) and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ConfigError(f"seed must be a non-negative integer or a numpy Generator, "
-                          f"got {seed!r}")
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ConfigError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
     if not isinstance(download, bool):
         raise ConfigError(f"download must be True or False, got {download!r}")
 
 
-def _locate(folder: Path, source: str, files: Mapping[str, MnistFile], download: bool,
-            progress: ProgressCallback | None, mirrors: Sequence[str]) -> dict[str, Path]:
+def _locate(
+    folder: Path,
+    source: str,
+    files: Mapping[str, MnistFile],
+    download: bool,
+    progress: ProgressCallback | None,
+    mirrors: Sequence[str],
+) -> dict[str, Path]:
     """Path of each file, downloading the missing ones if allowed."""
     missing = missing_files(folder, files.values())
     if missing and download:
@@ -186,21 +222,25 @@ def _locate(folder: Path, source: str, files: Mapping[str, MnistFile], download:
     return {role: find_file(folder, spec) for role, spec in files.items()}
 
 
-def _missing_message(folder: Path, source: str, missing: list[MnistFile],
-                     error: DownloadError | None) -> str:
+def _missing_message(
+    folder: Path, source: str, missing: list[MnistFile], error: DownloadError | None
+) -> str:
     names = ", ".join(spec.name for spec in missing)
     where = f"{folder} ({describe_source(source)})"
     if error is None:
         why = "downloading is disabled"
     else:
         why = f"the download failed ({error.spec.gz_name}: {'; '.join(error.failures)})"
-    return (f"MNIST files missing from {where}: {names}; {why}. Run `digitnet data download` "
-            f"when online, or point --data-dir or {ENV_VAR} at a folder with the four MNIST IDX "
-            "files (.gz or decompressed)")
+    return (
+        f"MNIST files missing from {where}: {names}; {why}. Run `digitnet data download` "
+        f"when online, or point --data-dir or {ENV_VAR} at a folder with the four MNIST IDX "
+        "files (.gz or decompressed)"
+    )
 
 
-def _read_files(paths: Mapping[str, Path], files: Mapping[str, MnistFile],
-                hint: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _read_files(
+    paths: Mapping[str, Path], files: Mapping[str, MnistFile], hint: str
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Parse and verify each file; labels become int64. All arrays are read-only."""
     arrays, checksums = {}, {}
     for role, spec in files.items():
@@ -209,8 +249,9 @@ def _read_files(paths: Mapping[str, Path], files: Mapping[str, MnistFile],
         checksums[spec.name] = check_sha256(data, spec.sha256, source=paths[role], hint=hint)
         if spec.kind == "labels":
             if array.size and array.max() > 9:
-                raise DataError(f"{paths[role]}: label {array.max()} found, labels must be "
-                                f"0-9; {hint}")
+                raise DataError(
+                    f"{paths[role]}: label {array.max()} found, labels must be 0-9; {hint}"
+                )
             array = _frozen(array.astype(np.int64))
         arrays[role] = array
     return arrays, checksums
@@ -221,8 +262,10 @@ def _hint(source: str) -> str:
     if source == SOURCE_CACHE:
         return "delete it and run `digitnet data download`"
     option = ENV_VAR if source == SOURCE_ENV else "--data-dir"
-    return (f"replace it with the official file, or point {option} at a folder with the "
-            "official MNIST files")
+    return (
+        f"replace it with the official file, or point {option} at a folder with the "
+        "official MNIST files"
+    )
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

@@ -32,11 +32,25 @@ from digitnet.imaging.images import normalise_digit
 CANVAS = 96
 #: letters unlike any digit (no O/0, I/l/1, Z/2, S/5, G/b/6, T/7?, B/8, g/q/9 lookalikes)
 LETTERS = "ACEFHKLMNPRUVWXYacdefhkmnprtuvwxy"
-TRAIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf",
-               "DejaVuSansMono-Oblique.ttf", "cmr10.ttf", "cmmi10.ttf", "STIXGeneralBol.ttf")
-TEST_FONTS = ("DejaVuSans-Oblique.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansMono.ttf",
-              "STIXGeneral.ttf", "STIXGeneralItalic.ttf", "cmss10.ttf", "cmtt10.ttf",
-              "cmti10.ttf")
+TRAIN_FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSansMono-Oblique.ttf",
+    "cmr10.ttf",
+    "cmmi10.ttf",
+    "STIXGeneralBol.ttf",
+)
+TEST_FONTS = (
+    "DejaVuSans-Oblique.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSansMono.ttf",
+    "STIXGeneral.ttf",
+    "STIXGeneralItalic.ttf",
+    "cmss10.ttf",
+    "cmtt10.ttf",
+    "cmti10.ttf",
+)
 
 Point = tuple[float, float]
 
@@ -117,8 +131,10 @@ def _hatch(rng) -> list[list[Point]]:
 def _triangle(rng) -> list[list[Point]]:
     c, r = CANVAS / 2, rng.uniform(20, 38)
     a0 = rng.uniform(0, 2 * math.pi)
-    pts = [(c + r * math.sin(a0 + k * 2 * math.pi / 3), c + r * math.cos(a0 + k * 2 * math.pi / 3))
-           for k in range(4)]
+    pts = [
+        (c + r * math.sin(a0 + k * 2 * math.pi / 3), c + r * math.cos(a0 + k * 2 * math.pi / 3))
+        for k in range(4)
+    ]
     return [_jitter(pts, rng, 2.0)]
 
 
@@ -131,8 +147,10 @@ def _check_mark(rng) -> list[list[Point]]:
 def _star(rng) -> list[list[Point]]:
     c, r = CANVAS / 2, rng.uniform(22, 38)
     a0 = rng.uniform(0, 2 * math.pi)
-    pts = [(c + r * math.sin(a0 + k * 4 * math.pi / 5), c + r * math.cos(a0 + k * 4 * math.pi / 5))
-           for k in range(6)]
+    pts = [
+        (c + r * math.sin(a0 + k * 4 * math.pi / 5), c + r * math.cos(a0 + k * 4 * math.pi / 5))
+        for k in range(6)
+    ]
     return [_jitter(pts, rng, 1.5)]
 
 
@@ -165,10 +183,15 @@ def _arrow(rng) -> list[list[Point]]:
 def _hash(rng) -> list[list[Point]]:
     c, r, g = CANVAS / 2, rng.uniform(22, 36), rng.uniform(8, 14)
     s = math.tan(math.radians(rng.uniform(-15, 15)))
-    return [_jitter(line, rng, 1.5) for line in (
-        [(c - g, c - r), (c - g, c + r)], [(c + g, c - r), (c + g, c + r)],
-        [(c - r, c - g + s * r), (c + r, c - g - s * r)],
-        [(c - r, c + g + s * r), (c + r, c + g - s * r)])]
+    return [
+        _jitter(line, rng, 1.5)
+        for line in (
+            [(c - g, c - r), (c - g, c + r)],
+            [(c + g, c - r), (c + g, c + r)],
+            [(c - r, c - g + s * r), (c + r, c - g - s * r)],
+            [(c - r, c + g + s * r), (c + r, c + g - s * r)],
+        )
+    ]
 
 
 def _wave(rng) -> list[list[Point]]:
@@ -184,7 +207,7 @@ def _polyline(rng) -> list[list[Point]]:
     pts = [tuple(rng.uniform(15, CANVAS - 15, size=2))]
     heading = rng.uniform(0, 2 * math.pi)
     for _ in range(n):
-        heading += rng.choice([-1, 1]) * rng.uniform(2.0, 2.8)        # turns of 115-160 deg
+        heading += rng.choice([-1, 1]) * rng.uniform(2.0, 2.8)  # turns of 115-160 deg
         length = rng.uniform(20, 45)
         y = float(np.clip(pts[-1][0] + length * math.sin(heading), 8, CANVAS - 8))
         x = float(np.clip(pts[-1][1] + length * math.cos(heading), 8, CANVAS - 8))
@@ -212,8 +235,10 @@ STROKE_LETTERS: dict[str, list[list[Point]]] = {
     "W": [[(0, 0), (1, 0.25), (0.4, 0.5), (1, 0.75), (0, 1)]],
     "X": [[(0, 0), (1, 1)], [(0, 1), (1, 0)]],
     "Y": [[(0, 0), (0.5, 0.5), (0, 1)], [(0.5, 0.5), (1, 0.5)]],
-    "R": [[(1, 0), (0, 0), (0, 0.7), (0.15, 0.9), (0.35, 0.9), (0.5, 0.7), (0.5, 0)],
-          [(0.5, 0.4), (1, 1)]],
+    "R": [
+        [(1, 0), (0, 0), (0, 0.7), (0.15, 0.9), (0.35, 0.9), (0.5, 0.7), (0.5, 0)],
+        [(0.5, 0.4), (1, 1)],
+    ],
     "P": [[(1, 0), (0, 0), (0, 0.7), (0.15, 0.9), (0.35, 0.9), (0.5, 0.7), (0.5, 0)]],
     "C": [[(0.1, 1), (0, 0.6), (0.15, 0.1), (0.5, 0), (0.85, 0.1), (1, 0.6), (0.9, 1)]],
     "U": [[(0, 0), (0.8, 0), (1, 0.3), (1, 0.7), (0.8, 1), (0, 1)]],
@@ -225,21 +250,37 @@ def _stroke_letter(rng) -> list[list[Point]]:
     h, w = rng.uniform(40, 70), rng.uniform(30, 60)
     shear = rng.uniform(-0.3, 0.3)
     y0, x0 = (CANVAS - h) / 2, (CANVAS - w) / 2
-    return [_jitter([(y0 + y * h, x0 + x * w + shear * (0.5 - y) * h) for y, x in s], rng, 2.0)
-            for s in strokes]
+    return [
+        _jitter([(y0 + y * h, x0 + x * w + shear * (0.5 - y) * h) for y, x in s], rng, 2.0)
+        for s in strokes
+    ]
 
 
 Strokes = Callable[[np.random.Generator], list[list[Point]]]
 #: the families training sees (shapes drawn as strokes; "letter" and "blank" are special)
 TRAIN_FAMILIES: dict[str, Strokes | None] = {
-    "blank": None, "dot": _dot, "line": _line, "box": _box, "cross": _cross,
-    "scribble": _scribble, "zigzag": _zigzag, "hatch": _hatch, "triangle": _triangle,
-    "check": _check_mark, "stroke letter": _stroke_letter, "font letter": None,
-    "polyline": _polyline, "two shapes": _two_shapes,
+    "blank": None,
+    "dot": _dot,
+    "line": _line,
+    "box": _box,
+    "cross": _cross,
+    "scribble": _scribble,
+    "zigzag": _zigzag,
+    "hatch": _hatch,
+    "triangle": _triangle,
+    "check": _check_mark,
+    "stroke letter": _stroke_letter,
+    "font letter": None,
+    "polyline": _polyline,
+    "two shapes": _two_shapes,
 }
 #: kinds the benchmark shows and training never does
 TEST_ONLY_FAMILIES: dict[str, Strokes | None] = {
-    "star": _star, "asterisk": _asterisk, "spiral": _spiral, "arrow": _arrow, "hash": _hash,
+    "star": _star,
+    "asterisk": _asterisk,
+    "spiral": _spiral,
+    "arrow": _arrow,
+    "hash": _hash,
     "wave": _wave,
 }
 
@@ -255,19 +296,20 @@ def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
 def _font_letter(rng: np.random.Generator, fonts: tuple[str, ...]) -> np.ndarray:
     img = Image.new("L", (CANVAS, CANVAS), 0)
     font = _font(str(rng.choice(fonts)), int(rng.integers(48, 72)))
-    ImageDraw.Draw(img).text((CANVAS / 2, CANVAS / 2), str(rng.choice(list(LETTERS))),
-                             fill=255, font=font, anchor="mm")
+    ImageDraw.Draw(img).text(
+        (CANVAS / 2, CANVAS / 2), str(rng.choice(list(LETTERS))), fill=255, font=font, anchor="mm"
+    )
     angle = rng.uniform(-12, 12)
-    return np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR),
-                      dtype=np.float32) / 255
+    return np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR), dtype=np.float32) / 255
 
 
-def draw_family(family: str, rng: np.random.Generator, fonts: tuple[str, ...] = TRAIN_FONTS
-                ) -> np.ndarray:
+def draw_family(
+    family: str, rng: np.random.Generator, fonts: tuple[str, ...] = TRAIN_FONTS
+) -> np.ndarray:
     """One non-digit of ``family`` as the network sees it: ``(28, 28)`` uint8."""
     if family == "blank":
         img = np.zeros((28, 28), np.float32)
-        if rng.random() < 0.5:                           # a few specks of dust
+        if rng.random() < 0.5:  # a few specks of dust
             n = int(rng.integers(1, 6))
             img[rng.integers(0, 28, n), rng.integers(0, 28, n)] = rng.uniform(0.1, 0.5, n)
         return np.rint(img * 255).astype(np.uint8)
@@ -289,8 +331,9 @@ def draw_family(family: str, rng: np.random.Generator, fonts: tuple[str, ...] = 
     return normalise_digit(canvas, canvas > 0.5)
 
 
-def nondigits(count: int, rng: np.random.Generator, part: str = "train"
-              ) -> tuple[np.ndarray, list[str]]:
+def nondigits(
+    count: int, rng: np.random.Generator, part: str = "train"
+) -> tuple[np.ndarray, list[str]]:
     """``count`` non-digits ``(count, 28, 28)`` uint8 and the family of each, the families
     taken in turn (so every family is equally represented)."""
     if part not in ("train", "test"):

@@ -18,10 +18,18 @@ import numpy as np
 
 from digitnet.errors import DataError
 
-FILES = {"train": ("optdigits-orig.tra.gz", 1934,
-                   "874349ce2105e02b6ee045d96eccccc50795a3a5c69cb7b31e77cc5b8bebd1d3"),
-         "cv": ("optdigits-orig.cv.gz", 946,
-                "71b953369a050e2350d9a6934d6cb2df70284128bdf9dddd3024aab76c16d356")}
+FILES = {
+    "train": (
+        "optdigits-orig.tra.gz",
+        1934,
+        "874349ce2105e02b6ee045d96eccccc50795a3a5c69cb7b31e77cc5b8bebd1d3",
+    ),
+    "cv": (
+        "optdigits-orig.cv.gz",
+        946,
+        "71b953369a050e2350d9a6934d6cb2df70284128bdf9dddd3024aab76c16d356",
+    ),
+}
 
 
 def _parse(text: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -36,16 +44,18 @@ def _parse(text: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
             labels.append(int(ln))
             rows = []
         elif rows:
-            raise DataError(f"{path}: a bitmap of {len(rows)} rows is followed by {ln[:40]!r}; "
-                            "expected 32 rows and a label")
+            raise DataError(
+                f"{path}: a bitmap of {len(rows)} rows is followed by {ln[:40]!r}; "
+                "expected 32 rows and a label"
+            )
     if rows:
         raise DataError(f"{path}: the file ends inside a bitmap")
-    return (np.stack(images).reshape(-1, 32, 32) * np.uint8(255),
-            np.array(labels, dtype=np.int64))
+    return (np.stack(images).reshape(-1, 32, 32) * np.uint8(255), np.array(labels, dtype=np.int64))
 
 
-def load_optdigits(folder: str | os.PathLike, split: str = "train"
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def load_optdigits(
+    folder: str | os.PathLike, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
     """One part, ``"train"`` (1,934 digits), ``"cv"`` (946, the same writers) or ``"all"``:
     ``(images (N, 32, 32) uint8, 255 = ink, labels (N,) int64)``.
 

@@ -70,8 +70,9 @@ class PhotoSettings:
 DEFAULT = PhotoSettings()
 
 
-def render_photo(ink: np.ndarray, rng: np.random.Generator,
-                 settings: PhotoSettings = DEFAULT) -> Image.Image:
+def render_photo(
+    ink: np.ndarray, rng: np.random.Generator, settings: PhotoSettings = DEFAULT
+) -> Image.Image:
     """Draw MNIST-style ink as a photo of dark ink on paper (before JPEG compression).
 
     Parameters
@@ -89,8 +90,9 @@ def render_photo(ink: np.ndarray, rng: np.random.Generator,
     return _render(ink, None, rng, settings)[0]
 
 
-def render_photo_with_owner(ink: np.ndarray, owner: np.ndarray, rng: np.random.Generator,
-                            settings: PhotoSettings = DEFAULT) -> tuple[Image.Image, np.ndarray]:
+def render_photo_with_owner(
+    ink: np.ndarray, owner: np.ndarray, rng: np.random.Generator, settings: PhotoSettings = DEFAULT
+) -> tuple[Image.Image, np.ndarray]:
     """:func:`render_photo`, also moving a label map along with the ink.
 
     ``owner`` is ``(h, w)`` uint8 (e.g. which digit each ink pixel belongs to, 0 for none);
@@ -103,30 +105,32 @@ def render_photo_with_owner(ink: np.ndarray, owner: np.ndarray, rng: np.random.G
 
 
 def _render(ink, owner, rng, s):
-    pen, owner = draw_pen(ink.astype(np.float32) / 255, rng, s, owner)   # (ph, pw) in [0, 1]
+    pen, owner = draw_pen(ink.astype(np.float32) / 255, rng, s, owner)  # (ph, pw) in [0, 1]
     ph, pw = pen.shape
     hgt = max(ph, round(ph * rng.uniform(*s.margin)) + 8)
     wid = max(pw, round(pw * rng.uniform(*s.margin)) + 8)
     y, x = rng.integers(0, hgt - ph + 1), rng.integers(0, wid - pw + 1)
     cover = np.zeros((hgt, wid), dtype=np.float32)
-    cover[y:y + ph, x:x + pw] = pen * rng.uniform(*s.ink)
+    cover[y : y + ph, x : x + pw] = pen * rng.uniform(*s.ink)
     if owner is not None:
         placed = np.zeros((hgt, wid), dtype=np.uint8)
-        placed[y:y + ph, x:x + pw] = owner
+        placed[y : y + ph, x : x + pw] = owner
         owner = placed
-    paper = paper_field((hgt, wid), rng, s)                                 # (H, W, 3)
-    colour = rng.uniform(0.0, 0.25, size=3).astype(np.float32)              # black/blue pens
+    paper = paper_field((hgt, wid), rng, s)  # (H, W, 3)
+    colour = rng.uniform(0.0, 0.25, size=3).astype(np.float32)  # black/blue pens
     colour[2] += rng.uniform(0, 0.2)
-    photo = paper * (1 - cover[..., None]) + colour * cover[..., None]      # (H, W, 3)
+    photo = paper * (1 - cover[..., None]) + colour * cover[..., None]  # (H, W, 3)
     img = Image.fromarray(np.rint(np.clip(photo, 0, 1) * 255).astype(np.uint8))
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*s.blur)))
     noisy = np.asarray(img, dtype=np.float32) + rng.normal(
-        0, 255 * rng.uniform(*s.noise), size=(hgt, wid, 1)).astype(np.float32)
+        0, 255 * rng.uniform(*s.noise), size=(hgt, wid, 1)
+    ).astype(np.float32)
     return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8)), owner
 
 
-def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings,
-             owner: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def draw_pen(
+    ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings, owner: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Enlarge a grey digit and turn it into crisp strokes of a random width, rotated.
 
     ``(h, w)`` float in [0, 1] -> ``(H, W)`` float32 in [0, 1]; ``owner`` (``(h, w)``
@@ -144,7 +148,7 @@ def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings,
     ridge = dilate(big, max(1, round(1.5 * factor)))
     level = np.minimum(rng.uniform(*s.pen), 0.8 * ridge)
     pen = np.clip((big - level) / 0.15 + 0.5, 0, 1).astype(np.float32)
-    pen[ridge < 0.2] = 0                                    # nothing where there was no ink
+    pen[ridge < 0.2] = 0  # nothing where there was no ink
     if rng.random() < s.thick:
         radius = rng.integers(1, max(2, round(factor / 3) + 1))
         pen = dilate(np.pad(pen, round(factor)), radius)
@@ -153,29 +157,28 @@ def draw_pen(ink: np.ndarray, rng: np.random.Generator, s: PhotoSettings,
     angle = rng.uniform(-s.rotate, s.rotate)
     turned = Image.fromarray(pen).rotate(angle, Image.Resampling.BICUBIC, expand=True)
     if owner is not None:
-        owner = np.asarray(Image.fromarray(owner).rotate(angle, Image.Resampling.NEAREST,
-                                                         expand=True))
+        owner = np.asarray(
+            Image.fromarray(owner).rotate(angle, Image.Resampling.NEAREST, expand=True)
+        )
     return np.clip(np.asarray(turned), 0, 1), owner
 
 
-def paper_field(shape: tuple[int, int], rng: np.random.Generator,
-                s: PhotoSettings) -> np.ndarray:
+def paper_field(shape: tuple[int, int], rng: np.random.Generator, s: PhotoSettings) -> np.ndarray:
     """Tinted, textured paper under uneven light: ``(H, W, 3)`` float32 in [0, 1]."""
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    yy, xx = yy / max(h, w), xx / max(h, w)                    # (H, W), longest side 1
+    yy, xx = yy / max(h, w), xx / max(h, w)  # (H, W), longest side 1
     theta, phi = rng.uniform(0, 2 * np.pi, size=2)
     gradient = 1 - rng.uniform(0, s.lighting) * _unit(np.cos(theta) * xx + np.sin(theta) * yy)
     cy, cx = rng.uniform(0, 1, size=2)
-    vignette = 1 - rng.uniform(0, s.lighting) * np.minimum(((yy - cy) ** 2 + (xx - cx) ** 2)
-                                                          * 2, 1)
+    vignette = 1 - rng.uniform(0, s.lighting) * np.minimum(((yy - cy) ** 2 + (xx - cx) ** 2) * 2, 1)
     edge = (np.cos(phi) * xx + np.sin(phi) * yy - rng.uniform(0.2, 1.2)) / rng.uniform(0.05, 0.3)
     shadow = 1 - rng.uniform(0, s.lighting) / (1 + np.exp(-np.clip(edge, -30, 30)))
     coarse = rng.normal(0, 0.025, size=(6, 6)).astype(np.float32)
     texture = 1 + np.asarray(Image.fromarray(coarse).resize((w, h), Image.Resampling.BICUBIC))
     tint = np.array([1.0, rng.uniform(0.93, 1.0), rng.uniform(0.82, 1.0)], dtype=np.float32)
     light = (gradient * vignette * shadow * texture * rng.uniform(*s.paper)).astype(np.float32)
-    return light[..., None] * tint                              # (H, W, 3)
+    return light[..., None] * tint  # (H, W, 3)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -183,17 +186,18 @@ def _unit(a: np.ndarray) -> np.ndarray:
     return (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
 
 
-def jpeg_bytes(img: Image.Image, rng: np.random.Generator,
-               settings: PhotoSettings = DEFAULT) -> bytes:
+def jpeg_bytes(
+    img: Image.Image, rng: np.random.Generator, settings: PhotoSettings = DEFAULT
+) -> bytes:
     """The photo as a JPEG file's bytes, at a random quality."""
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=int(rng.integers(settings.jpeg[0],
-                                                          settings.jpeg[1] + 1)))
+    img.save(buf, format="JPEG", quality=int(rng.integers(settings.jpeg[0], settings.jpeg[1] + 1)))
     return buf.getvalue()
 
 
-def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
-                   touching: float = 0.15) -> tuple[np.ndarray, int]:
+def compose_number(
+    digits: np.ndarray, rng: np.random.Generator, *, touching: float = 0.15
+) -> tuple[np.ndarray, int]:
     """Write MNIST-style digits side by side as one number.
 
     Each digit is cropped to its ink columns and placed after the previous one with a gap of
@@ -218,22 +222,27 @@ def compose_number(digits: np.ndarray, rng: np.random.Generator, *,
         How many neighbouring pairs have ink that touches (8-connected) or overlaps.
     """
     layers = number_layers(digits, rng, touching=touching)
-    touches = sum(bool((dilate(a > 76, 1) & (b > 76)).any())
-                  for a, b in zip(layers, layers[1:], strict=False))
+    touches = sum(
+        bool((dilate(a > 76, 1) & (b > 76)).any()) for a, b in zip(layers, layers[1:], strict=False)
+    )
     return layers.max(axis=0), touches
 
 
-def number_layers(digits: np.ndarray, rng: np.random.Generator, *,
-                  touching: float = 0.15) -> np.ndarray:
+def number_layers(
+    digits: np.ndarray, rng: np.random.Generator, *, touching: float = 0.15
+) -> np.ndarray:
     """The layout of :func:`compose_number` with each digit on its own layer:
     ``(k, 28, 28)`` uint8 -> ``(k, 32, W)`` uint8 (the number is their maximum)."""
     crops = [d[:, np.flatnonzero(d.any(axis=0))] for d in digits]
-    gaps = np.where(rng.random(len(crops)) < touching, rng.integers(-1, 1, len(crops)),
-                    rng.integers(1, 9, len(crops)))
+    gaps = np.where(
+        rng.random(len(crops)) < touching,
+        rng.integers(-1, 1, len(crops)),
+        rng.integers(1, 9, len(crops)),
+    )
     gaps[0] = 2
     lefts = np.cumsum(gaps + np.array([0] + [c.shape[1] for c in crops[:-1]]))
     layers = np.zeros((len(crops), 32, int(lefts[-1] + crops[-1].shape[1] + 2)), dtype=np.uint8)
     for layer, crop, left in zip(layers, crops, lefts, strict=True):
         top = 2 + int(rng.integers(-2, 3))
-        layer[top:top + 28, left:left + crop.shape[1]] = crop
+        layer[top : top + 28, left : left + crop.shape[1]] = crop
     return layers

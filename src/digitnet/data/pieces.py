@@ -4,8 +4,7 @@ When digits touch, :mod:`digitnet.imaging.segment` offers several readings (the 
 cut in places) and the recogniser picks one. A network trained on whole digits cannot help
 with that choice: it reads two touching digits or half of one as some digit, often
 confidently ("56" as 8). The checker network (:mod:`digitnet.training.checker`) learns an
-11th class,
-:data:`NOT_ONE_DIGIT`, from the segments the real pipeline produces.
+11th class, :data:`NOT_ONE_DIGIT`, from the segments the real pipeline produces.
 
 How the examples are made (:func:`number_pieces`): a few training digits are written side by
 side as a number (:func:`digitnet.data.photos.number_layers`, touching often), each on its own
@@ -58,9 +57,15 @@ PHOTO = dataclasses.replace(DEFAULT, height=(28.0, 80.0))
 LINE_PIECES = 0.0
 
 
-def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
-                  touching: float = 0.5, settings: PhotoSettings = PHOTO,
-                  lines: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def number_pieces(
+    digits: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    touching: float = 0.5,
+    settings: PhotoSettings = PHOTO,
+    lines: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The labelled candidate segments of one composed number, photographed.
 
     Parameters
@@ -86,9 +91,9 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     classes : np.ndarray
         ``(M,)`` int64: the digit, or :data:`NOT_ONE_DIGIT`.
     """
-    layers = number_layers(digits, rng, touching=touching)          # (k, 32, W)
+    layers = number_layers(digits, rng, touching=touching)  # (k, 32, W)
     strip = layers.max(axis=0)
-    owner = np.where(strip > 0, layers.argmax(axis=0) + 1, 0).astype(np.uint8)   # 0 = no ink
+    owner = np.where(strip > 0, layers.argmax(axis=0) + 1, 0).astype(np.uint8)  # 0 = no ink
     img, owner = render_photo_with_owner(strip, owner, rng, settings)
     photo = Image.open(io.BytesIO(jpeg_bytes(img, rng, settings)))
     inkmap = ink_map(np.asarray(photo.convert("L"), dtype=np.float32))
@@ -98,18 +103,19 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     lines = LINE_PIECES if lines is None else lines
     if lines > 0:
         seams = {o for slot in slots for o in slot.options}
-        extra = [o for slot in segment(comps, inkmap.ink) for o in slot.options
-                 if o not in seams]
-        pick = np.random.default_rng(int(rng.integers(2 ** 63))).random(len(extra)) < lines
-        segments = list(dict.fromkeys([*segments, *(s for o, keep in zip(extra, pick,
-                                                                          strict=True)
-                                                   if keep for s in o)]))
+        extra = [o for slot in segment(comps, inkmap.ink) for o in slot.options if o not in seams]
+        pick = np.random.default_rng(int(rng.integers(2**63))).random(len(extra)) < lines
+        segments = list(
+            dict.fromkeys(
+                [*segments, *(s for o, keep in zip(extra, pick, strict=True) if keep for s in o)]
+            )
+        )
     k = len(digits)
-    total = np.bincount(owner[inkmap.mask], minlength=k + 1)[1:]     # (k,) each digit's ink
+    total = np.bincount(owner[inkmap.mask], minlength=k + 1)[1:]  # (k,) each digit's ink
     images, classes = [], []
     for seg in segments:
-        own = owner[seg.top:seg.bottom, seg.left:seg.right][seg.mask(comps)]
-        counts = np.bincount(own, minlength=k + 1)[1:]                   # (k,) ink by digit
+        own = owner[seg.top : seg.bottom, seg.left : seg.right][seg.mask(comps)]
+        counts = np.bincount(own, minlength=k + 1)[1:]  # (k,) ink by digit
         main = int(counts.argmax())
         share = counts[main] / max(counts.sum(), 1)
         cover = counts[main] / max(total[main], 1)
@@ -126,10 +132,17 @@ def number_pieces(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     return np.stack(images), np.array(classes, dtype=np.int64)
 
 
-def make_pieces(images: np.ndarray, labels: np.ndarray, count: int,
-                rng: np.random.Generator, *, sizes: tuple[int, int] = (2, 4),
-                touching: float = 0.5, settings: PhotoSettings = PHOTO,
-                lines: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def make_pieces(
+    images: np.ndarray,
+    labels: np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+    *,
+    sizes: tuple[int, int] = (2, 4),
+    touching: float = 0.5,
+    settings: PhotoSettings = PHOTO,
+    lines: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidate segments of ``count`` numbers composed from random ``images``.
 
     Each number has ``sizes[0]`` to ``sizes[1]`` digits drawn without repetition within it
@@ -140,8 +153,9 @@ def make_pieces(images: np.ndarray, labels: np.ndarray, count: int,
     for _ in range(count):
         k = int(rng.integers(sizes[0], sizes[1] + 1))
         pick = rng.choice(len(images), size=k, replace=False)
-        x, y = number_pieces(images[pick], labels[pick], rng, touching=touching,
-                             settings=settings, lines=lines)
+        x, y = number_pieces(
+            images[pick], labels[pick], rng, touching=touching, settings=settings, lines=lines
+        )
         xs.append(x)
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)

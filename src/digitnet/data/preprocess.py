@@ -14,8 +14,9 @@ INPUT_SHAPE = (28, 28, 1)
 PIXEL_MAX = np.float32(255)
 
 
-def to_input(images: np.ndarray, input_shape: tuple[int, ...] = INPUT_SHAPE,
-             out: np.ndarray | None = None) -> np.ndarray:
+def to_input(
+    images: np.ndarray, input_shape: tuple[int, ...] = INPUT_SHAPE, out: np.ndarray | None = None
+) -> np.ndarray:
     """Turn MNIST-style images into network input: THE preprocessing every model uses.
 
     Every model, in training, evaluation and prediction, sees ``x / 255`` as float32 in its
@@ -48,16 +49,20 @@ def to_input(images: np.ndarray, input_shape: tuple[int, ...] = INPUT_SHAPE,
     images = np.asarray(images)
     shape = (len(images),) + tuple(input_shape) if images.ndim else ()
     if images.ndim < 2 or int(np.prod(images.shape[1:])) != int(np.prod(input_shape)):
-        raise ConfigError(f"images must have shape (N, 28, 28) (N images of "
-                          f"{tuple(input_shape)}), got {images.shape}")
+        raise ConfigError(
+            f"images must have shape (N, 28, 28) (N images of "
+            f"{tuple(input_shape)}), got {images.shape}"
+        )
     if images.dtype == np.uint8:
         if out is None:
             out = np.empty(shape, dtype=np.float32)
         np.divide(images.reshape(out.shape), PIXEL_MAX, out=out)
         return out
     if not np.issubdtype(images.dtype, np.floating):
-        raise ConfigError(f"images must be uint8 (0-255, as stored in the MNIST files) or "
-                          f"floats in [0, 1], got dtype {images.dtype}")
+        raise ConfigError(
+            f"images must be uint8 (0-255, as stored in the MNIST files) or "
+            f"floats in [0, 1], got dtype {images.dtype}"
+        )
     if out is None:
         return images.astype(np.float32).reshape(shape)
     out[...] = images.reshape(out.shape)

@@ -24,13 +24,13 @@ from digitnet.imaging.images import normalise_digit
 from digitnet.imaging.segment import stroke_width
 
 #: the digits that get a continental variant, and what is drawn on each
-STYLES = {1: "flag (and sometimes a foot)", 7: "crossbar", 4: "closed top",
-          9: "curled tail"}
-UP = 3           # drawing resolution: 3x the 28x28 digit
+STYLES = {1: "flag (and sometimes a foot)", 7: "crossbar", 4: "closed top", 9: "curled tail"}
+UP = 3  # drawing resolution: 3x the 28x28 digit
 
 
-def draw_segment(canvas: np.ndarray, p0: tuple[float, float], p1: tuple[float, float],
-                 width: float) -> None:
+def draw_segment(
+    canvas: np.ndarray, p0: tuple[float, float], p1: tuple[float, float], width: float
+) -> None:
     """Draw an anti-aliased stroke of ``width`` pixels from ``p0`` to ``p1`` ((row, col)
     pixel centres) into ``canvas`` ``(H, W)`` float in [0, 1], in place (maximum with the ink
     already there): a capsule, full ink within width/2 of the segment, fading over a pixel."""
@@ -38,17 +38,24 @@ def draw_segment(canvas: np.ndarray, p0: tuple[float, float], p1: tuple[float, f
     r = width / 2
     y0, x0 = p0
     y1, x1 = p1
-    top, bottom = int(max(0, math.floor(min(y0, y1) - r - 1))), \
-        int(min(h, math.ceil(max(y0, y1) + r + 2)))
-    left, right = int(max(0, math.floor(min(x0, x1) - r - 1))), \
-        int(min(w, math.ceil(max(x0, x1) + r + 2)))
+    top, bottom = (
+        int(max(0, math.floor(min(y0, y1) - r - 1))),
+        int(min(h, math.ceil(max(y0, y1) + r + 2))),
+    )
+    left, right = (
+        int(max(0, math.floor(min(x0, x1) - r - 1))),
+        int(min(w, math.ceil(max(x0, x1) + r + 2))),
+    )
     if top >= bottom or left >= right:
         return
     ys, xs = np.mgrid[top:bottom, left:right].astype(np.float32)
     dy, dx = y1 - y0, x1 - x0
     length2 = dy * dy + dx * dx
-    t = np.zeros_like(ys) if length2 == 0 else \
-        np.clip(((ys - y0) * dy + (xs - x0) * dx) / length2, 0, 1)
+    t = (
+        np.zeros_like(ys)
+        if length2 == 0
+        else np.clip(((ys - y0) * dy + (xs - x0) * dx) / length2, 0, 1)
+    )
     dist = np.hypot(ys - (y0 + t * dy), xs - (x0 + t * dx))
     ink = np.clip(r + 0.5 - dist, 0, 1)
     np.maximum(canvas[top:bottom, left:right], ink, out=canvas[top:bottom, left:right])
@@ -72,9 +79,9 @@ def _flag_one(big, width, rng) -> bool:
     near_top = ys <= top + 0.06 * height
     start = (top, float(xs[near_top].mean()))
     length = rng.uniform(0.35, 0.75) * height
-    angle = math.radians(rng.uniform(20, 60))              # below the horizontal
+    angle = math.radians(rng.uniform(20, 60))  # below the horizontal
     end = (start[0] + length * math.sin(angle), start[1] - length * math.cos(angle))
-    if rng.random() < 0.3:                                 # a slightly curved flag
+    if rng.random() < 0.3:  # a slightly curved flag
         mid = ((start[0] + end[0]) / 2 - 0.05 * height, (start[1] + end[1]) / 2)
         draw_polyline(big, [end, mid, start], width)
     else:
@@ -83,8 +90,7 @@ def _flag_one(big, width, rng) -> bool:
         near_bottom = ys >= bottom - 0.06 * height
         x = float(xs[near_bottom].mean())
         half = rng.uniform(0.15, 0.3) * height
-        draw_segment(big, (bottom, x - half), (bottom, x + half * rng.uniform(0.7, 1.2)),
-                     width)
+        draw_segment(big, (bottom, x - half), (bottom, x + half * rng.uniform(0.7, 1.2)), width)
     return True
 
 
@@ -98,7 +104,7 @@ def _cross_seven(big, width, rng) -> bool:
     if not on_row.any():
         return False
     cols = xs[on_row]
-    if cols.max() - cols.min() > 0.35 * height:            # two strokes on the row: not a stem
+    if cols.max() - cols.min() > 0.35 * height:  # two strokes on the row: not a stem
         return False
     x = float(cols.mean())
     half = rng.uniform(0.16, 0.3) * height
@@ -122,7 +128,7 @@ def _close_four(big, width, rng) -> bool:
     ri = np.argmin(ys[right])
     a = (float(ys[left][li]), float(xs[left][li]))
     b = (float(ys[right][ri]), float(xs[right][ri]))
-    if b[1] - a[1] < 0.2 * height:                       # the tops are not apart: not open
+    if b[1] - a[1] < 0.2 * height:  # the tops are not apart: not open
         return False
     # continental 4s are often closed with a stroke from the top of the stem down to the
     # left arm's top, so the join slopes a little
@@ -142,8 +148,10 @@ def _curl_nine(big, width, rng) -> bool:
     # the circle's centre lies left of the tail's end; start at its rightmost point (angle 0)
     # and turn downwards then left and up, as a pen finishing a 9 does
     cy, cx = end[0] - radius * 0.2, end[1] - radius
-    points = [(cy + radius * math.sin(a) + radius * 0.2, cx + radius * math.cos(a))
-              for a in np.linspace(0.0, sweep, 8)]
+    points = [
+        (cy + radius * math.sin(a) + radius * 0.2, cx + radius * math.cos(a))
+        for a in np.linspace(0.0, sweep, 8)
+    ]
     draw_polyline(big, [end, *points], width)
     return True
 
@@ -151,8 +159,9 @@ def _curl_nine(big, width, rng) -> bool:
 _DRAW = {1: _flag_one, 7: _cross_seven, 4: _close_four, 9: _curl_nine}
 
 
-def continental_variant(image: np.ndarray, label: int, rng: np.random.Generator
-                        ) -> np.ndarray | None:
+def continental_variant(
+    image: np.ndarray, label: int, rng: np.random.Generator
+) -> np.ndarray | None:
     """One digit ``(28, 28)`` uint8 with its continental stroke added, normalised again ->
     ``(28, 28)`` uint8; None when ``label`` has no variant or the digit's shape does not
     allow one (e.g. a 4 already closed)."""
@@ -172,8 +181,9 @@ def continental_variant(image: np.ndarray, label: int, rng: np.random.Generator
     return normalise_digit(big, big > 0.5)
 
 
-def continental(images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-                fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def continental(
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """Continental variants of about ``fraction`` of the 1s, 4s, 7s and 9s of
     ``images`` ``(N, 28, 28)`` uint8 / ``labels`` ``(N,)``: ``(M, 28, 28)`` uint8 and their
     labels (the digits whose shape allowed none are skipped)."""
@@ -203,17 +213,16 @@ def box_scan(image: np.ndarray, size: int = 16, level: float = 0.5) -> np.ndarra
     rows, cols = np.flatnonzero((x > 0.3).any(axis=1)), np.flatnonzero((x > 0.3).any(axis=0))
     if not len(rows):
         return image.copy()
-    crop = x[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    crop = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape
-    if 3 * min(h, w) < max(h, w):          # a bare stroke: stretched 3x, not into a block
+    if 3 * min(h, w) < max(h, w):  # a bare stroke: stretched 3x, not into a block
         pad = (max(h, w) // 3 - min(h, w)) // 2
         crop = np.pad(crop, ((0, 0), (pad, pad)) if w < h else ((pad, pad), (0, 0)))
     small = np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BOX))
     binary = (small > level).astype(np.float32)
     if not binary.any():
         binary = (small >= small.max()).astype(np.float32)
-    big = np.asarray(Image.fromarray(binary).resize((size * 4, size * 4),
-                                                    Image.Resampling.NEAREST))
+    big = np.asarray(Image.fromarray(binary).resize((size * 4, size * 4), Image.Resampling.NEAREST))
     return normalise_digit(big, big > 0.5)
 
 

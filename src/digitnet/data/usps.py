@@ -20,10 +20,18 @@ import numpy as np
 
 from digitnet.errors import DataError
 
-FILES = {"train": ("zip.train.gz", 7291,
-                   "66ebf231ab51f2cf6ac1a892d0f98ccffee1079d7a5db638c1f11f366046ca16"),
-         "test": ("zip.test.gz", 2007,
-                  "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f")}
+FILES = {
+    "train": (
+        "zip.train.gz",
+        7291,
+        "66ebf231ab51f2cf6ac1a892d0f98ccffee1079d7a5db638c1f11f366046ca16",
+    ),
+    "test": (
+        "zip.test.gz",
+        2007,
+        "8dacc3c6e136af6c3488de9e5113a7daf140c8c2f1f0b61c54ee02f03f1a962f",
+    ),
+}
 
 
 def load_usps(folder: str | os.PathLike, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +70,11 @@ def usps_as_read(images: np.ndarray) -> np.ndarray:
 
     from digitnet.imaging.images import to_mnist
 
-    return np.stack([to_mnist(Image.fromarray(255 - d)) for d in images]) if len(images) \
+    return (
+        np.stack([to_mnist(Image.fromarray(255 - d)) for d in images])
+        if len(images)
         else np.zeros((0, 28, 28), np.uint8)
+    )
 
 
 def add_usps_train(data, folder: str | os.PathLike):
@@ -76,9 +87,11 @@ def add_usps_train(data, folder: str | os.PathLike):
 
     images, labels = load_usps(folder, "train")
     read = usps_as_read(images)
-    train = Split(np.concatenate([data.train.images, read]),
-                  np.concatenate([data.train.labels, labels]))
+    train = Split(
+        np.concatenate([data.train.images, read]), np.concatenate([data.train.labels, labels])
+    )
     for a in (train.images, train.labels):
         a.flags.writeable = False
-    return dataclasses.replace(data, train=train,
-                               checksums={**data.checksums, FILES["train"][0]: FILES["train"][2]})
+    return dataclasses.replace(
+        data, train=train, checksums={**data.checksums, FILES["train"][0]: FILES["train"][2]}
+    )

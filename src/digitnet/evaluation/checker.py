@@ -21,9 +21,10 @@ def checker_proba(checker: Sequential, images: np.ndarray) -> tuple[np.ndarray, 
     """What the checker reads in ``(M, 28, 28)`` inputs: its digit probabilities given that
     the input is one digit ``(M, 10)``, and the probability that it is not ``(M,)``."""
     if checker.output_shape[-1] != NOT_ONE_DIGIT + 1:
-        raise ValueError(f"a checker has {NOT_ONE_DIGIT + 1} outputs, this model has "
-                         f"{checker.output_shape[-1]}")
-    p = predict_proba(checker, images)                                      # (M, 11)
+        raise ValueError(
+            f"a checker has {NOT_ONE_DIGIT + 1} outputs, this model has {checker.output_shape[-1]}"
+        )
+    p = predict_proba(checker, images)  # (M, 11)
     digit = p[:, :NOT_ONE_DIGIT]
     return digit / np.maximum(digit.sum(axis=1, keepdims=True), 1e-12), p[:, NOT_ONE_DIGIT]
 
@@ -34,6 +35,9 @@ def scores(checker: Sequential, split: Split, threshold: float = 0.5) -> dict[st
     ``threshold``."""
     p = not_one_digit(checker, split.images)
     bad = split.labels == NOT_ONE_DIGIT
-    return {"whole_flagged": float((p[~bad] >= threshold).mean()) if (~bad).any() else 0.0,
-            "not_one_missed": float((p[bad] < threshold).mean()) if bad.any() else 0.0,
-            "whole": int((~bad).sum()), "not_one": int(bad.sum())}
+    return {
+        "whole_flagged": float((p[~bad] >= threshold).mean()) if (~bad).any() else 0.0,
+        "not_one_missed": float((p[bad] < threshold).mean()) if bad.any() else 0.0,
+        "whole": int((~bad).sum()),
+        "not_one": int(bad.sum()),
+    }

@@ -19,8 +19,7 @@ import numpy as np
 SUMMARY_THRESHOLDS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 
-def confidence_and_correct(proba: np.ndarray, labels: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def confidence_and_correct(proba: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Confidence and correctness of each prediction.
 
     Parameters
@@ -36,13 +35,13 @@ def confidence_and_correct(proba: np.ndarray, labels: np.ndarray
     proba = np.asarray(proba)
     labels = np.asarray(labels)
     if proba.ndim != 2 or labels.shape != (proba.shape[0],):
-        raise ValueError(f"expected proba (N, K) and labels (N,), got {proba.shape} and "
-                         f"{labels.shape}")
+        raise ValueError(
+            f"expected proba (N, K) and labels (N,), got {proba.shape} and {labels.shape}"
+        )
     return proba.max(axis=1).astype(np.float64), proba.argmax(axis=1) == labels
 
 
-def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15
-                ) -> dict[str, Any]:
+def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> dict[str, Any]:
     """Reliability diagram data and the expected calibration error.
 
     The confidences are put into ``n_bins`` equal-width bins ``(e_b, e_{b+1}]`` of [0, 1]
@@ -76,12 +75,16 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15
     accuracy, mean_conf = hits / safe, conf_sum / safe
     total = max(int(count.sum()), 1)
     ece = float(np.sum(count / total * np.abs(accuracy - mean_conf)))
-    return {"edges": edges.tolist(), "count": count.tolist(), "accuracy": accuracy.tolist(),
-            "confidence": mean_conf.tolist(), "ece": ece}
+    return {
+        "edges": edges.tolist(),
+        "count": count.tolist(),
+        "accuracy": accuracy.tolist(),
+        "confidence": mean_conf.tolist(),
+        "ece": ece,
+    }
 
 
-def selective(confidence: np.ndarray, correct: np.ndarray, threshold: float
-              ) -> dict[str, Any]:
+def selective(confidence: np.ndarray, correct: np.ndarray, threshold: float) -> dict[str, Any]:
     """Coverage and accuracy when predictions with confidence below ``threshold`` are
     rejected ("not sure").
 
@@ -105,10 +108,15 @@ def selective(confidence: np.ndarray, correct: np.ndarray, threshold: float
     n_answered = int(answered.sum())
     n_correct = int(np.count_nonzero(np.asarray(correct) & answered))
     total = int(confidence.size)
-    return {"threshold": float(threshold), "answered": n_answered,
-            "rejected": total - n_answered, "correct": n_correct, "total": total,
-            "coverage": n_answered / total if total else 0.0,
-            "accuracy": n_correct / n_answered if n_answered else None}
+    return {
+        "threshold": float(threshold),
+        "answered": n_answered,
+        "rejected": total - n_answered,
+        "correct": n_correct,
+        "total": total,
+        "coverage": n_answered / total if total else 0.0,
+        "accuracy": n_correct / n_answered if n_answered else None,
+    }
 
 
 def coverage_curve(confidence: np.ndarray, correct: np.ndarray) -> dict[str, np.ndarray]:
@@ -138,12 +146,15 @@ def coverage_curve(confidence: np.ndarray, correct: np.ndarray) -> dict[str, np.
     # the last position of each run of equal confidences: ties are answered together
     last = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))
     answered = last + 1
-    return {"threshold": conf[last], "coverage": answered / n,
-            "accuracy": hits[last] / answered}
+    return {"threshold": conf[last], "coverage": answered / n, "accuracy": hits[last] / answered}
 
 
-def confidence_summary(proba: np.ndarray, labels: np.ndarray, n_bins: int = 15,
-                       thresholds: tuple[float, ...] = SUMMARY_THRESHOLDS) -> dict[str, Any]:
+def confidence_summary(
+    proba: np.ndarray,
+    labels: np.ndarray,
+    n_bins: int = 15,
+    thresholds: tuple[float, ...] = SUMMARY_THRESHOLDS,
+) -> dict[str, Any]:
     """The reliability diagram, ECE and a reject-option table, JSON-ready.
 
     proba : (N, K) probabilities; labels : (N,). See :func:`reliability` and
@@ -151,16 +162,24 @@ def confidence_summary(proba: np.ndarray, labels: np.ndarray, n_bins: int = 15,
     """
     confidence, correct = confidence_and_correct(proba, labels)
     rel = reliability(confidence, correct, n_bins)
-    return {"reliability": rel, "ece": rel["ece"],
-            "mean_confidence": float(confidence.mean()) if confidence.size else 0.0,
-            "reject_option": [selective(confidence, correct, t) for t in thresholds]}
+    return {
+        "reliability": rel,
+        "ece": rel["ece"],
+        "mean_confidence": float(confidence.mean()) if confidence.size else 0.0,
+        "reject_option": [selective(confidence, correct, t) for t in thresholds],
+    }
 
 
 def format_selective(r: dict[str, Any]) -> str:
     """One line for :func:`selective`'s result, e.g. ``Reject below 0.9: coverage 97.12%
     (9712 / 10000 answered, 288 not sure), accuracy on the answered 99.51% (9664 / 9712)``."""
-    acc = "n/a (nothing answered)" if r["accuracy"] is None else \
-        f"{r['accuracy']:.2%} ({r['correct']} / {r['answered']})"
-    return (f"Reject below {r['threshold']:g}: coverage {r['coverage']:.2%} "
-            f"({r['answered']} / {r['total']} answered, {r['rejected']} not sure), "
-            f"accuracy on the answered {acc}")
+    acc = (
+        "n/a (nothing answered)"
+        if r["accuracy"] is None
+        else f"{r['accuracy']:.2%} ({r['correct']} / {r['answered']})"
+    )
+    return (
+        f"Reject below {r['threshold']:g}: coverage {r['coverage']:.2%} "
+        f"({r['answered']} / {r['total']} answered, {r['rejected']} not sure), "
+        f"accuracy on the answered {acc}"
+    )

@@ -14,28 +14,37 @@ from digitnet.nn import Sequential
 
 def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities for raw images. (N, 28, 28) uint8 or float -> (N, 10) float32."""
-    outs = [model.predict_proba(to_input(images[i:i + batch_size], model.input_shape),
-                                batch_size)
-            for i in range(0, images.shape[0], batch_size)]
+    outs = [
+        model.predict_proba(to_input(images[i : i + batch_size], model.input_shape), batch_size)
+        for i in range(0, images.shape[0], batch_size)
+    ]
     if not outs:
         return np.zeros((0, 10), dtype=np.float32)
     return np.concatenate(outs)
 
 
-def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
-             batch_size: int = 1000, *, reject_below: float | None = None) -> dict[str, Any]:
+def evaluate(
+    model: Sequential,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 1000,
+    *,
+    reject_below: float | None = None,
+) -> dict[str, Any]:
     """Accuracy, per-class precision/recall/F1, macro averages and the confusion matrix.
 
     images : (N, 28, 28); labels : (N,). With ``reject_below`` (a probability in [0, 1]) the
     result also holds ``reject_option``: coverage and accuracy when the model answers "not
     sure" below that confidence (see :func:`digitnet.evaluation.confidence.selective`).
     """
-    return evaluate_proba(predict_proba(model, images, batch_size), labels,
-                          reject_below=reject_below)
+    return evaluate_proba(
+        predict_proba(model, images, batch_size), labels, reject_below=reject_below
+    )
 
 
-def evaluate_proba(proba: np.ndarray, labels: np.ndarray, *,
-                   reject_below: float | None = None) -> dict[str, Any]:
+def evaluate_proba(
+    proba: np.ndarray, labels: np.ndarray, *, reject_below: float | None = None
+) -> dict[str, Any]:
     """:func:`evaluate` from already computed probabilities ``proba`` (N, 10)."""
     labels = np.asarray(labels)
     report = classification_report(labels, proba.argmax(axis=1), num_classes=10)

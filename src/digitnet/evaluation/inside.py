@@ -50,10 +50,10 @@ def first_layer_weights(model: Sequential) -> FirstLayer | None:
     h, w = _image_size(model.input_shape)
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Conv2D):
-            kernel = layer.params["W"].sum(axis=2)                     # (kH, kW, C_out)
-            return FirstLayer(i, "conv", np.moveaxis(kernel, -1, 0))   # (C_out, kH, kW)
+            kernel = layer.params["W"].sum(axis=2)  # (kH, kW, C_out)
+            return FirstLayer(i, "conv", np.moveaxis(kernel, -1, 0))  # (C_out, kH, kW)
         if isinstance(layer, Dense):
-            weights = layer.params["W"]                                # (D_in, D_out)
+            weights = layer.params["W"]  # (D_in, D_out)
             if weights.shape[0] != pixels or h * w != pixels:
                 return None
             return FirstLayer(i, "dense", weights.T.reshape(-1, h, w))  # (D_out, H, W)
@@ -100,7 +100,7 @@ def layer_activations(model: Sequential, image: np.ndarray) -> list[Activation]:
         through at inference (Flatten, Dropout). The last one holds the network's outputs
         (logits for softmax-trained models).
     """
-    x = to_input(np.asarray(image)[None], model.input_shape)        # (1, *input_shape)
+    x = to_input(np.asarray(image)[None], model.input_shape)  # (1, *input_shape)
     out = [Activation(-1, "input", x[0].reshape(_image_size(model.input_shape)))]
     for i, layer in enumerate(model.layers):
         x = layer.forward(x, training=False)

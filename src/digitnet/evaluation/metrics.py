@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10
-                     ) -> np.ndarray:
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> np.ndarray:
     """(K, K) int64 counts: entry [i, j] is the number of examples of class i predicted j."""
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D and the same length, got "
-                         f"{y_true.shape} and {y_pred.shape}")
+        raise ValueError(
+            f"y_true and y_pred must be 1-D and the same length, got "
+            f"{y_true.shape} and {y_pred.shape}"
+        )
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if y.size and (y.min() < 0 or y.max() >= num_classes):
             raise ValueError(f"{name} holds labels outside [0, {num_classes})")
@@ -41,12 +42,12 @@ def precision_recall_f1(cm: np.ndarray) -> dict[str, np.ndarray]:
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"precision": precision, "recall": recall, "f1": f1,
-            "support": support.astype(np.int64)}
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10
-                          ) -> dict[str, Any]:
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10
+) -> dict[str, Any]:
     """All metrics as JSON-ready values.
 
     Returns a dict with ``accuracy`` (fraction), ``correct``, ``total``, per-class lists
@@ -75,16 +76,26 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, num_classes: i
 def format_report(report: dict[str, Any]) -> str:
     """Human-readable tables: per-class metrics, macro averages and the confusion matrix."""
     k = len(report["precision"])
-    lines = [f"Accuracy: {report['accuracy']:.2%} ({report['correct']} / {report['total']})",
-             "", f"{'digit':>5} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}"]
+    lines = [
+        f"Accuracy: {report['accuracy']:.2%} ({report['correct']} / {report['total']})",
+        "",
+        f"{'digit':>5} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}",
+    ]
     for c in range(k):
-        lines.append(f"{c:>5} {report['precision'][c]:>10.4f} {report['recall'][c]:>8.4f} "
-                     f"{report['f1'][c]:>8.4f} {report['support'][c]:>8}")
-    lines.append(f"{'macro':>5} {report['macro_precision']:>10.4f} "
-                 f"{report['macro_recall']:>8.4f} {report['macro_f1']:>8.4f} "
-                 f"{report['total']:>8}")
-    lines += ["", "Confusion matrix (rows = true digit, columns = predicted):",
-              "      " + "".join(f"{c:>6}" for c in range(k))]
+        lines.append(
+            f"{c:>5} {report['precision'][c]:>10.4f} {report['recall'][c]:>8.4f} "
+            f"{report['f1'][c]:>8.4f} {report['support'][c]:>8}"
+        )
+    lines.append(
+        f"{'macro':>5} {report['macro_precision']:>10.4f} "
+        f"{report['macro_recall']:>8.4f} {report['macro_f1']:>8.4f} "
+        f"{report['total']:>8}"
+    )
+    lines += [
+        "",
+        "Confusion matrix (rows = true digit, columns = predicted):",
+        "      " + "".join(f"{c:>6}" for c in range(k)),
+    ]
     for c, row in enumerate(report["confusion_matrix"]):
         lines.append(f"{c:>5} " + "".join(f"{v:>6}" for v in row))
     return "\n".join(lines)

@@ -46,14 +46,15 @@ def find_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h, w = mask.shape
     padded = np.zeros((h, w + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    step = np.diff(padded, axis=1)                 # (H, W + 1): +1 at a start, -1 past an end
+    step = np.diff(padded, axis=1)  # (H, W + 1): +1 at a start, -1 past an end
     rows, starts = np.nonzero(step == 1)
     _, ends = np.nonzero(step == -1)
     return rows.astype(np.int64), starts.astype(np.int64), ends.astype(np.int64)
 
 
-def run_edges(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-              width: int) -> tuple[np.ndarray, np.ndarray]:
+def run_edges(
+    rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of runs in consecutive rows that touch (8-connectivity): ``(a, b)`` indices.
 
     Run ``a`` in row r (columns ``[s, e)``) touches run ``b`` in row r + 1 (``[s', e')``) iff
@@ -68,7 +69,7 @@ def run_edges(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     hi = np.searchsorted(key_start, below + ends, side="right")
     count = np.maximum(hi - lo, 0)
     a = np.repeat(np.arange(len(rows)), count)
-    first = np.repeat(lo - np.cumsum(count) + count, count)   # lo of each pair's run a
+    first = np.repeat(lo - np.cumsum(count) + count, count)  # lo of each pair's run a
     b = first + np.arange(len(a))
     return a, b
 
@@ -83,8 +84,8 @@ def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         a, b, ra, rb = a[keep], b[keep], ra[keep], rb[keep]
         if not len(a):
             break
-        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))   # hook
-        while True:                                                     # compress
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))  # hook
+        while True:  # compress
             grand = parent[parent]
             if np.array_equal(grand, parent):
                 break
@@ -108,18 +109,22 @@ def label_components(mask: np.ndarray) -> Components:
     h, w = mask.shape
     rows, starts, ends = find_runs(mask)
     roots = union_find(len(rows), *run_edges(rows, starts, ends, w))
-    _, comp = np.unique(roots, return_inverse=True)        # (R,) 0-based, raster order
+    _, comp = np.unique(roots, return_inverse=True)  # (R,) 0-based, raster order
     count = int(comp.max()) + 1 if len(comp) else 0
     # paint: +label at each run start, -label just past its end, then a running sum
     flat = np.zeros(h * w + 1, dtype=np.int32)
     np.add.at(flat, rows * w + starts, comp + 1)
     np.add.at(flat, rows * w + ends, -(comp + 1))
     labels = np.cumsum(flat[:-1], dtype=np.int32).reshape(h, w)
-    return Components(labels=labels, count=count, area=_per(np.add, comp, ends - starts, count),
-                      top=_per(np.minimum, comp, rows, count),
-                      left=_per(np.minimum, comp, starts, count),
-                      bottom=_per(np.maximum, comp, rows + 1, count),
-                      right=_per(np.maximum, comp, ends, count))
+    return Components(
+        labels=labels,
+        count=count,
+        area=_per(np.add, comp, ends - starts, count),
+        top=_per(np.minimum, comp, rows, count),
+        left=_per(np.minimum, comp, starts, count),
+        bottom=_per(np.maximum, comp, rows + 1, count),
+        right=_per(np.maximum, comp, ends, count),
+    )
 
 
 def _per(ufunc: np.ufunc, comp: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:

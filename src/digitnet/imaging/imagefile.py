@@ -56,8 +56,9 @@ class LoadedImage:
         return self.image.size[0] / self.original_size[0]
 
 
-def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
-               max_side: int | None = WORK_SIDE) -> LoadedImage:
+def open_image(
+    source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_side: int | None = WORK_SIDE
+) -> LoadedImage:
     """Open an image as an upright ``"L"`` or ``"RGB"`` Pillow image.
 
     Parameters
@@ -90,7 +91,7 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
         img = source
     else:
         img = _open_file(source, max_pixels, name)
-    ours = not isinstance(source, Image.Image)      # a caller's image is never changed
+    ours = not isinstance(source, Image.Image)  # a caller's image is never changed
     _check_size(img, max_pixels, name)
     w, h = img.size
     try:
@@ -104,8 +105,10 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS,
         if max_side is not None and max(img.size) > max_side:
             img = img.resize(_fit(img.size, max_side), Image.Resampling.BOX)
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageError(f"{name}: cannot decode the image ({one_line(exc, 120)}); the file is "
-                         "truncated or corrupted") from None
+        raise ImageError(
+            f"{name}: cannot decode the image ({one_line(exc, 120)}); the file is "
+            "truncated or corrupted"
+        ) from None
     return LoadedImage(img, (w, h), name)
 
 
@@ -132,9 +135,9 @@ def flatten_alpha(img: Image.Image) -> Image.Image:
     has_alpha = "A" in img.getbands() or "transparency" in img.info
     if not has_alpha:
         return img.convert("RGB" if img.mode in ("P", "CMYK", "YCbCr", "LAB", "HSV") else "L")
-    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255   # (H, W, 4)
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255  # (H, W, 4)
     alpha = rgba[..., 3:]
-    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)   # (H, W)
+    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # (H, W)
     weight = float(alpha.sum())
     mean = float((luma * alpha[..., 0]).sum() / weight) if weight > 0 else 0.0
     backdrop = 1.0 if mean < 0.5 else 0.0
@@ -168,32 +171,40 @@ def _open_file(source: str | os.PathLike | bytes, max_pixels: int, path: str) ->
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(source)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image too large (more than {max_pixels:,} pixels; it may "
-                         "be a decompression bomb)") from None
+        raise ImageError(
+            f"{path}: image too large (more than {max_pixels:,} pixels; it may "
+            "be a decompression bomb)"
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except OSError as exc:
         raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    except (ValueError, SyntaxError, EOFError, struct.error) as exc:   # a mangled header
-        raise ImageError(f"{path}: not a readable image ({one_line(exc, 120)}); the file is "
-                         "truncated or corrupted") from None
-    return img                  # not decoded yet; animations and multi-page files: frame 1
+    except (ValueError, SyntaxError, EOFError, struct.error) as exc:  # a mangled header
+        raise ImageError(
+            f"{path}: not a readable image ({one_line(exc, 120)}); the file is "
+            "truncated or corrupted"
+        ) from None
+    return img  # not decoded yet; animations and multi-page files: frame 1
 
 
 def _check_size(img: Image.Image, max_pixels: int, name: str) -> None:
     w, h = img.size
     if w * h > max_pixels:
-        raise ImageError(f"{name}: image too large ({w} x {h} = {w * h:,} pixels, the limit is "
-                         f"{max_pixels:,}; it may be a decompression bomb): resize it first")
+        raise ImageError(
+            f"{name}: image too large ({w} x {h} = {w * h:,} pixels, the limit is "
+            f"{max_pixels:,}; it may be a decompression bomb): resize it first"
+        )
     if w == 0 or h == 0:
         raise ImageError(f"{name}: the image has no pixels ({w} x {h})")
 
 
 def _from_array(a: np.ndarray) -> Image.Image:
     if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
-        raise ConfigError(f"an image array must be uint8 (H, W), (H, W, 3) or (H, W, 4), got "
-                          f"dtype {a.dtype} shape {a.shape}")
-    return Image.fromarray(np.ascontiguousarray(a))   # (H, W) -> L, (H, W, 3|4) -> RGB(A)
+        raise ConfigError(
+            f"an image array must be uint8 (H, W), (H, W, 3) or (H, W, 4), got "
+            f"dtype {a.dtype} shape {a.shape}"
+        )
+    return Image.fromarray(np.ascontiguousarray(a))  # (H, W) -> L, (H, W, 3|4) -> RGB(A)
 
 
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
@@ -210,4 +221,3 @@ def _name(source: ImageSource) -> str:
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or "image"
     return str(source)
-

@@ -124,8 +124,9 @@ class Prepared:
         for i in indices:
             i = int(i)
             if i not in self._inputs:
-                self._inputs[i] = normalise_digit(*digit_crop(self.inkmap, self.components,
-                                                             self.segments[i]))
+                self._inputs[i] = normalise_digit(
+                    *digit_crop(self.inkmap, self.components, self.segments[i])
+                )
             out.append(self._inputs[i])
         return np.stack(out) if out else np.zeros((0, SIZE, SIZE), dtype=np.uint8)
 
@@ -144,8 +145,9 @@ class Prepared:
         (default: each slot's first option, the guess from the shapes alone)."""
         choice = choice or [0] * len(self.slots)
         index = {s: i for i, s in enumerate(self.segments)}
-        return [index[s] for slot, c in zip(self.slots, choice, strict=True)
-                for s in slot.options[c]]
+        return [
+            index[s] for slot, c in zip(self.slots, choice, strict=True) for s in slot.options[c]
+        ]
 
 
 def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
@@ -173,7 +175,7 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
         Unreadable image, or no ink (blank, uniform or too faint).
     """
     loaded = open_image(source)
-    levels = np.asarray(loaded.image.convert("L"), dtype=np.float32)   # (H, W) in [0, 255]
+    levels = np.asarray(loaded.image.convert("L"), dtype=np.float32)  # (H, W) in [0, 255]
     inkmap, margin, paper = _ink_with_margin(levels, loaded.name)
     levels = with_margin(levels, margin, paper)
     comps = label_components(inkmap.mask)
@@ -182,8 +184,15 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
         raise ImageError(f"{loaded.name}: no digit found (only specks or faint marks)")
     segments = list(dict.fromkeys(s for slot in slots for o in slot.options for s in o))
     grey = (255 - levels if inkmap.inverted else levels) / np.float32(255)
-    return Prepared(loaded=loaded, grey=grey, inkmap=inkmap, components=comps, slots=slots,
-                    segments=segments, margin=margin)
+    return Prepared(
+        loaded=loaded,
+        grey=grey,
+        inkmap=inkmap,
+        components=comps,
+        slots=slots,
+        segments=segments,
+        margin=margin,
+    )
 
 
 def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int, float | None]:
@@ -203,7 +212,7 @@ def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int, float 
         inkmap, error = None, exc
     if inkmap is not None:
         return inkmap, 0, None
-    if max(levels.shape) > SMALL:                        # a photo with no ink: blank
+    if max(levels.shape) > SMALL:  # a photo with no ink: blank
         raise ImageError(f"{name}: {error}") from None
     margin = crop_margin(levels.shape)
     extreme = float(np.percentile(levels, 98 if ink_is_dark(levels) else 2))
@@ -268,14 +277,15 @@ def _polarity_margin(levels: np.ndarray, block: int | None) -> float:
     if block is None:
         resid = (levels - np.median(levels)).ravel()
     else:
-        resid = (levels - upsample(block_percentile(levels, 50, block), levels.shape,
-                                   block)).ravel()
+        resid = (
+            levels - upsample(block_percentile(levels, 50, block), levels.shape, block)
+        ).ravel()
     n = resid.size
     k = min(n // 2, max(16, n // 10_000))
     if k == 0:
         return 0.0
-    ends = np.partition(resid, [k - 1, n - k])        # the k lowest first, the k highest last
-    dark, bright = -float(ends[:k].mean()), float(ends[n - k:].mean())
+    ends = np.partition(resid, [k - 1, n - k])  # the k lowest first, the k highest last
+    dark, bright = -float(ends[:k].mean()), float(ends[n - k :].mean())
     return (dark - bright) / max(dark + bright, 1e-6)
 
 
@@ -291,7 +301,7 @@ def background_block(x: np.ndarray) -> int:
     coarse = max(32, max(x.shape) // 4)
     resid = (x - upsample(block_percentile(x, 25, coarse), x.shape, coarse)).ravel()
     k = min(resid.size, max(16, resid.size // 1000))
-    level = float(np.partition(resid, resid.size - k)[resid.size - k:].mean())
+    level = float(np.partition(resid, resid.size - k)[resid.size - k :].mean())
     strong = resid.reshape(x.shape) > level / 2
     return max(block, int(2 * stroke_width(strong))) if strong.any() else block
 
@@ -303,9 +313,9 @@ def block_percentile(a: np.ndarray, q: float, block: int) -> np.ndarray:
     Large blocks are subsampled to about 32x32 pixels."""
     (ys, bh), (xs, bw) = _block_starts(a.shape[0], block), _block_starts(a.shape[1], block)
     step = max(1, min(bh, bw) // 32)
-    rows = ys[:, None] + np.arange(0, bh, step)                      # (gh, bh / step)
-    cols = xs[:, None] + np.arange(0, bw, step)                      # (gw, bw / step)
-    blocks = a[rows[:, :, None, None], cols[None, None, :, :]]       # (gh, bh', gw, bw')
+    rows = ys[:, None] + np.arange(0, bh, step)  # (gh, bh / step)
+    cols = xs[:, None] + np.arange(0, bw, step)  # (gw, bw / step)
+    blocks = a[rows[:, :, None, None], cols[None, None, :, :]]  # (gh, bh', gw, bw')
     return np.percentile(blocks, q, axis=(1, 3)).astype(np.float32)
 
 
@@ -320,9 +330,9 @@ def upsample(grid: np.ndarray, shape: tuple[int, ...], block: int) -> np.ndarray
     """Interpolate block values ``(gh, gw)`` (from :func:`block_percentile`) to pixels
     ``(H, W)``: bilinear between block centres, linear extrapolation beyond the outer
     centres (half a block), so that a lighting gradient continues to the edges."""
-    wy = _interp_weights(grid.shape[0], shape[0], block)           # (H, gh)
-    wx = _interp_weights(grid.shape[1], shape[1], block)           # (W, gw)
-    return (wy @ grid @ wx.T).astype(np.float32)                   # (H, W)
+    wy = _interp_weights(grid.shape[0], shape[0], block)  # (H, gh)
+    wx = _interp_weights(grid.shape[1], shape[1], block)  # (W, gw)
+    return (wy @ grid @ wx.T).astype(np.float32)  # (H, W)
 
 
 def _interp_weights(n: int, size: int, block: int) -> np.ndarray:
@@ -334,7 +344,7 @@ def _interp_weights(n: int, size: int, block: int) -> np.ndarray:
         weights[:, 0] = 1
         return weights
     pix = np.arange(size)
-    hi = np.clip(np.searchsorted(centres, pix), 1, n - 1)            # right neighbour
+    hi = np.clip(np.searchsorted(centres, pix), 1, n - 1)  # right neighbour
     frac = (pix - centres[hi - 1]) / (centres[hi] - centres[hi - 1])  # <0 or >1: extrapolate
     rows = np.arange(size)
     weights[rows, hi - 1] = 1 - frac
@@ -346,7 +356,7 @@ def smooth(a: np.ndarray) -> np.ndarray:
     """Binomial 3x3 blur ([1, 2, 1] / 4 along each axis, edges replicated): divides white
     noise by about 2.7 and keeps strokes a few pixels wide."""
     p = np.pad(a, 1, mode="edge")
-    rows = (p[:-2] + 2 * p[1:-1] + p[2:]) / 4                       # (H, W + 2)
+    rows = (p[:-2] + 2 * p[1:-1] + p[2:]) / 4  # (H, W + 2)
     return ((rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) / 4).astype(np.float32)
 
 
@@ -402,23 +412,32 @@ def ink_map(levels: np.ndarray) -> InkMap:
         very faint image).
     """
     inverted = ink_is_dark(levels)
-    x = (255 - levels if inverted else levels) / np.float32(255)   # ink bright, [0, 1]
+    x = (255 - levels if inverted else levels) / np.float32(255)  # ink bright, [0, 1]
     background, resid = remove_background(x)
     noise = robust_std(resid)
-    floor = float(np.median(_sample(resid))) + 3 * noise           # top of the background
+    floor = float(np.median(_sample(resid))) + 3 * noise  # top of the background
     strong = resid[resid > floor + max(noise, MIN_CONTRAST / 2)]
-    level = float(np.percentile(strong, 90)) if strong.size else floor   # stroke cores
+    level = float(np.percentile(strong, 90)) if strong.size else floor  # stroke cores
     contrast = level - floor
     if contrast < MIN_CONTRAST:
-        raise ImageError(f"no ink found: nothing stands out from the background by more "
-                         f"than {max(contrast, 0):.0%} of the grey range (blank, uniform or "
-                         "very faint image)")
+        raise ImageError(
+            f"no ink found: nothing stands out from the background by more "
+            f"than {max(contrast, 0):.0%} of the grey range (blank, uniform or "
+            "very faint image)"
+        )
     ink = np.clip((resid - floor) / np.float32(contrast), 0, 1).astype(np.float32)
-    return InkMap(ink=ink, mask=ink >= MASK_LEVEL, inverted=inverted, background=background,
-                  noise=noise, contrast=contrast)
+    return InkMap(
+        ink=ink,
+        mask=ink >= MASK_LEVEL,
+        inverted=inverted,
+        background=background,
+        noise=noise,
+        contrast=contrast,
+    )
 
 
 # -- one digit -> 28x28 -----------------------------------------------------------------------
+
 
 def digit_crop(inkmap: InkMap, comps: Components, seg: Segment) -> tuple[np.ndarray, np.ndarray]:
     """The soft ink and confident-ink mask of one digit, cropped to a margin around it.
@@ -430,11 +449,11 @@ def digit_crop(inkmap: InkMap, comps: Components, seg: Segment) -> tuple[np.ndar
     Returns ``(ink, mask)``: ``(h, w)`` float32 and bool.
     """
     h, w = comps.labels.shape
-    pad = int(np.clip(round(seg.height / 12), 2, 12))   # MNIST's edges: within 2 px of 40%
+    pad = int(np.clip(round(seg.height / 12), 2, 12))  # MNIST's edges: within 2 px of 40%
     top, bottom = max(0, seg.top - pad), min(h, seg.bottom + pad)
     left, right = max(0, seg.left - pad), min(w, seg.right + pad)
     own = np.zeros((bottom - top, right - left), dtype=bool)
-    own[seg.top - top:seg.bottom - top, seg.left - left:seg.right - left] = seg.mask(comps)
+    own[seg.top - top : seg.bottom - top, seg.left - left : seg.right - left] = seg.mask(comps)
     labels = comps.labels[top:bottom, left:right]
     others = (labels > 0) & ~np.isin(labels, seg.labels)
     near = dilate(own, pad) & seg.between_cuts(top, bottom, left, right)
@@ -451,7 +470,7 @@ def dilate(a: np.ndarray, radius: int) -> np.ndarray:
     k = 2 * radius + 1
     fill = False if a.dtype == bool else 0
     p = np.pad(a, radius, constant_values=fill)
-    rows = np.lib.stride_tricks.sliding_window_view(p, k, axis=1).max(axis=2)   # (h+2r, w)
+    rows = np.lib.stride_tricks.sliding_window_view(p, k, axis=1).max(axis=2)  # (h+2r, w)
     return np.lib.stride_tricks.sliding_window_view(rows, k, axis=0).max(axis=2)  # (h, w)
 
 
@@ -491,7 +510,7 @@ def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
     cols = np.flatnonzero(ink.any(axis=0))
     if not len(rows):
         raise ImageError("no ink found in the digit")
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
@@ -509,7 +528,7 @@ def place_by_centre_of_mass(digit: np.ndarray) -> np.ndarray:
     cy, cx = centre_of_mass(digit)
     top, left = int(np.floor(CENTRE - cy + 0.5)), int(np.floor(CENTRE - cx + 0.5))
     h, w = digit.shape
-    y0, x0 = max(0, top), max(0, left)                    # clip to the 28x28 frame
+    y0, x0 = max(0, top), max(0, left)  # clip to the 28x28 frame
     y1, x1 = min(SIZE, top + h), min(SIZE, left + w)
-    out[y0:y1, x0:x1] = digit[y0 - top:y1 - top, x0 - left:x1 - left]
+    out[y0:y1, x0:x1] = digit[y0 - top : y1 - top, x0 - left : x1 - left]
     return np.rint(out * 255).astype(np.uint8)

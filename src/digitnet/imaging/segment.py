@@ -133,9 +133,10 @@ class Segment:
 
     def mask(self, comps: Components) -> np.ndarray:
         """``(height, width)`` bool: this digit's pixels within its box."""
-        crop = comps.labels[self.top:self.bottom, self.left:self.right]
-        return np.isin(crop, self.labels) & self.between_cuts(self.top, self.bottom,
-                                                             self.left, self.right)
+        crop = comps.labels[self.top : self.bottom, self.left : self.right]
+        return np.isin(crop, self.labels) & self.between_cuts(
+            self.top, self.bottom, self.left, self.right
+        )
 
     def between_cuts(self, top: int, bottom: int, left: int, right: int) -> np.ndarray:
         """``(bottom - top, right - left)`` bool: the pixels of that region on this digit's
@@ -167,8 +168,9 @@ class Slot:
         return self.options[0][0].left
 
 
-def segment(comps: Components, ink: np.ndarray | None = None, *,
-            single: bool = False, lines: bool = True) -> list[Slot]:
+def segment(
+    comps: Components, ink: np.ndarray | None = None, *, single: bool = False, lines: bool = True
+) -> list[Slot]:
     """The digits of an image, left to right (empty when there is no ink but specks).
 
     Parameters
@@ -194,9 +196,12 @@ def segment(comps: Components, ink: np.ndarray | None = None, *,
     groups = sorted(attach_specks(comps, ink, groups, keep), key=lambda g: g.left)
     runs = mergeable_runs(groups, height)
     lone = len(runs) == 1
-    return [Slot(*split_options(comps, run[0], height, lone=lone, lines=lines))
-            if len(run) == 1
-            else Slot(*merge_options(run, height, lone=lone)) for run in runs]
+    return [
+        Slot(*split_options(comps, run[0], height, lone=lone, lines=lines))
+        if len(run) == 1
+        else Slot(*merge_options(run, height, lone=lone))
+        for run in runs
+    ]
 
 
 def significant(comps: Components, ink: np.ndarray | None = None) -> np.ndarray:
@@ -230,16 +235,23 @@ def significant(comps: Components, ink: np.ndarray | None = None) -> np.ndarray:
 def _near(comps: Components, f: np.ndarray, s: np.ndarray) -> np.ndarray:
     """``(F,)`` bool: whether each component of index ``f`` has its box within one height
     of the box of some component of index ``s`` (that component's height)."""
-    dy = np.maximum(0, np.maximum(comps.top[f, None], comps.top[s]) -
-                    np.minimum(comps.bottom[f, None], comps.bottom[s]))      # (F, S)
-    dx = np.maximum(0, np.maximum(comps.left[f, None], comps.left[s]) -
-                    np.minimum(comps.right[f, None], comps.right[s]))
+    dy = np.maximum(
+        0,
+        np.maximum(comps.top[f, None], comps.top[s])
+        - np.minimum(comps.bottom[f, None], comps.bottom[s]),
+    )  # (F, S)
+    dx = np.maximum(
+        0,
+        np.maximum(comps.left[f, None], comps.left[s])
+        - np.minimum(comps.right[f, None], comps.right[s]),
+    )
     reach = (comps.bottom[s] - comps.top[s])[None, :]
     return (np.hypot(dx, dy) <= reach).any(axis=1)
 
 
-def attach_specks(comps: Components, ink: np.ndarray | None, groups: list[Segment],
-                  keep: np.ndarray) -> list[Segment]:
+def attach_specks(
+    comps: Components, ink: np.ndarray | None, groups: list[Segment], keep: np.ndarray
+) -> list[Segment]:
     """Give each group the specks inside its box, widened by :data:`SPECK_REACH` of its
     height (by their centre): the dashes of a stroke that a faint pen broke into dots belong
     to that digit, not to the background. Specks near no digit, or near two, stay out. Only
@@ -253,13 +265,18 @@ def attach_specks(comps: Components, ink: np.ndarray | None, groups: list[Segmen
         specks = specks[total[specks - 1] >= MIN_MEAN_INK * comps.area[specks - 1]]
     if not len(specks) or not groups:
         return groups
-    cy = (comps.top[specks - 1] + comps.bottom[specks - 1]) / 2                    # (S,)
+    cy = (comps.top[specks - 1] + comps.bottom[specks - 1]) / 2  # (S,)
     cx = (comps.left[specks - 1] + comps.right[specks - 1]) / 2
     reach = np.array([SPECK_REACH * g.height for g in groups])
-    box = np.array([(g.top, g.left, g.bottom, g.right) for g in groups]) + \
-        np.outer(reach, [-1, -1, 1, 1])                                              # (G, 4)
-    inside = ((cy[:, None] >= box[:, 0]) & (cy[:, None] < box[:, 2]) &
-              (cx[:, None] >= box[:, 1]) & (cx[:, None] < box[:, 3]))               # (S, G)
+    box = np.array([(g.top, g.left, g.bottom, g.right) for g in groups]) + np.outer(
+        reach, [-1, -1, 1, 1]
+    )  # (G, 4)
+    inside = (
+        (cy[:, None] >= box[:, 0])
+        & (cy[:, None] < box[:, 2])
+        & (cx[:, None] >= box[:, 1])
+        & (cx[:, None] < box[:, 3])
+    )  # (S, G)
     out = []
     for j, g in enumerate(groups):
         mine = specks[inside[:, j] & (inside.sum(axis=1) == 1)]
@@ -297,6 +314,7 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
     A fragment is shorter than :data:`FRAGMENT` x ``height`` or has less ink than
     :data:`FRAGMENT_AREA` times the median group (dots of a broken stroke, stacked).
     """
+
     def ink(g: Segment) -> int:
         return int(comps.area[np.asarray(g.labels) - 1].sum())
 
@@ -305,7 +323,8 @@ def join_fragments(comps: Components, groups: list[Segment], height: float) -> l
     stacks = stack_fragments([g for g, s in zip(groups, small, strict=True) if s], height)
     groups = [g for g, s in zip(groups, small, strict=True) if not s] + stacks
     small = [False] * (len(groups) - len(stacks)) + [
-        g.height < FRAGMENT * height or ink(g) < least for g in stacks]
+        g.height < FRAGMENT * height or ink(g) < least for g in stacks
+    ]
     tall = [g for g, s in zip(groups, small, strict=True) if not s]
     if not tall:
         return groups
@@ -347,9 +366,12 @@ def mergeable_runs(groups: list[Segment], height: float) -> list[list[Segment]]:
     together no wider than :data:`MERGE_WIDE` x ``height``. A few groups that are all
     close together and together no wider than :data:`LONE_WIDE` x ``height`` (which one
     digit can be) are one run: the image may hold a single broken digit."""
-    if 1 < len(groups) <= MAX_RUN and _span(groups) <= LONE_WIDE * height and \
-            max(g.left for g in groups) - min(g.right for g in groups) <= MERGE_GAP * height:
-        return [groups]             # maybe one broken digit alone, as wide as one can be
+    if (
+        1 < len(groups) <= MAX_RUN
+        and _span(groups) <= LONE_WIDE * height
+        and max(g.left for g in groups) - min(g.right for g in groups) <= MERGE_GAP * height
+    ):
+        return [groups]  # maybe one broken digit alone, as wide as one can be
     runs: list[list[Segment]] = []
     for g in groups:
         if runs and len(runs[-1]) < MAX_RUN and _joinable(runs[-1][-1], g, height):
@@ -374,8 +396,9 @@ def _span(groups: list[Segment]) -> int:
     return max(g.right for g in groups) - min(g.left for g in groups)
 
 
-def merge_options(run: list[Segment], height: float, *, lone: bool = False
-                  ) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
+def merge_options(
+    run: list[Segment], height: float, *, lone: bool = False
+) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
     """The readings of a run of neighbouring groups, most plausible first: every way to
     join consecutive groups into digits no wider than :data:`MERGE_WIDE` x ``height``
     (:data:`LONE_WIDE` for a ``lone`` run, all the ink of the image).
@@ -397,12 +420,16 @@ def merge_options(run: list[Segment], height: float, *, lone: bool = False
                 blocks.append([g])
         pieces = tuple(_merge(b) for b in blocks)
         widest = LONE_WIDE if lone else MERGE_WIDE
-        if any(len(b) > 1 and p.width > widest * height
-               for p, b in zip(pieces, blocks, strict=True)):
+        if any(
+            len(b) > 1 and p.width > widest * height for p, b in zip(pieces, blocks, strict=True)
+        ):
             continue
         stacked = sum(_stacked(a, b) for a, b in zip(pieces, pieces[1:], strict=False))
-        prior = (shape_prior(pieces, height, lone=lone) - MERGE_PENALTY * sum(joins)
-                 - STACK_PENALTY * stacked)
+        prior = (
+            shape_prior(pieces, height, lone=lone)
+            - MERGE_PENALTY * sum(joins)
+            - STACK_PENALTY * stacked
+        )
         readings.append((prior, pieces))
     readings.sort(key=lambda r: -r[0])
     return tuple(r[1] for r in readings), tuple(r[0] for r in readings)
@@ -415,9 +442,9 @@ def reference_height(groups: list[Segment]) -> float:
     return float(np.median(heights[heights >= 0.5 * heights.max()]))
 
 
-def split_options(comps: Components, group: Segment, height: float, *, lone: bool = False,
-                  lines: bool = True
-                  ) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
+def split_options(
+    comps: Components, group: Segment, height: float, *, lone: bool = False, lines: bool = True
+) -> tuple[tuple[tuple[Segment, ...], ...], tuple[float, ...]]:
     """The readings of a group and their log-priors, most plausible first.
 
     A group up to :data:`MAY_SPLIT` x ``height`` wide is one digit. A wider one gets up to
@@ -433,8 +460,9 @@ def split_options(comps: Components, group: Segment, height: float, *, lone: boo
         return ((group,),), (0.0,)
     mask = group.mask(comps)
     cuts = candidate_cuts(mask, height, stroke_width(mask))
-    cuts = [Cut(group.top, tuple(int(c) + group.left for c in cut.cols), cut.strokes)
-            for cut in cuts]
+    cuts = [
+        Cut(group.top, tuple(int(c) + group.left for c in cut.cols), cut.strokes) for cut in cuts
+    ]
     readings = []
     for n in range(len(cuts) + 1):
         for chosen in itertools.combinations(cuts, n):
@@ -451,14 +479,17 @@ def split_options(comps: Components, group: Segment, height: float, *, lone: boo
     return tuple(r[1] for r in readings), tuple(r[0] for r in readings)
 
 
-def reading_prior(pieces: tuple[Segment, ...], cuts: tuple[Cut, ...], height: float, *,
-                  lone: bool = False) -> float:
+def reading_prior(
+    pieces: tuple[Segment, ...], cuts: tuple[Cut, ...], height: float, *, lone: bool = False
+) -> float:
     """Log-plausibility of reading a group as ``pieces`` cut along ``cuts``: the pieces'
     :func:`shape_prior`, minus :data:`CUT_PENALTY` per stroke crossed, minus
     :data:`LONE_PENALTY` per extra piece of a ``lone`` group."""
-    return (shape_prior(pieces, height, lone=lone)
-            - CUT_PENALTY * sum(c.strokes for c in cuts)
-            - lone * LONE_PENALTY * (len(pieces) - 1))
+    return (
+        shape_prior(pieces, height, lone=lone)
+        - CUT_PENALTY * sum(c.strokes for c in cuts)
+        - lone * LONE_PENALTY * (len(pieces) - 1)
+    )
 
 
 def shape_prior(pieces: tuple[Segment, ...], height: float, *, lone: bool = False) -> float:
@@ -468,7 +499,7 @@ def shape_prior(pieces: tuple[Segment, ...], height: float, *, lone: bool = Fals
     digit, measured against its own height), and :data:`SHORT_PENALTY` for each piece less
     tall than :data:`FRAGMENT` x ``height``."""
     limit, scale = (LONE_WIDE, LONE_SCALE) if lone else (WIDE, WIDE_SCALE)
-    wide = sum(max(0.0, p.width / height - limit) ** 2 for p in pieces) / (2 * scale ** 2)
+    wide = sum(max(0.0, p.width / height - limit) ** 2 for p in pieces) / (2 * scale**2)
     short = sum(p.height < FRAGMENT * height for p in pieces)
     return -(wide + SHORT_PENALTY * short)
 
@@ -502,21 +533,21 @@ def candidate_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
         return []
     ink = mask.astype(np.float64)
     cost = ink.copy()
-    cost[:, :gap] = cost[:, w - gap + 1:] = np.inf          # the margins are out of bounds
+    cost[:, :gap] = cost[:, w - gap + 1 :] = np.inf  # the margins are out of bounds
     total = cost[0].copy()
-    moves = np.zeros((h, w), dtype=np.int8)                 # -1, 0, +1: where we came from
+    moves = np.zeros((h, w), dtype=np.int8)  # -1, 0, +1: where we came from
     inf = np.full(1, np.inf)
     for r in range(1, h):
-        left = np.r_[inf, total[:-1]] + STEP_COST           # came from column c - 1
-        right = np.r_[total[1:], inf] + STEP_COST           # came from column c + 1
-        options = np.stack([left, total, right])            # (3, w)
+        left = np.r_[inf, total[:-1]] + STEP_COST  # came from column c - 1
+        right = np.r_[total[1:], inf] + STEP_COST  # came from column c + 1
+        options = np.stack([left, total, right])  # (3, w)
         best = options.argmin(axis=0)
         moves[r] = best - 1
         total = options[best, np.arange(w)] + cost[r]
     # among equally cheap ends, prefer those near where evenly spaced digits would meet
     k = max(2, round(w / (DIGIT_ASPECT * height)))
     even = np.arange(1, k) * w / k
-    near = np.abs(np.arange(w)[:, None] - even[None, :]).min(axis=1)      # (w,)
+    near = np.abs(np.arange(w)[:, None] - even[None, :]).min(axis=1)  # (w,)
     ends = [e for e in _cheapest_ends(total + 0.01 * near, gap) if np.isfinite(total[e])]
     paths = [_backtrack(moves, e) for e in ends[:MAX_CUTS]]
     return _non_crossing(paths, ink, stroke)
@@ -536,8 +567,7 @@ def line_cuts(mask: np.ndarray, height: float, stroke: float) -> list[Cut]:
     cuts = []
     for slope in LINE_SLOPES:
         for mid in range(gap, w - gap + 1, step):
-            cols = np.clip(np.round(mid + slope * (rows - (h - 1) / 2)).astype(np.int64),
-                           0, w)
+            cols = np.clip(np.round(mid + slope * (rows - (h - 1) / 2)).astype(np.int64), 0, w)
             crossed = float(ink[rows, np.minimum(cols, w - 1)].sum())
             cuts.append(Cut(0, tuple(int(c) for c in cols), crossed / max(stroke, 1.0)))
     return cuts
@@ -577,8 +607,9 @@ def _non_crossing(paths: list[np.ndarray], ink: np.ndarray, stroke: float) -> li
             kept.append(path)
     kept.sort(key=lambda p: p.mean())
     rows = np.arange(ink.shape[0])
-    return [Cut(0, tuple(int(c) for c in p), float(ink[rows, p].sum()) / max(stroke, 1.0))
-            for p in kept]
+    return [
+        Cut(0, tuple(int(c) for c in p), float(ink[rows, p].sum()) / max(stroke, 1.0)) for p in kept
+    ]
 
 
 def cut_group(comps: Components, group: Segment, cuts: list[Cut]) -> tuple[Segment, ...]:
@@ -593,19 +624,27 @@ def cut_group(comps: Components, group: Segment, cuts: list[Cut]) -> tuple[Segme
     return tuple(pieces)
 
 
-def _piece(comps: Components, group: Segment, left_cut: Cut | None,
-           right_cut: Cut | None) -> Segment | None:
+def _piece(
+    comps: Components, group: Segment, left_cut: Cut | None, right_cut: Cut | None
+) -> Segment | None:
     """The part of ``group`` between two cuts, with its box tightened to its ink."""
-    loose = Segment(group.labels, group.top, group.left, group.bottom, group.right,
-                    left_cut, right_cut)
+    loose = Segment(
+        group.labels, group.top, group.left, group.bottom, group.right, left_cut, right_cut
+    )
     crop = loose.mask(comps)
     rows = np.flatnonzero(crop.any(axis=1))
     cols = np.flatnonzero(crop.any(axis=0))
     if not len(rows):
         return None
-    return Segment(group.labels, group.top + int(rows[0]), group.left + int(cols[0]),
-                   group.top + int(rows[-1]) + 1, group.left + int(cols[-1]) + 1,
-                   left_cut, right_cut)
+    return Segment(
+        group.labels,
+        group.top + int(rows[0]),
+        group.left + int(cols[0]),
+        group.top + int(rows[-1]) + 1,
+        group.left + int(cols[-1]) + 1,
+        left_cut,
+        right_cut,
+    )
 
 
 def _gap(a: Segment, b: Segment) -> float:
@@ -617,12 +656,20 @@ def _gap(a: Segment, b: Segment) -> float:
 
 def _box(comps: Components, labels: list[int]) -> Segment:
     idx = np.asarray(labels) - 1
-    return Segment(tuple(int(k) for k in labels), int(comps.top[idx].min()),
-                   int(comps.left[idx].min()), int(comps.bottom[idx].max()),
-                   int(comps.right[idx].max()))
+    return Segment(
+        tuple(int(k) for k in labels),
+        int(comps.top[idx].min()),
+        int(comps.left[idx].min()),
+        int(comps.bottom[idx].max()),
+        int(comps.right[idx].max()),
+    )
 
 
 def _merge(groups: list[Segment]) -> Segment:
-    return Segment(tuple(sorted({k for g in groups for k in g.labels})),
-                   min(g.top for g in groups), min(g.left for g in groups),
-                   max(g.bottom for g in groups), max(g.right for g in groups))
+    return Segment(
+        tuple(sorted({k for g in groups for k in g.labels})),
+        min(g.top for g in groups),
+        min(g.left for g in groups),
+        max(g.bottom for g in groups),
+        max(g.right for g in groups),
+    )

@@ -55,12 +55,26 @@ OPSET = 17
 IR_VERSION = 8
 INPUT_TYPES = ("float", "uint8")
 #: the layer types with an ONNX form (exact types: a subclass may compute something else)
-SUPPORTED = (AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, GlobalAvgPool2D, LeakyReLU,
-             MaxPool2D, ReLU, Sigmoid, Softmax, Tanh)
+SUPPORTED = (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 
 
-def to_onnx(model: Sequential | Ensemble, *, input_type: str = "float",
-            name: str = "digitnet") -> Any:
+def to_onnx(
+    model: Sequential | Ensemble, *, input_type: str = "float", name: str = "digitnet"
+) -> Any:
     """Build and check the ONNX graph of a built model.
 
     Parameters
@@ -88,11 +102,11 @@ def to_onnx(model: Sequential | Ensemble, *, input_type: str = "float",
         import onnx
         from onnx import TensorProto, helper
     except ImportError:
-        raise ExportError("ONNX export needs the onnx package: pip install "
-                          "'digitnet[onnx]'") from None
+        raise ExportError(
+            "ONNX export needs the onnx package: pip install 'digitnet[onnx]'"
+        ) from None
     if input_type not in INPUT_TYPES:
-        raise ExportError(f"input type must be one of {', '.join(INPUT_TYPES)}, got "
-                          f"{input_type!r}")
+        raise ExportError(f"input type must be one of {', '.join(INPUT_TYPES)}, got {input_type!r}")
     members = model.members if isinstance(model, Ensemble) else [model]
     if model.input_shape is None:
         raise ExportError("the model is not built (no input shape): build or train it first")
@@ -105,24 +119,33 @@ def to_onnx(model: Sequential | Ensemble, *, input_type: str = "float",
         x = g.node("Cast", [x], to=TensorProto.FLOAT)
         x = g.node("Div", [x, g.const("pixel_max", np.float32(255))])
     x = g.node("Reshape", [x, g.const("input_shape", np.array((-1,) + shape, np.int64))])
-    outs = [_member(g, m, x, f"m{i}." if len(members) > 1 else "")
-            for i, m in enumerate(members)]
+    outs = [_member(g, m, x, f"m{i}." if len(members) > 1 else "") for i, m in enumerate(members)]
     proba = outs[0] if len(outs) == 1 else g.node("Mean", outs)
     g.node("Identity", [proba], out="probabilities")
     g.node("ArgMax", ["probabilities"], out="label", axis=1, keepdims=0)
     classes = int(members[0].output_shape[-1])
     graph = helper.make_graph(
-        g.nodes, name,
+        g.nodes,
+        name,
         [helper.make_tensor_value_info("pixels", dtype, ["N", *image])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes]),
-         helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
-        initializer=g.initializers)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="digitnet", producer_version=__version__)
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes]),
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+        ],
+        initializer=g.initializers,
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="digitnet",
+        producer_version=__version__,
+    )
     proto.ir_version = IR_VERSION
-    proto.doc_string = ("MNIST-style digit images (N, 28, 28), 0 = background, "
-                        + ("float32 in [0, 1]" if input_type == "float" else "uint8 0-255")
-                        + " -> class probabilities (N, classes) and the label (N,)")
+    proto.doc_string = (
+        "MNIST-style digit images (N, 28, 28), 0 = background, "
+        + ("float32 in [0, 1]" if input_type == "float" else "uint8 0-255")
+        + " -> class probabilities (N, classes) and the label (N,)"
+    )
     helper.set_model_props(proto, _metadata(model, input_type))
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -130,8 +153,11 @@ def to_onnx(model: Sequential | Ensemble, *, input_type: str = "float",
 
 def _metadata(model: Sequential | Ensemble, input_type: str) -> dict[str, str]:
     meta = getattr(model, "meta", {}) or {}
-    out = {"digitnet_version": __version__, "input_type": input_type,
-           "architecture": json.dumps(model.get_config())}
+    out = {
+        "digitnet_version": __version__,
+        "input_type": input_type,
+        "architecture": json.dumps(model.get_config()),
+    }
     test = meta.get("test")
     if isinstance(test, dict) and "accuracy" in test:
         out["test_accuracy"] = str(test["accuracy"])
@@ -171,27 +197,35 @@ class _Graph:
 def _member(g: _Graph, model: Sequential, x: str, prefix: str) -> str:
     """Add one network's layers after ``x`` (its input in digitnet's layout); return the
     name of its probabilities."""
-    nchw = False                         # the current tensor's layout, for image tensors
+    nchw = False  # the current tensor's layout, for image tensors
     for i, layer in enumerate(model.layers):
         p = {k: np.asarray(v, np.float32) for k, v in getattr(layer, "params", {}).items()}
         b = {k: np.asarray(v, np.float32) for k, v in getattr(layer, "buffers", {}).items()}
         at = f"{prefix}layers.{i}"
         if type(layer) not in SUPPORTED:
-            raise ExportError(f"layer {i} ({type(layer).__name__}) has no ONNX form in "
-                              "digitnet's exporter: export a model of the supported layers")
+            raise ExportError(
+                f"layer {i} ({type(layer).__name__}) has no ONNX form in "
+                "digitnet's exporter: export a model of the supported layers"
+            )
         image = layer.input_shape is not None and len(layer.input_shape) == 3
         if isinstance(layer, Conv2D | MaxPool2D | AvgPool2D | GlobalAvgPool2D) or (
-                isinstance(layer, BatchNorm) and image):
+            isinstance(layer, BatchNorm) and image
+        ):
             if not nchw:
                 x, nchw = g.node("Transpose", [x], perm=[0, 3, 1, 2]), True
         elif isinstance(layer, Flatten | Dense | Softmax) and nchw:
             x, nchw = g.node("Transpose", [x], perm=[0, 2, 3, 1]), False
         if isinstance(layer, Conv2D):
             (ph, pw), (sh, sw) = layer.pad, layer.stride
-            w = g.const(f"{at}.W", p["W"].transpose(3, 2, 0, 1).copy())    # (F, C, kh, kw)
+            w = g.const(f"{at}.W", p["W"].transpose(3, 2, 0, 1).copy())  # (F, C, kh, kw)
             ins = [x, w] + ([g.const(f"{at}.b", p["b"])] if "b" in p else [])
-            x = g.node("Conv", ins, kernel_shape=list(layer.kernel_size),
-                       strides=[sh, sw], pads=[ph, pw, ph, pw])
+            x = g.node(
+                "Conv",
+                ins,
+                kernel_shape=list(layer.kernel_size),
+                strides=[sh, sw],
+                pads=[ph, pw, ph, pw],
+            )
         elif isinstance(layer, MaxPool2D | AvgPool2D):
             op = "MaxPool" if isinstance(layer, MaxPool2D) else "AveragePool"
             x = g.node(op, [x], kernel_shape=list(layer.pool_size), strides=list(layer.stride))
@@ -199,10 +233,17 @@ def _member(g: _Graph, model: Sequential, x: str, prefix: str) -> str:
             x = g.node("GlobalAveragePool", [x])
             x, nchw = g.node("Flatten", [x], axis=1), False
         elif isinstance(layer, BatchNorm):
-            x = g.node("BatchNormalization",
-                       [x, g.const(f"{at}.gamma", p["gamma"]), g.const(f"{at}.beta", p["beta"]),
-                        g.const(f"{at}.mean", b["running_mean"]),
-                        g.const(f"{at}.var", b["running_var"])], epsilon=layer.eps)
+            x = g.node(
+                "BatchNormalization",
+                [
+                    x,
+                    g.const(f"{at}.gamma", p["gamma"]),
+                    g.const(f"{at}.beta", p["beta"]),
+                    g.const(f"{at}.mean", b["running_mean"]),
+                    g.const(f"{at}.var", b["running_var"]),
+                ],
+                epsilon=layer.eps,
+            )
         elif isinstance(layer, Dense):
             ins = [x, g.const(f"{at}.W", p["W"])]
             if "b" in p:
@@ -227,7 +268,7 @@ def _member(g: _Graph, model: Sequential, x: str, prefix: str) -> str:
     kind = getattr(model.layers[-1], "output_kind", "logits")
     if kind == "probabilities":
         return x
-    if kind == "sigmoid":                # independent sigmoids: normalised to sum to 1
+    if kind == "sigmoid":  # independent sigmoids: normalised to sum to 1
         total = g.node("ReduceSum", [x, g.const("axes", np.array([1], np.int64))], keepdims=1)
         total = g.node("Max", [total, g.const("tiny", np.float32(1e-12))])
         return g.node("Div", [x, total])

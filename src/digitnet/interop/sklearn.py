@@ -83,10 +83,19 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         The training loop's per-epoch records (loss, seconds, learning rate).
     """
 
-    def __init__(self, architecture: str = "dense", hidden: tuple[int, ...] = (100,),
-                 epochs: int = 30, batch_size: int = 32, optimizer: str = "adam",
-                 lr: float = 1e-3, weight_decay: float = 0.0, schedule: str = "constant",
-                 random_state: Any = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        architecture: str = "dense",
+        hidden: tuple[int, ...] = (100,),
+        epochs: int = 30,
+        batch_size: int = 32,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        schedule: str = "constant",
+        random_state: Any = None,
+        verbose: bool = False,
+    ) -> None:
         self.architecture = architecture
         self.hidden = hidden
         self.epochs = epochs
@@ -120,8 +129,10 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             self.classes_ = np.unique(column_or_1d(classes))
             self._start(X.shape[1])
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes={np.unique(classes)!r} is not the same as on the first "
-                             f"call, {self.classes_!r}")
+            raise ValueError(
+                f"classes={np.unique(classes)!r} is not the same as on the first "
+                f"call, {self.classes_!r}"
+            )
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(f"y holds labels not in classes: {unknown[:5]!r}")
@@ -158,8 +169,10 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         except DigitnetError as exc:
             raise ValueError(f"architecture must be 'dense' or a preset name: {exc}") from None
         if n_features != IMAGE_FEATURES:
-            raise ValueError(f"architecture {self.architecture!r} reads 28x28 images: X needs "
-                             f"{IMAGE_FEATURES} features, got {n_features}")
+            raise ValueError(
+                f"architecture {self.architecture!r} reads 28x28 images: X needs "
+                f"{IMAGE_FEATURES} features, got {n_features}"
+            )
         layers = preset.layers()
         if not isinstance(layers[-1], Dense):
             raise ValueError(f"preset {self.architecture!r} does not end with a Dense layer")
@@ -168,23 +181,39 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         return layers, preset.input_shape
 
     def _train(self, X: np.ndarray, y: np.ndarray, epochs: int) -> None:
-        config = TrainConfig(epochs=epochs, batch_size=self.batch_size,
-                             optimizer=self.optimizer, lr=self.lr,
-                             weight_decay=self.weight_decay, schedule=self.schedule,
-                             seed=int(self._rng.integers(2**31 - 1)))
-        log = (lambda r: print(f"epoch {len(self.history_) + 1}: loss {r['train_loss']:.4f}")
-               ) if self.verbose else None
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            seed=int(self._rng.integers(2**31 - 1)),
+        )
+        log = (
+            (lambda r: print(f"epoch {len(self.history_) + 1}: loss {r['train_loss']:.4f}"))
+            if self.verbose
+            else None
+        )
         try:
-            history = fit(self.model_, _Split(X.astype(np.float32), y.astype(np.int64)), None,
-                          config, log=log, progress=False)
+            history = fit(
+                self.model_,
+                _Split(X.astype(np.float32), y.astype(np.int64)),
+                None,
+                config,
+                log=log,
+                progress=False,
+            )
         except DigitnetError as exc:
             raise ValueError(str(exc)) from None
         done = len(self.history_)
-        self.history_ = self.history_ + [dict(r, epoch=done + i + 1)
-                                         for i, r in enumerate(history.epochs)]
+        self.history_ = self.history_ + [
+            dict(r, epoch=done + i + 1) for i, r in enumerate(history.epochs)
+        ]
         self._float64 = Sequential.from_config(self.model_.get_config(), dtype=np.float64)
-        self._float64.load_state_dict({k: v.astype(np.float64)
-                                       for k, v in self.model_.state_dict().items()})
+        self._float64.load_state_dict(
+            {k: v.astype(np.float64) for k, v in self.model_.state_dict().items()}
+        )
 
     # -- prediction ----------------------------------------------------------------------------
 

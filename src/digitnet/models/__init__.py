@@ -19,9 +19,11 @@ SHIPPED_CHECKER = Path(__file__).resolve().parent / "digitnet-checker.npz"
 def shipped_model_path() -> Path:
     """Path of the shipped model file; ModelFileError when this install has none."""
     if not SHIPPED_MODEL.is_file():
-        raise ModelFileError(f"no model given and no shipped model in this install "
-                             f"({SHIPPED_MODEL} is missing): pass MODEL.npz, or train one with "
-                             "`digitnet train --out MODEL.npz`")
+        raise ModelFileError(
+            f"no model given and no shipped model in this install "
+            f"({SHIPPED_MODEL} is missing): pass MODEL.npz, or train one with "
+            "`digitnet train --out MODEL.npz`"
+        )
     return SHIPPED_MODEL
 
 

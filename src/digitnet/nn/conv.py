@@ -29,9 +29,13 @@ from digitnet.nn.runtime import Buffers, split, thread_buffers
 def _pair(name: str, value: Any) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (int(value), int(value))
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
-                       for v in value)):
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value
+        )
+    ):
         raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
     return int(value[0]), int(value[1])
 
@@ -45,11 +49,13 @@ def _padding(value: Any, kernel: tuple[int, int]) -> tuple[int, int]:
         return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
         return int(value), int(value)
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, (int, np.integer)) and v >= 0 for v in value)):
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and v >= 0 for v in value)
+    ):
         return int(value[0]), int(value[1])
-    raise ValueError(f"padding must be 'valid', 'same', an integer >= 0 or a pair, got "
-                     f"{value!r}")
+    raise ValueError(f"padding must be 'valid', 'same', an integer >= 0 or a pair, got {value!r}")
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -94,12 +100,20 @@ class Conv2D(Module):
 
     decay_keys = ("W",)
 
-    def __init__(self, filters: int, kernel_size: Any = 3, stride: Any = 1,
-                 padding: Any = "valid", init: str = "he", bias: bool = True, *,
-                 dx_form: str | None = None, dw_form: str | None = None) -> None:
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any = 3,
+        stride: Any = 1,
+        padding: Any = "valid",
+        init: str = "he",
+        bias: bool = True,
+        *,
+        dx_form: str | None = None,
+        dw_form: str | None = None,
+    ) -> None:
         super().__init__()
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) \
-                or filters <= 0:
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = _pair("kernel_size", kernel_size)
@@ -115,22 +129,25 @@ class Conv2D(Module):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 3:
-            raise ValueError(f"Conv2D expects images (N, H, W, C); got per-example shape "
-                             f"{input_shape}")
+            raise ValueError(
+                f"Conv2D expects images (N, H, W, C); got per-example shape {input_shape}"
+            )
         h, w, _ = input_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.pad
         ho, wo = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
         if ho <= 0 or wo <= 0:
-            raise ValueError(f"kernel {self.kernel_size} does not fit input {h}x{w} with "
-                             f"padding {self.pad}")
+            raise ValueError(
+                f"kernel {self.kernel_size} does not fit input {h}x{w} with padding {self.pad}"
+            )
         return ho, wo, self.filters
 
     def build(self, input_shape, rng, dtype=np.float32):
         out = super().build(input_shape, rng, dtype)
         (kh, kw), c = self.kernel_size, self.input_shape[2]
         fan_in, fan_out = kh * kw * c, kh * kw * self.filters
-        self.params = {"W": get_initializer(self.init)((kh, kw, c, self.filters), fan_in,
-                                                       fan_out, rng, dtype)}
+        self.params = {
+            "W": get_initializer(self.init)((kh, kw, c, self.filters), fan_in, fan_out, rng, dtype)
+        }
         if self.bias:
             self.params["b"] = np.zeros(self.filters, dtype=dtype)
         self._alloc_grads()
@@ -146,16 +163,15 @@ class Conv2D(Module):
         ho, wo, f = self.output_shape
         n = x.shape[0]
         k = self.kernel_size[0] * self.kernel_size[1] * x.shape[3]
-        w2 = self.params["W"].reshape(k, f)                  # (kh*kw*C, F)
+        w2 = self.params["W"].reshape(k, f)  # (kh*kw*C, F)
         if not training:
             return self._forward_chunked(x, w2, ho, wo, k)
         self._x_shape = x.shape
         xp = im2col.pad(x, self.pad, self._buf, "xpad")
-        self._cols_m = cols = self._cols(xp, lambda shape: self._buf.get("cols", shape,
-                                                                         x.dtype))
+        self._cols_m = cols = self._cols(xp, lambda shape: self._buf.get("cols", shape, x.dtype))
         y = np.matmul(cols, w2, out=self._buf.get("y", (n * ho * wo, f), x.dtype))
         if self.bias:
-            yw = y.reshape(n * ho, wo * f)                   # long rows, see kernels.rows
+            yw = y.reshape(n * ho, wo * f)  # long rows, see kernels.rows
             tb = tile(self.params["b"], wo * f)
             split(lambda a, b: np.add(yw[a:b], tb, out=yw[a:b]), n * ho, yw.size)
         return y.reshape(n, ho, wo, f)
@@ -172,20 +188,20 @@ class Conv2D(Module):
         flat = buf.prefix("cols", (step * ho * wo * k,), x.dtype)
         tb = tile(self.params["b"], wo * f) if self.bias else None
 
-        def alloc(shape):                                   # the first prod(shape) values
-            return flat[:shape[0] * shape[1]].reshape(shape)
+        def alloc(shape):  # the first prod(shape) values
+            return flat[: shape[0] * shape[1]].reshape(shape)
 
         for s in range(0, n, step):
-            xs = x[s:s + step]
+            xs = x[s : s + step]
             m = xs.shape[0]
             if ph or pw:
-                xp = padded[:m]                              # its border stays zero
-                xp[:, ph:ph + h, pw:pw + w, :] = xs
+                xp = padded[:m]  # its border stays zero
+                xp[:, ph : ph + h, pw : pw + w, :] = xs
             else:
                 xp = np.ascontiguousarray(xs)
-            ys = y[s:s + m].reshape(m * ho * wo, f)
+            ys = y[s : s + m].reshape(m * ho * wo, f)
             np.matmul(self._cols(xp, alloc), w2, out=ys)
-            if self.bias:                                    # long rows, see kernels.rows
+            if self.bias:  # long rows, see kernels.rows
                 ys.reshape(m * ho, wo * f)[...] += tb
         return y
 
@@ -194,32 +210,40 @@ class Conv2D(Module):
         learns (``needs_input_grad``)."""
         n, ho, wo, f = dy.shape
         dy2 = dy.reshape(n * ho * wo, f)
-        gw = self.grads["W"].reshape(-1, f)                  # (kh*kw*C, F)
+        gw = self.grads["W"].reshape(-1, f)  # (kh*kw*C, F)
         dw = self.dw_form or conv_dw.choose(self._x_shape[3], f, dy2.shape[0])
         conv_dw.FORMS[dw](self._cols_m, dy2, gw, self._buf)
         if self.bias:
             self.grads["b"][...] = fold(dy.reshape(n * ho, wo * f).sum(axis=0), f)
         if not self.needs_input_grad:
             return None
-        shape = conv_dx.ConvShape(self._x_shape, self.kernel_size, self.stride, self.pad,
-                                  self.output_shape)
+        shape = conv_dx.ConvShape(
+            self._x_shape, self.kernel_size, self.stride, self.pad, self.output_shape
+        )
         dx = conv_dx.FORMS[self.dx_form or conv_dx.choose(shape)](
-            dy, self.params["W"], shape, self._buf)
+            dy, self.params["W"], shape, self._buf
+        )
         return dx.astype(dy.dtype, copy=False)
 
     def describe(self):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         pad = self.padding if isinstance(self.padding, str) else f"pad {self.pad[0]}"
-        stride = "" if (sh, sw) == (1, 1) else (f" stride {sh}" if sh == sw
-                                                 else f" stride {sh}x{sw}")
-        return f"Conv2D {self.filters} {kh}x{kw}{stride} {pad}" + ("" if self.bias else
-                                                                   " (no bias)")
+        stride = (
+            "" if (sh, sw) == (1, 1) else (f" stride {sh}" if sh == sw else f" stride {sh}x{sw}")
+        )
+        return f"Conv2D {self.filters} {kh}x{kw}{stride} {pad}" + (
+            "" if self.bias else " (no bias)"
+        )
 
     def get_config(self):
-        return {"filters": self.filters, "kernel_size": list(self.kernel_size),
-                "stride": list(self.stride),
-                "padding": self.padding if isinstance(self.padding, str) else list(self.pad),
-                "init": self.init, "bias": self.bias}
+        return {
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.pad),
+            "init": self.init,
+            "bias": self.bias,
+        }
 
 
 class _Pool2D(Module):
@@ -232,8 +256,10 @@ class _Pool2D(Module):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{type(self).__name__} expects images (N, H, W, C); got "
-                             f"per-example shape {input_shape}")
+            raise ValueError(
+                f"{type(self).__name__} expects images (N, H, W, C); got "
+                f"per-example shape {input_shape}"
+            )
         h, w, c = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.stride
         ho, wo = conv_output_size(h, kh, sh, 0), conv_output_size(w, kw, sw, 0)
@@ -278,7 +304,7 @@ class MaxPool2D(_Pool2D):
                     idx = np.zeros(y.shape, dtype=np.uint8)
                     gt = np.empty(y.shape, dtype=bool)
                 continue
-            if training:                       # strictly greater: the first maximum wins ties
+            if training:  # strictly greater: the first maximum wins ties
                 np.greater(win, y, out=gt)
                 np.copyto(idx, o, where=gt)
             np.maximum(y, win, out=y)
@@ -302,7 +328,7 @@ class MaxPool2D(_Pool2D):
             if tiles:
                 np.multiply(dy, hit, out=dw)
             else:
-                dw += np.where(hit, dy, 0)     # overlapping windows add up
+                dw += np.where(hit, dy, 0)  # overlapping windows add up
         return dx
 
 
@@ -336,8 +362,9 @@ class GlobalAvgPool2D(Module):
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"GlobalAvgPool2D expects images (N, H, W, C); got "
-                             f"per-example shape {input_shape}")
+            raise ValueError(
+                f"GlobalAvgPool2D expects images (N, H, W, C); got per-example shape {input_shape}"
+            )
         return (input_shape[2],)
 
     def forward(self, x, *, training):
@@ -345,5 +372,5 @@ class GlobalAvgPool2D(Module):
 
     def backward(self, dy):
         h, w, c = self.input_shape
-        share = dy * dy.dtype.type(1.0 / (h * w))               # (N, C)
+        share = dy * dy.dtype.type(1.0 / (h * w))  # (N, C)
         return np.broadcast_to(share[:, None, None, :], (dy.shape[0], h, w, c)).copy()

@@ -28,8 +28,9 @@ class Ensemble:
             raise ValueError("an ensemble needs at least one member, got none")
         shapes = {(tuple(m.input_shape), tuple(m.output_shape)) for m in members}
         if len(shapes) != 1:
-            raise ValueError(f"ensemble members must share input and output shapes, got "
-                             f"{sorted(shapes)}")
+            raise ValueError(
+                f"ensemble members must share input and output shapes, got {sorted(shapes)}"
+            )
         self.members = list(members)
         self.meta: dict[str, Any] = {}
 
@@ -65,16 +66,23 @@ class Ensemble:
         return sum(m.num_parameters() for m in self.members)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {f"members.{i}.{k}": v for i, m in enumerate(self.members)
-                for k, v in m.state_dict().items()}
+        return {
+            f"members.{i}.{k}": v
+            for i, m in enumerate(self.members)
+            for k, v in m.state_dict().items()
+        }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for i, m in enumerate(self.members):
             prefix = f"members.{i}."
-            m.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                               if k.startswith(prefix)})
-        extra = [k for k in state if not k.startswith("members.")
-                 or int(k.split(".")[1]) >= len(self.members)]
+            m.load_state_dict(
+                {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+            )
+        extra = [
+            k
+            for k in state
+            if not k.startswith("members.") or int(k.split(".")[1]) >= len(self.members)
+        ]
         if extra:
             raise ValueError(f"state does not match the ensemble: unexpected {extra[:5]}")
 
@@ -87,5 +95,7 @@ class Ensemble:
 
     def summary(self) -> str:
         first = self.members[0].summary()
-        return (f"Ensemble of {len(self.members)} networks averaging their probabilities; "
-                f"{self.num_parameters():,} parameters in all. Each member:\n{first}")
+        return (
+            f"Ensemble of {len(self.members)} networks averaging their probabilities; "
+            f"{self.num_parameters():,} parameters in all. Each member:\n{first}"
+        )

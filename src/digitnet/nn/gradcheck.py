@@ -34,8 +34,9 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8)))
 
 
-def check_layer(layer: Module, x: np.ndarray, *, training: bool = True, seed: int = 0,
-                eps: float = 1e-6) -> dict[str, float]:
+def check_layer(
+    layer: Module, x: np.ndarray, *, training: bool = True, seed: int = 0, eps: float = 1e-6
+) -> dict[str, float]:
     """Compare a built layer's analytic gradients with numerical ones.
 
     Uses the scalar objective ``L = sum(forward(x) * w)`` for a fixed random ``w``, so

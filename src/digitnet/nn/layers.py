@@ -49,15 +49,18 @@ class Dense(Module):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
-            raise ValueError(f"Dense expects flat inputs (N, D); got per-example shape "
-                             f"{input_shape}: put a Flatten layer before it")
+            raise ValueError(
+                f"Dense expects flat inputs (N, D); got per-example shape "
+                f"{input_shape}: put a Flatten layer before it"
+            )
         return (self.units,)
 
     def build(self, input_shape, rng, dtype=np.float32):
         out = super().build(input_shape, rng, dtype)
         d_in = self.input_shape[0]
-        self.params = {"W": get_initializer(self.init)((d_in, self.units), d_in, self.units,
-                                                       rng, dtype)}
+        self.params = {
+            "W": get_initializer(self.init)((d_in, self.units), d_in, self.units, rng, dtype)
+        }
         if self.bias:
             self.params["b"] = np.zeros(self.units, dtype=dtype)
         self._alloc_grads()
@@ -75,12 +78,12 @@ class Dense(Module):
     def backward(self, dy):
         """dy (N, D_out) -> dx (N, D_in), or None for a first layer."""
         x = self._x
-        np.matmul(x.T, dy, out=self.grads["W"])          # (D_in, N) @ (N, D_out)
+        np.matmul(x.T, dy, out=self.grads["W"])  # (D_in, N) @ (N, D_out)
         if self.bias:
             np.sum(dy, axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        return dy @ self.params["W"].T                   # (N, D_out) @ (D_out, D_in)
+        return dy @ self.params["W"].T  # (N, D_out) @ (D_out, D_in)
 
     def get_config(self):
         return {"units": self.units, "init": self.init, "bias": self.bias}
@@ -166,12 +169,11 @@ class ReLU(Module):
     def forward(self, x, *, training):
         if x.ndim < 4 or x.size < 2 * parallel.MIN_ELEMENTS:  # MLPs: one call (see backward)
             y = np.maximum(x, 0, out=x if self.inplace else None)
-        else:                                                # large: split over threads
+        else:  # large: split over threads
             x = np.ascontiguousarray(x)
             y = x if self.inplace else np.empty_like(x)
             xf, yf = x.reshape(-1), y.reshape(-1)
-            parallel.split(lambda a, b: np.maximum(xf[a:b], 0, out=yf[a:b]), xf.size,
-                           xf.size)
+            parallel.split(lambda a, b: np.maximum(xf[a:b], 0, out=yf[a:b]), xf.size, xf.size)
         if training:
             self._y = y
         return y
@@ -182,10 +184,11 @@ class ReLU(Module):
         if dy.ndim < 4 or dy.size < 2 * parallel.MIN_ELEMENTS:
             dy *= self._y > 0
             return dy
-        dy = np.ascontiguousarray(dy)                       # ours to overwrite
+        dy = np.ascontiguousarray(dy)  # ours to overwrite
         dyf, yf = dy.reshape(-1), self._y.reshape(-1)
-        parallel.split(lambda a, b: np.multiply(dyf[a:b], yf[a:b] > 0, out=dyf[a:b]),
-                       dyf.size, dyf.size)
+        parallel.split(
+            lambda a, b: np.multiply(dyf[a:b], yf[a:b] > 0, out=dyf[a:b]), dyf.size, dyf.size
+        )
         return dy
 
 
@@ -287,6 +290,9 @@ class Softmax(Module):
 
 
 ACTIVATIONS: dict[str, type[Module]] = {
-    "relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
     "softmax": Softmax,
 }

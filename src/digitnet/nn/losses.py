@@ -29,13 +29,15 @@ NONE_OF_THESE = -1
 def _check_targets(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if z.ndim != 2 or y.shape != (z.shape[0],):
-        raise ValueError(f"expected logits (N, K) and integer labels (N,), got {z.shape} and "
-                         f"{y.shape}")
+        raise ValueError(
+            f"expected logits (N, K) and integer labels (N,), got {z.shape} and {y.shape}"
+        )
     return y
 
 
-def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0
-                          ) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy(
+    z: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0
+) -> tuple[float, np.ndarray]:
     """Fused softmax + cross-entropy.
 
     loss = -1/N sum_n sum_k t_nk log p_nk, with p = softmax(z) and t the (optionally
@@ -67,7 +69,7 @@ def softmax_cross_entropy(z: np.ndarray, y: np.ndarray, label_smoothing: float =
         loss = float(((1 - s) * nll - (s / k) * logp.sum(axis=1)).mean())
     else:
         loss = float(nll.mean())
-    dz = np.exp(logp)                       # p, (N, K)
+    dz = np.exp(logp)  # p, (N, K)
     if label_smoothing:
         dz -= z.dtype.type(label_smoothing / k)
         dz[rows, y] -= z.dtype.type(1 - label_smoothing)
@@ -114,5 +116,4 @@ def get_loss(name: str):
     try:
         return LOSSES[name]
     except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") \
-            from None
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}") from None

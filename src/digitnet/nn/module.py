@@ -67,8 +67,9 @@ class Module:
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
 
-    def build(self, input_shape: Shape, rng: np.random.Generator,
-              dtype: np.dtype = np.float32) -> Shape:
+    def build(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype = np.float32
+    ) -> Shape:
         """Create parameters for per-example ``input_shape``; return the output shape."""
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
@@ -115,8 +116,13 @@ class Sequential(Module):
         float32 by default; gradient checks use float64.
     """
 
-    def __init__(self, layers: Sequence[Module], input_shape: Shape | None = None,
-                 rng: np.random.Generator | None = None, dtype: np.dtype = np.float32) -> None:
+    def __init__(
+        self,
+        layers: Sequence[Module],
+        input_shape: Shape | None = None,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype = np.float32,
+    ) -> None:
         super().__init__()
         if not layers:
             raise ValueError("a Sequential model needs at least one layer, got none")
@@ -131,11 +137,11 @@ class Sequential(Module):
         #: a network's input is data: no dx unless asked for (see backward)
         self.needs_input_grad = False
         if input_shape is not None:
-            self.build(input_shape, rng if rng is not None else np.random.default_rng(0),
-                       dtype)
+            self.build(input_shape, rng if rng is not None else np.random.default_rng(0), dtype)
 
-    def build(self, input_shape: Shape, rng: np.random.Generator,
-              dtype: np.dtype = np.float32) -> Shape:
+    def build(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype = np.float32
+    ) -> Shape:
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(int(d) for d in input_shape)
         shape = self.input_shape
@@ -194,10 +200,10 @@ class Sequential(Module):
         flat_p = np.zeros(total, dtype=self.dtype)
         flat_g = np.zeros(total, dtype=self.dtype)
         for (layer, key, p), off in zip(entries, offsets, strict=True):
-            view = flat_p[off:off + p.size].reshape(p.shape)
+            view = flat_p[off : off + p.size].reshape(p.shape)
             view[...] = p
             layer.params[key] = view
-            layer.grads[key] = flat_g[off:off + p.size].reshape(p.shape)
+            layer.grads[key] = flat_g[off : off + p.size].reshape(p.shape)
         self.flat_params, self.flat_grads = flat_p, flat_g
 
     def flat_buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -274,13 +280,15 @@ class Sequential(Module):
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))
         if missing or extra:
-            raise ValueError(f"state does not match the model: missing {missing}, "
-                             f"unexpected {extra}")
+            raise ValueError(
+                f"state does not match the model: missing {missing}, unexpected {extra}"
+            )
         for name, arr in own.items():
             src = state[name]
             if src.shape != arr.shape:
-                raise ValueError(f"{name}: shape {src.shape} does not match the model's "
-                                 f"{arr.shape}")
+                raise ValueError(
+                    f"{name}: shape {src.shape} does not match the model's {arr.shape}"
+                )
             arr[...] = src
 
     def copy_state(self) -> dict[str, np.ndarray]:
@@ -293,9 +301,10 @@ class Sequential(Module):
         x = np.asarray(x)
         if x.shape[0] == 0:
             return np.zeros((0,) + tuple(self.output_shape or ()), dtype=self.dtype)
-        outs = [self.forward(x[i:i + batch_size].astype(self.dtype, copy=False),
-                             training=False)
-                for i in range(0, x.shape[0], batch_size)]
+        outs = [
+            self.forward(x[i : i + batch_size].astype(self.dtype, copy=False), training=False)
+            for i in range(0, x.shape[0], batch_size)
+        ]
         return np.concatenate(outs) if len(outs) > 1 else outs[0].copy()
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -317,15 +326,20 @@ class Sequential(Module):
     # -- description -------------------------------------------------------------------------
 
     def get_config(self) -> dict[str, Any]:
-        return {"input_shape": list(self.input_shape or ()),
-                "layers": [layer_to_config(layer) for layer in self.layers]}
+        return {
+            "input_shape": list(self.input_shape or ()),
+            "layers": [layer_to_config(layer) for layer in self.layers],
+        }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], rng: np.random.Generator | None = None,
-                    dtype: np.dtype = np.float32) -> Sequential:
+    def from_config(
+        cls,
+        config: dict[str, Any],
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype = np.float32,
+    ) -> Sequential:
         layers = [layer_from_config(c) for c in config["layers"]]
-        return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0),
-                   dtype)
+        return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0), dtype)
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""

@@ -50,16 +50,16 @@ class BatchNorm(Module):
 
     def forward(self, x, *, training):
         c = x.shape[-1]
-        xw = _wide(x)                                           # (R, L), L = W*C or D
+        xw = _wide(x)  # (R, L), L = W*C or D
         gamma, beta = self.params["gamma"], self.params["beta"]
-        if not training and xw.size < 2 * parallel.MIN_ELEMENTS:   # one image: fewest calls
+        if not training and xw.size < 2 * parallel.MIN_ELEMENTS:  # one image: fewest calls
             scale = gamma / np.sqrt(self.buffers["running_var"] + x.dtype.type(self.eps))
             shift = beta - self.buffers["running_mean"] * scale
             y = np.multiply(xw, _tile(scale, xw.shape[1]), out=xw if self.inplace else None)
             y += _tile(shift, xw.shape[1])
             return y.reshape(x.shape)
         y = xw if self.inplace else np.empty_like(xw)
-        xl, yl = _long_rows(xw), _long_rows(y)                  # element-wise passes
+        xl, yl = _long_rows(xw), _long_rows(y)  # element-wise passes
         rows, row = xl.shape
         if not training:
             scale = gamma / np.sqrt(self.buffers["running_var"] + x.dtype.type(self.eps))
@@ -74,7 +74,7 @@ class BatchNorm(Module):
             return y.reshape(x.shape)
         m = xw.size // c
         mean = _fold(xw.sum(axis=0), c) / x.dtype.type(m)
-        xc = self._buf.get("xhat", xw.shape, x.dtype)           # kept for backward
+        xc = self._buf.get("xhat", xw.shape, x.dtype)  # kept for backward
         xcl = _long_rows(xc)
         t_mean = _tile(mean, row)
         _blockwise(lambda b: np.subtract(xl[b], t_mean, out=xcl[b]), rows, row)
@@ -84,7 +84,7 @@ class BatchNorm(Module):
         self._update_running(mean, var, m)
         t_inv, t_gamma, t_beta = _tile(inv_std, row), _tile(gamma, row), _tile(beta, row)
 
-        def normalise(b):                                       # xhat, then gamma*xhat + beta
+        def normalise(b):  # xhat, then gamma*xhat + beta
             xcl[b] *= t_inv
             np.multiply(xcl[b], t_gamma, out=yl[b])
             yl[b] += t_beta
@@ -111,7 +111,7 @@ class BatchNorm(Module):
         if not self.needs_input_grad:
             return None
         # dx = k * (dy - dbeta / m - xhat * dgamma / m), k = gamma * inv_std; dy is ours
-        k = self.params["gamma"] * self._inv_std                # (C,)
+        k = self.params["gamma"] * self._inv_std  # (C,)
         inv_m = dy.dtype.type(1.0 / m)
         dyl, xl = _long_rows(dyw), _long_rows(xhat)
         rows, row = dyl.shape
@@ -119,7 +119,7 @@ class BatchNorm(Module):
         t_beta = _tile(k * dbeta * inv_m, row)
         part = _long_rows(self._buf.get("part", dyw.shape, dy.dtype))
 
-        def input_grad(b):                                      # in cache, block by block
+        def input_grad(b):  # in cache, block by block
             p = np.multiply(xl[b], t_xhat, out=part[b])
             dyl[b] *= t_k
             dyl[b] -= t_beta

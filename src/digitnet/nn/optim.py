@@ -23,7 +23,7 @@ ParamTriple = tuple[np.ndarray, np.ndarray, bool]
 def _triples(params: Iterable) -> list[ParamTriple]:
     out = []
     for item in params:
-        if len(item) == 4:          # (name, param, grad, decays) from named_parameters()
+        if len(item) == 4:  # (name, param, grad, decays) from named_parameters()
             item = item[1:]
         p, g, d = item
         out.append((p, g, bool(d)))
@@ -58,8 +58,10 @@ class Optimizer:
         if self.steps:
             raise ValueError("use_flat must be called before the first step")
         if flat_params.shape != flat_grads.shape or flat_params.ndim != 1:
-            raise ValueError(f"flat buffers must be two 1-D arrays of one shape, got "
-                             f"{flat_params.shape} and {flat_grads.shape}")
+            raise ValueError(
+                f"flat buffers must be two 1-D arrays of one shape, got "
+                f"{flat_params.shape} and {flat_grads.shape}"
+            )
         for p, g, _ in self.params:
             if not (np.shares_memory(p, flat_params) and np.shares_memory(g, flat_grads)):
                 raise ValueError("a parameter or gradient is not a view into the flat buffers")
@@ -83,16 +85,20 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Continue from :meth:`state_dict` of an optimizer over the same parameters."""
-        expected = {"steps"} | {f"{n}.{i}" for n in self.STATE
-                                for i in range(len(getattr(self, n)))}
+        expected = {"steps"} | {
+            f"{n}.{i}" for n in self.STATE for i in range(len(getattr(self, n)))
+        }
         if set(state) != expected:
-            raise ValueError(f"optimizer state does not match: expected {sorted(expected)}, "
-                             f"got {sorted(state)}")
+            raise ValueError(
+                f"optimizer state does not match: expected {sorted(expected)}, got {sorted(state)}"
+            )
         for name in self.STATE:
             for i, a in enumerate(getattr(self, name)):
                 if state[f"{name}.{i}"].shape != a.shape:
-                    raise ValueError(f"optimizer state {name}.{i} has shape "
-                                     f"{state[f'{name}.{i}'].shape}, expected {a.shape}")
+                    raise ValueError(
+                        f"optimizer state {name}.{i} has shape "
+                        f"{state[f'{name}.{i}'].shape}, expected {a.shape}"
+                    )
                 a[...] = state[f"{name}.{i}"]
         self.steps = int(state["steps"])
 
@@ -101,7 +107,7 @@ class Optimizer:
         wd = self.weight_decay
         for p, g, d in self.params:
             if d:
-                g += p.dtype.type(wd) * p      # the grad buffer is overwritten anyway
+                g += p.dtype.type(wd) * p  # the grad buffer is overwritten anyway
 
     def step(self) -> None:
         self.steps += 1
@@ -126,8 +132,9 @@ class Momentum(Optimizer):
     """Heavy-ball momentum: v = mu v - lr g; p += v. ``nesterov=True`` uses the look-ahead
     form p += mu v - lr g (Sutskever et al. 2013)."""
 
-    def __init__(self, params, lr, momentum: float = 0.9, nesterov: bool = False,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, params, lr, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(params, lr, weight_decay)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -142,7 +149,7 @@ class Momentum(Optimizer):
 
     def _update(self, i, p, g):
         v, mu = self.v[i], p.dtype.type(self.momentum)
-        g *= p.dtype.type(self.lr)                       # g now holds lr * g
+        g *= p.dtype.type(self.lr)  # g now holds lr * g
         v *= mu
         v -= g
         if self.nesterov:
@@ -164,8 +171,16 @@ class Adam(Optimizer):
     p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
     """
 
-    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decoupled: bool = False,
+    ) -> None:
         super().__init__(params, lr, weight_decay)
         for name, b in (("beta1", beta1), ("beta2", beta2)):
             if not 0.0 <= b < 1.0:
@@ -185,7 +200,7 @@ class Adam(Optimizer):
     def _decay(self) -> None:
         if not self.decoupled:
             return super()._decay()
-        shrink = 1.0 - self.lr * self.weight_decay     # AdamW: decay the weights directly
+        shrink = 1.0 - self.lr * self.weight_decay  # AdamW: decay the weights directly
         for p, _, d in self.params:
             if d:
                 p *= p.dtype.type(shrink)
@@ -199,9 +214,9 @@ class Adam(Optimizer):
         g *= g
         g *= f(1 - self.beta2)
         v += g
-        step = f(self.lr / (1 - self.beta1 ** t))
+        step = f(self.lr / (1 - self.beta1**t))
         denom = np.sqrt(v)
-        denom *= f(1.0 / math.sqrt(1 - self.beta2 ** t))
+        denom *= f(1.0 / math.sqrt(1 - self.beta2**t))
         denom += f(self.eps)
         np.divide(m, denom, out=denom)
         denom *= step
@@ -211,8 +226,14 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop (Hinton): s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)."""
 
-    def __init__(self, params, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        rho: float = 0.9,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr, weight_decay)
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"rho must be in [0, 1), got {rho!r}")
@@ -236,8 +257,9 @@ class RMSprop(Optimizer):
 class AdaGrad(Optimizer):
     """AdaGrad (Duchi et al. 2011): s += g^2; p -= lr g / (sqrt(s) + eps)."""
 
-    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self, params, lr: float = 1e-2, eps: float = 1e-8, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(params, lr, weight_decay)
         self.eps = float(eps)
         self._reset_state()
@@ -255,13 +277,26 @@ class AdaGrad(Optimizer):
         p -= f(self.lr) * g / denom
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
-              "adamw": Adam, "rmsprop": RMSprop, "adagrad": AdaGrad}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adam": Adam,
+    "adamw": Adam,
+    "rmsprop": RMSprop,
+    "adagrad": AdaGrad,
+}
 
 
-def make_optimizer(name: str, params: Iterable, lr: float, *, momentum: float = 0.9,
-                   weight_decay: float = 0.0,
-                   flat: tuple[np.ndarray, np.ndarray] | None = None) -> Optimizer:
+def make_optimizer(
+    name: str,
+    params: Iterable,
+    lr: float,
+    *,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    flat: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Optimizer:
     """Build an optimizer by name: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad.
 
     ``flat``: the model's flat parameter and gradient buffers (``Sequential.flat_buffers()``)
@@ -272,15 +307,17 @@ def make_optimizer(name: str, params: Iterable, lr: float, *, momentum: float = 
     return opt
 
 
-def _make(name: str, params: Iterable, lr: float, momentum: float, weight_decay: float
-          ) -> Optimizer:
+def _make(
+    name: str, params: Iterable, lr: float, momentum: float, weight_decay: float
+) -> Optimizer:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
     if name == "sgd":
         return SGD(params, lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
-        return Momentum(params, lr, momentum, nesterov=name == "nesterov",
-                        weight_decay=weight_decay)
+        return Momentum(
+            params, lr, momentum, nesterov=name == "nesterov", weight_decay=weight_decay
+        )
     if name in ("adam", "adamw"):
         return Adam(params, lr, weight_decay=weight_decay, decoupled=name == "adamw")
     return OPTIMIZERS[name](params, lr, weight_decay=weight_decay)
@@ -291,8 +328,16 @@ def _make(name: str, params: Iterable, lr: float, momentum: float, weight_decay:
 Schedule = Callable[[float], float]
 
 
-def make_schedule(name: str, base_lr: float, epochs: int, *, warmup: float = 0.0,
-                  step_size: int = 10, gamma: float = 0.1, min_lr: float = 0.0) -> Schedule:
+def make_schedule(
+    name: str,
+    base_lr: float,
+    epochs: int,
+    *,
+    warmup: float = 0.0,
+    step_size: int = 10,
+    gamma: float = 0.1,
+    min_lr: float = 0.0,
+) -> Schedule:
     """A function from the (fractional) epoch, starting at 0, to the learning rate.
 
     - ``constant``: base_lr;
@@ -317,13 +362,14 @@ def make_schedule(name: str, base_lr: float, epochs: int, *, warmup: float = 0.0
         if name == "step":
             return base_lr * gamma ** math.floor(t / step_size)
         if name == "exponential":
-            return base_lr * gamma ** t
+            return base_lr * gamma**t
         if name == "cosine":
             span = max(epochs - warmup, 1e-12)
             frac = min(max((t - warmup) / span, 0.0), 1.0)
             return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * frac))
-        raise ValueError(f"unknown schedule {name!r}; choose one of: constant, step, "
-                         "exponential, cosine")
+        raise ValueError(
+            f"unknown schedule {name!r}; choose one of: constant, step, exponential, cosine"
+        )
 
     after_warmup(0.0)  # validates the name now, not mid-training
 

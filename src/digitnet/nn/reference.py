@@ -21,10 +21,9 @@ def conv2d_forward(x, W, b, stride=(1, 1), pad=(0, 0)):
     for i in range(n):
         for p in range(ho):
             for q in range(wo):
-                patch = xp[i, p * sh:p * sh + kh, q * sw:q * sw + kw, :]      # (kh, kw, C)
+                patch = xp[i, p * sh : p * sh + kh, q * sw : q * sw + kw, :]  # (kh, kw, C)
                 for k in range(f):
-                    y[i, p, q, k] = np.sum(patch * W[:, :, :, k]) + (b[k] if b is not None
-                                                                      else 0.0)
+                    y[i, p, q, k] = np.sum(patch * W[:, :, :, k]) + (b[k] if b is not None else 0.0)
     return y
 
 
@@ -47,7 +46,7 @@ def conv2d_backward(x, W, dy, stride=(1, 1), pad=(0, 0)):
                     dW[:, :, :, k] += g * xp[i, rows, cols, :]
                     dxp[i, rows, cols, :] += g * W[:, :, :, k]
     db = dy.sum(axis=(0, 1, 2))
-    return dxp[:, ph:ph + h, pw:pw + w, :], dW, db
+    return dxp[:, ph : ph + h, pw : pw + w, :], dW, db
 
 
 def maxpool_forward_backward(x, dy, size, stride):
@@ -61,7 +60,7 @@ def maxpool_forward_backward(x, dy, size, stride):
         for p in range(ho):
             for q in range(wo):
                 for ch in range(c):
-                    win = x[i, p * sh:p * sh + kh, q * sw:q * sw + kw, ch]
+                    win = x[i, p * sh : p * sh + kh, q * sw : q * sw + kw, ch]
                     a, bb = np.unravel_index(np.argmax(win), win.shape)
                     y[i, p, q, ch] = win[a, bb]
                     if dy is not None:

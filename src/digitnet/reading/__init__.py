@@ -25,5 +25,12 @@ from __future__ import annotations
 from digitnet.imaging.images import Prepared, prepare, to_mnist
 from digitnet.reading.recognise import DigitResult, Recognition, recognise, recognise_files
 
-__all__ = ["DigitResult", "Prepared", "Recognition", "prepare", "recognise",
-           "recognise_files", "to_mnist"]
+__all__ = [
+    "DigitResult",
+    "Prepared",
+    "Recognition",
+    "prepare",
+    "recognise",
+    "recognise_files",
+    "to_mnist",
+]

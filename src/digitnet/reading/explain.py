@@ -19,11 +19,19 @@ from digitnet.errors import DigitnetError
 from digitnet.files import atomic_write
 from digitnet.reading.recognise import Recognition
 
-TILE = 200            # height of the step pictures
-DIGIT_ZOOM = 5        # 28x28 inputs are shown 140x140
+TILE = 200  # height of the step pictures
+DIGIT_ZOOM = 5  # 28x28 inputs are shown 140x140
 PAD = 10
-COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230), (210, 245, 60)]
+COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+]
 
 
 def render_explain(result: Recognition) -> Image.Image:
@@ -31,18 +39,25 @@ def render_explain(result: Recognition) -> Image.Image:
     p = result.prepared
     if p is None:
         raise ValueError("render_explain needs a Recognition with its preprocessing steps")
-    steps = [("input", p.loaded.image.convert("RGB")),
-             ("grey, ink bright" + (" (inverted)" if p.inkmap.inverted else ""), _grey(p.grey)),
-             ("background", _grey(p.inkmap.background)),
-             ("ink - background", _grey(p.inkmap.ink)),
-             (f"{len(result.digits)} digit(s) read", _boxes(p, result.chosen))]
+    steps = [
+        ("input", p.loaded.image.convert("RGB")),
+        ("grey, ink bright" + (" (inverted)" if p.inkmap.inverted else ""), _grey(p.grey)),
+        ("background", _grey(p.inkmap.background)),
+        ("ink - background", _grey(p.inkmap.ink)),
+        (f"{len(result.digits)} digit(s) read", _boxes(p, result.chosen)),
+    ]
     tiles = [(title, _fit(img)) for title, img in steps]
-    inputs = [(_digit_title(d.top), Image.fromarray(x).resize(
-        (28 * DIGIT_ZOOM, 28 * DIGIT_ZOOM), Image.Resampling.NEAREST).convert("RGB"))
-        for d, x in zip(result.digits, p.inputs(result.chosen), strict=True)]
+    inputs = [
+        (
+            _digit_title(d.top),
+            Image.fromarray(x)
+            .resize((28 * DIGIT_ZOOM, 28 * DIGIT_ZOOM), Image.Resampling.NEAREST)
+            .convert("RGB"),
+        )
+        for d, x in zip(result.digits, p.inputs(result.chosen), strict=True)
+    ]
     font = _font(14)
-    header = (f"{result.file}: read {result.prediction} "
-              f"(confidence {result.confidence:.1%})")
+    header = f"{result.file}: read {result.prediction} (confidence {result.confidence:.1%})"
     width = max(_row_width(tiles, font), _row_width(inputs, font), 12 + 8 * len(header))
     height = PAD + 24 + TILE + 24 + PAD + 28 * DIGIT_ZOOM + 2 * 24 + PAD
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
@@ -88,8 +103,12 @@ def _boxes(p, chosen: list[int]) -> Image.Image:
     for i, s in enumerate(p.segments[k] for k in chosen):
         colour = COLOURS[i % len(COLOURS)]
         draw.rectangle((s.left, s.top, s.right - 1, s.bottom - 1), outline=colour, width=width)
-        draw.text((s.left, max(0, s.top - font.size - 2) if hasattr(font, "size") else s.top),
-                  str(i + 1), fill=colour, font=font)
+        draw.text(
+            (s.left, max(0, s.top - font.size - 2) if hasattr(font, "size") else s.top),
+            str(i + 1),
+            fill=colour,
+            font=font,
+        )
     return img
 
 
@@ -103,20 +122,29 @@ def _fit(img: Image.Image) -> Image.Image:
 
 
 def _row_width(items: list[tuple[str, Image.Image]], font) -> int:
-    return PAD + sum(_cell_width(f"{i + 1}. {title}", img, font) + PAD
-                     for i, (title, img) in enumerate(items))
+    return PAD + sum(
+        _cell_width(f"{i + 1}. {title}", img, font) + PAD for i, (title, img) in enumerate(items)
+    )
 
 
 def _cell_width(label: str, img: Image.Image, font) -> int:
     """A picture's column is as wide as the picture or its caption, whichever is wider (a
     tall narrow photo must not let its caption run into the next one)."""
     left, _, right, _ = ImageDraw.Draw(Image.new("RGB", (1, 1))).multiline_textbbox(
-        (0, 0), label, font=font)
+        (0, 0), label, font=font
+    )
     return max(img.size[0], right - left)
 
 
-def _paste_row(canvas: Image.Image, draw: ImageDraw.ImageDraw,
-               items: list[tuple[str, Image.Image]], y: int, font, *, title_below: bool) -> None:
+def _paste_row(
+    canvas: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    items: list[tuple[str, Image.Image]],
+    y: int,
+    font,
+    *,
+    title_below: bool,
+) -> None:
     x = PAD
     for i, (title, img) in enumerate(items):
         canvas.paste(img, (x, y))
@@ -128,5 +156,5 @@ def _paste_row(canvas: Image.Image, draw: ImageDraw.ImageDraw,
 def _font(size: int):
     try:
         return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):     # Pillow without FreeType: bitmap font
+    except (TypeError, OSError, ImportError):  # Pillow without FreeType: bitmap font
         return ImageFont.load_default()

@@ -70,9 +70,12 @@ class DigitResult:
     box: tuple[int, int, int, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"digit": self.digit, "confidence": self.confidence,
-                "top": [{"digit": d, "confidence": p} for d, p in self.top],
-                "box": list(self.box)}
+        return {
+            "digit": self.digit,
+            "confidence": self.confidence,
+            "top": [{"digit": d, "confidence": p} for d, p in self.top],
+            "box": list(self.box),
+        }
 
 
 @dataclass
@@ -117,9 +120,12 @@ class Recognition:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``file``, ``prediction``, ``confidence``, ``digits``, and
         ``error`` / ``explain`` when set."""
-        out: dict[str, Any] = {"file": self.file, "prediction": self.prediction,
-                               "confidence": self.confidence,
-                               "digits": [d.to_dict() for d in self.digits]}
+        out: dict[str, Any] = {
+            "file": self.file,
+            "prediction": self.prediction,
+            "confidence": self.confidence,
+            "digits": [d.to_dict() for d in self.digits],
+        }
         if self.error is not None:
             out["error"] = self.error
         if self.explain is not None:
@@ -127,9 +133,15 @@ class Recognition:
         return out
 
 
-def recognise(source: ImageSource, model: Sequential | None = None, *, single: bool = False,
-              top: int = 3, checker: Sequential | bool = True,
-              exhaustive: bool = False) -> Recognition:
+def recognise(
+    source: ImageSource,
+    model: Sequential | None = None,
+    *,
+    single: bool = False,
+    top: int = 3,
+    checker: Sequential | bool = True,
+    exhaustive: bool = False,
+) -> Recognition:
     """Read the digits of one image.
 
     Parameters
@@ -165,10 +177,16 @@ def recognise(source: ImageSource, model: Sequential | None = None, *, single: b
     return next(_read_batch([(name, prepared)], model, top, _checker(checker), exhaustive))
 
 
-def recognise_files(paths: Iterable[str | os.PathLike], model: Sequential, *,
-                    single: bool = False, top: int = 3, batch_size: int = 64,
-                    checker: Sequential | bool = True,
-                    exhaustive: bool = False) -> Iterator[Recognition]:
+def recognise_files(
+    paths: Iterable[str | os.PathLike],
+    model: Sequential,
+    *,
+    single: bool = False,
+    top: int = 3,
+    batch_size: int = 64,
+    checker: Sequential | bool = True,
+    exhaustive: bool = False,
+) -> Iterator[Recognition]:
     """Read many images, yielding one :class:`Recognition` per path, in order.
 
     A file that cannot be read gives a Recognition with ``error`` set; the others are still
@@ -200,8 +218,13 @@ def _checker(checker: Sequential | bool) -> Sequential | None:
     return checker or None
 
 
-def _read_batch(pending: list[tuple[str, Prepared | str]], model: Sequential, top: int,
-                checker: Sequential | None, exhaustive: bool = False) -> Iterator[Recognition]:
+def _read_batch(
+    pending: list[tuple[str, Prepared | str]],
+    model: Sequential,
+    top: int,
+    checker: Sequential | None,
+    exhaustive: bool = False,
+) -> Iterator[Recognition]:
     """Read a batch of prepared images (or error strings), yielding in order.
 
     The candidate segments are read in two rounds, each one batched network call over every
@@ -212,11 +235,12 @@ def _read_batch(pending: list[tuple[str, Prepared | str]], model: Sequential, to
     reading every segment gives (``exhaustive=True``, the slow reference)."""
     good = [p for _, p in pending if isinstance(p, Prepared)]
     proba = [np.full((len(p.segments), 10), np.nan, dtype=np.float32) for p in good]
-    not_one = [np.full(len(p.segments), np.nan, dtype=np.float32) if checker is not None
-               else None for p in good]
+    not_one = [
+        np.full(len(p.segments), np.nan, dtype=np.float32) if checker is not None else None
+        for p in good
+    ]
     if exhaustive:
-        _read_segments(good, [range(len(p.segments)) for p in good], model, checker, proba,
-                       not_one)
+        _read_segments(good, [range(len(p.segments)) for p in good], model, checker, proba, not_one)
     else:
         first = [_segments_of(p, [slot.options[0] for slot in p.slots]) for p in good]
         _read_segments(good, first, model, checker, proba, not_one)
@@ -239,8 +263,10 @@ def needed(prepared: Prepared, proba: np.ndarray, not_one: np.ndarray | None) ->
     index = {s: i for i, s in enumerate(prepared.segments)}
     out: list[int] = []
     for slot in prepared.slots:
-        best = max(_score(option, prior, logp, index)
-                   for option, prior in zip(slot.options, slot.priors, strict=True))
+        best = max(
+            _score(option, prior, logp, index)
+            for option, prior in zip(slot.options, slot.priors, strict=True)
+        )
         for option, prior in zip(slot.options, slot.priors, strict=True):
             if prior > best:
                 out.extend(i for i in (index[s] for s in option) if np.isnan(proba[i, 0]))
@@ -252,29 +278,35 @@ def _segments_of(prepared: Prepared, options) -> list[int]:
     return list(dict.fromkeys(index[s] for option in options for s in option))
 
 
-def _read_segments(good: list[Prepared], wanted: list, model: Sequential,
-                   checker: Sequential | None, proba: list[np.ndarray],
-                   not_one: list[np.ndarray | None]) -> None:
+def _read_segments(
+    good: list[Prepared],
+    wanted: list,
+    model: Sequential,
+    checker: Sequential | None,
+    proba: list[np.ndarray],
+    not_one: list[np.ndarray | None],
+) -> None:
     """Read ``prepared.segments[i]`` for each ``i`` in ``wanted`` (one list per image) in one
     network call, filling the rows of ``proba`` (and ``not_one``)."""
     wanted = [list(w) for w in wanted]
     if not any(wanted):
         return
     digits = np.concatenate([p.inputs(w) for p, w in zip(good, wanted, strict=True)])
-    read = predict_proba(model, digits)                                  # (D, 10)
+    read = predict_proba(model, digits)  # (D, 10)
     flags = None
     if checker is not None:
         read, flags = second_opinion(read, checker, digits)
     start = 0
     for k, w in enumerate(wanted):
-        proba[k][w] = read[start:start + len(w)]
+        proba[k][w] = read[start : start + len(w)]
         if flags is not None:
-            not_one[k][w] = flags[start:start + len(w)]
+            not_one[k][w] = flags[start : start + len(w)]
         start += len(w)
 
 
-def second_opinion(proba: np.ndarray, checker: Sequential, digits: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def second_opinion(
+    proba: np.ndarray, checker: Sequential, digits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Combine the model's digit probabilities ``(D, 10)`` with the checker's for the same
     inputs ``(D, 28, 28)``: the checker learnt its digits from photographed numbers, the
     model from MNIST's clean images, and their average (:data:`READ_WEIGHT` for the
@@ -287,8 +319,9 @@ def second_opinion(proba: np.ndarray, checker: Sequential, digits: np.ndarray
     return combined.astype(np.float32), not_one
 
 
-def choose_readings(prepared: Prepared, proba: np.ndarray,
-                    not_one: np.ndarray | None = None) -> list[int]:
+def choose_readings(
+    prepared: Prepared, proba: np.ndarray, not_one: np.ndarray | None = None
+) -> list[int]:
     """For each slot, the most plausible reading: the highest sum of the log-probabilities
     of its pieces' best digits, of the reading's shape prior (``Slot.priors``: cuts through
     little ink, pieces shaped like digits) and, with the checker's ``not_one`` (``(M,)``,
@@ -301,8 +334,10 @@ def choose_readings(prepared: Prepared, proba: np.ndarray,
     logp = _log_scores(proba, not_one)
     choice = []
     for slot in prepared.slots:
-        scores = [_score(option, prior, logp, index)
-                  for option, prior in zip(slot.options, slot.priors, strict=True)]
+        scores = [
+            _score(option, prior, logp, index)
+            for option, prior in zip(slot.options, slot.priors, strict=True)
+        ]
         choice.append(int(np.argmax(scores)))
     return choice
 
@@ -310,7 +345,7 @@ def choose_readings(prepared: Prepared, proba: np.ndarray,
 def _log_scores(proba: np.ndarray, not_one: np.ndarray | None) -> np.ndarray:
     """``(M,)`` log-probability that each segment is read right (and is one digit), NaN
     for the segments not read."""
-    logp = np.log(np.maximum(proba.max(axis=1), 1e-12))                      # (M,)
+    logp = np.log(np.maximum(proba.max(axis=1), 1e-12))  # (M,)
     if not_one is not None:
         logp = logp + CHECK_WEIGHT * np.log(np.maximum(1 - not_one, 1e-6))
     return logp
@@ -321,29 +356,45 @@ def _score(option, prior: float, logp: np.ndarray, index: dict) -> float:
     return -np.inf if np.isnan(total) else float(total)
 
 
-def read_digits(name: str, prepared: Prepared, proba: np.ndarray, top: int,
-                not_one: np.ndarray | None = None) -> Recognition:
+def read_digits(
+    name: str, prepared: Prepared, proba: np.ndarray, top: int, not_one: np.ndarray | None = None
+) -> Recognition:
     """Turn the model's probabilities ``(M, 10)`` for an image's candidate segments (and the
     checker's ``(M,)``, see :func:`choose_readings`) into a :class:`Recognition`."""
     if proba.ndim != 2 or proba.shape[0] != len(prepared.segments):
-        raise ValueError(f"expected probabilities for {len(prepared.segments)} segments, got "
-                         f"shape {proba.shape}")
+        raise ValueError(
+            f"expected probabilities for {len(prepared.segments)} segments, got shape {proba.shape}"
+        )
     chosen = prepared.reading(choose_readings(prepared, proba, not_one))
-    order = np.argsort(-proba[chosen], axis=1, kind="stable")[:, :max(1, top)]   # (K, top)
+    order = np.argsort(-proba[chosen], axis=1, kind="stable")[:, : max(1, top)]  # (K, top)
     scale, m = prepared.loaded.scale, prepared.margin
     width, height = prepared.loaded.original_size
     digits = []
     segments = [prepared.segments[i] for i in chosen]
     for seg, row, best in zip(segments, proba[chosen], order, strict=True):
-        box = (max(0, int((seg.left - m) / scale)), max(0, int((seg.top - m) / scale)),
-               min(width, int(np.ceil((seg.right - m) / scale))),
-               min(height, int(np.ceil((seg.bottom - m) / scale))))
-        digits.append(DigitResult(digit=int(best[0]), confidence=float(row[best[0]]),
-                                  top=[(int(d), float(row[d])) for d in best], box=box))
+        box = (
+            max(0, int((seg.left - m) / scale)),
+            max(0, int((seg.top - m) / scale)),
+            min(width, int(np.ceil((seg.right - m) / scale))),
+            min(height, int(np.ceil((seg.bottom - m) / scale))),
+        )
+        digits.append(
+            DigitResult(
+                digit=int(best[0]),
+                confidence=float(row[best[0]]),
+                top=[(int(d), float(row[d])) for d in best],
+                box=box,
+            )
+        )
     confidence = float(np.prod([d.confidence for d in digits]))
-    return Recognition(file=name, prediction="".join(str(d.digit) for d in digits),
-                       confidence=confidence, digits=digits, prepared=prepared,
-                       chosen=chosen)
+    return Recognition(
+        file=name,
+        prediction="".join(str(d.digit) for d in digits),
+        confidence=confidence,
+        digits=digits,
+        prepared=prepared,
+        chosen=chosen,
+    )
 
 
 def explain_path(folder: str | os.PathLike, file: str, taken: set[str]) -> Path:

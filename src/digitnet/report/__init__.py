@@ -24,5 +24,11 @@ from digitnet.report.build import (
     write_report,
 )
 
-__all__ = ["FIGURES", "Report", "ReportConfig", "check_output_folder", "compute_report",
-           "write_report"]
+__all__ = [
+    "FIGURES",
+    "Report",
+    "ReportConfig",
+    "check_output_folder",
+    "compute_report",
+    "write_report",
+]

@@ -83,15 +83,19 @@ class ReportConfig:
             v = getattr(self, name)
             low = 1 if name in ("calibration_bins", "batch_size") else 0
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"invalid report setting {name}={v!r}: expected an "
-                                  f"integer >= {low}")
+                raise ConfigError(
+                    f"invalid report setting {name}={v!r}: expected an integer >= {low}"
+                )
         r = self.robustness_images
         if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r <= 0):
-            raise ConfigError(f"invalid report setting robustness_images={r!r}: expected a "
-                              "positive integer or None (all)")
+            raise ConfigError(
+                f"invalid report setting robustness_images={r!r}: expected a "
+                "positive integer or None (all)"
+            )
         if self.example >= n_images:
-            raise ConfigError(f"invalid report setting example={self.example}: the split "
-                              f"has {n_images} images")
+            raise ConfigError(
+                f"invalid report setting example={self.example}: the split has {n_images} images"
+            )
 
 
 @dataclass
@@ -100,14 +104,15 @@ class Report:
     the figures need."""
 
     metrics: dict[str, Any]
-    proba: np.ndarray                     # (N, 10) test probabilities
-    images: np.ndarray                    # (N, 28, 28) uint8 test images
-    labels: np.ndarray                    # (N,)
+    proba: np.ndarray  # (N, 10) test probabilities
+    images: np.ndarray  # (N, 28, 28) uint8 test images
+    labels: np.ndarray  # (N,)
     model: Sequential | Ensemble
     extras: dict[str, Any] = field(default_factory=dict)
 
 
 # -- the output folder -----------------------------------------------------------------------
+
 
 def check_output_folder(out_dir: str | os.PathLike) -> Path:
     """Fail early, before any work, if ``out_dir`` cannot receive a report.
@@ -117,13 +122,16 @@ def check_output_folder(out_dir: str | os.PathLike) -> Path:
     """
     out = Path(out_dir)
     if not out.parent.is_dir():
-        raise ConfigError(f"report folder {out}: {out.parent} does not exist; create it or "
-                          "choose another place")
+        raise ConfigError(
+            f"report folder {out}: {out.parent} does not exist; create it or choose another place"
+        )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"report folder {out} is a file; choose a folder name")
     if out.is_dir() and any(out.iterdir()) and not _is_report(out):
-        raise ConfigError(f"report folder {out} is not empty and holds no digitnet report; "
-                          "choose a new or empty folder (a previous report is replaced)")
+        raise ConfigError(
+            f"report folder {out} is not empty and holds no digitnet report; "
+            "choose a new or empty folder (a previous report is replaced)"
+        )
     return out
 
 
@@ -156,15 +164,21 @@ def _publish(tmp: Path, out: Path) -> None:
     try:
         os.replace(tmp, out)
     except BaseException:
-        os.replace(old / "report", out)           # put the previous report back
+        os.replace(old / "report", out)  # put the previous report back
         raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_report(model: Sequential | Ensemble, data: Any, out_dir: str | os.PathLike, *,
-                 config: ReportConfig | None = None, model_path: str | os.PathLike | None = None,
-                 progress: bool | None = None) -> Path:
+def write_report(
+    model: Sequential | Ensemble,
+    data: Any,
+    out_dir: str | os.PathLike,
+    *,
+    config: ReportConfig | None = None,
+    model_path: str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> Path:
     """Evaluate ``model`` on ``data.test`` and write the report folder ``out_dir``.
 
     Parameters
@@ -207,31 +221,42 @@ def write_report(model: Sequential | Ensemble, data: Any, out_dir: str | os.Path
 
 # -- computing -------------------------------------------------------------------------------
 
-def compute_report(model: Sequential | Ensemble, data: Any, config: ReportConfig, *,
-                   model_path: str | os.PathLike | None = None,
-                   step: Callable[[], None] | None = None) -> Report:
+
+def compute_report(
+    model: Sequential | Ensemble,
+    data: Any,
+    config: ReportConfig,
+    *,
+    model_path: str | os.PathLike | None = None,
+    step: Callable[[], None] | None = None,
+) -> Report:
     """All of a report's numbers (see :class:`Report`); ``step`` is called as work is done."""
     step = step or (lambda: None)
     images, labels = data.test.images, np.asarray(data.test.labels)
     proba = predict_proba(model, images, config.batch_size)
     step()
-    metrics = {"format": FORMAT, "format_version": FORMAT_VERSION,
-               "digitnet_version": __version__,
-               "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "model": model_info(model, model_path),
-               "data": {"split": "test", "images": int(len(labels)),
-                        "data_dir": str(getattr(data, "data_dir", "")),
-                        "checksums": dict(getattr(data, "checksums", {}) or {})},
-               "test": evaluate_proba(proba, labels),
-               "confidence": confidence_summary(proba, labels, config.calibration_bins),
-               "errors": mistakes(proba, labels),
-               "robustness": _robustness(model, images, labels, config, step),
-               "settings": asdict(config)}
+    metrics = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "digitnet_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": model_info(model, model_path),
+        "data": {
+            "split": "test",
+            "images": int(len(labels)),
+            "data_dir": str(getattr(data, "data_dir", "")),
+            "checksums": dict(getattr(data, "checksums", {}) or {}),
+        },
+        "test": evaluate_proba(proba, labels),
+        "confidence": confidence_summary(proba, labels, config.calibration_bins),
+        "errors": mistakes(proba, labels),
+        "robustness": _robustness(model, images, labels, config, step),
+        "settings": asdict(config),
+    }
     return Report(metrics, proba, images, labels, model)
 
 
-def model_info(model: Sequential | Ensemble, path: str | os.PathLike | None
-               ) -> dict[str, Any]:
+def model_info(model: Sequential | Ensemble, path: str | os.PathLike | None) -> dict[str, Any]:
     """What the report says about the model: architecture, size, training, provenance.
 
     For an :class:`~digitnet.nn.Ensemble` the layers are those of each member (the first
@@ -240,32 +265,43 @@ def model_info(model: Sequential | Ensemble, path: str | os.PathLike | None
     """
     meta = model.meta or {}
     members = getattr(model, "members", None)
-    histories = [m.get("history") or {} for m in meta.get("members", [])] if members \
+    histories = (
+        [m.get("history") or {} for m in meta.get("members", [])]
+        if members
         else [meta.get("history") or {}]
+    )
     histories = [h for h in histories if h.get("epochs")]
     first = histories[0] if len(histories) == 1 else {}
-    return {"path": None if path is None else str(path), "preset": meta.get("preset"),
-            "ensemble": len(members) if members else None,
-            "layers": [{"index": i, "layer": describe(layer),
-                        "output_shape": list(layer.output_shape or ()),
-                        "parameters": int(sum(p.size for p in layer.params.values()))}
-                       for i, layer in enumerate(model.layers)],
-            "input_shape": list(model.input_shape or ()),
-            "architecture": model.get_config(),
-            "num_parameters": model.num_parameters(),
-            "epochs_trained": [len(h["epochs"]) for h in histories],
-            "best_epoch": first.get("best_epoch"),
-            "stopped_early": first.get("stopped_early"),
-            "train_seconds": (meta.get("history") or {}).get("train_seconds"),
-            "wall_seconds": meta.get("wall_seconds"),
-            "train_config": meta.get("train_config"),
-            "data_checksums": (meta.get("data") or {}).get("checksums"),
-            "train_size": (meta.get("data") or {}).get("train_size"),
-            "val_size": (meta.get("data") or {}).get("val_size"),
-            "recorded_test": meta.get("test"),
-            "created": meta.get("created"),
-            "digitnet_version": meta.get("digitnet_version"),
-            "histories": histories}
+    return {
+        "path": None if path is None else str(path),
+        "preset": meta.get("preset"),
+        "ensemble": len(members) if members else None,
+        "layers": [
+            {
+                "index": i,
+                "layer": describe(layer),
+                "output_shape": list(layer.output_shape or ()),
+                "parameters": int(sum(p.size for p in layer.params.values())),
+            }
+            for i, layer in enumerate(model.layers)
+        ],
+        "input_shape": list(model.input_shape or ()),
+        "architecture": model.get_config(),
+        "num_parameters": model.num_parameters(),
+        "epochs_trained": [len(h["epochs"]) for h in histories],
+        "best_epoch": first.get("best_epoch"),
+        "stopped_early": first.get("stopped_early"),
+        "train_seconds": (meta.get("history") or {}).get("train_seconds"),
+        "wall_seconds": meta.get("wall_seconds"),
+        "train_config": meta.get("train_config"),
+        "data_checksums": (meta.get("data") or {}).get("checksums"),
+        "train_size": (meta.get("data") or {}).get("train_size"),
+        "val_size": (meta.get("data") or {}).get("val_size"),
+        "recorded_test": meta.get("test"),
+        "created": meta.get("created"),
+        "digitnet_version": meta.get("digitnet_version"),
+        "histories": histories,
+    }
 
 
 def mistakes(proba: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -278,25 +314,42 @@ def mistakes(proba: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     wrong = np.flatnonzero(~correct)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")]
     pred = proba.argmax(axis=1)
-    return {"count": int(wrong.size),
-            "items": [{"index": int(i), "true": int(labels[i]), "predicted": int(pred[i]),
-                       "confidence": float(confidence[i])} for i in wrong]}
+    return {
+        "count": int(wrong.size),
+        "items": [
+            {
+                "index": int(i),
+                "true": int(labels[i]),
+                "predicted": int(pred[i]),
+                "confidence": float(confidence[i]),
+            }
+            for i in wrong
+        ],
+    }
 
 
-def _robustness(model: Sequential | Ensemble, images: np.ndarray, labels: np.ndarray,
-                config: ReportConfig, step: Callable[[], None]) -> dict[str, Any]:
+def _robustness(
+    model: Sequential | Ensemble,
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: ReportConfig,
+    step: Callable[[], None],
+) -> dict[str, Any]:
     """Robustness curves on a seeded subset of the test images."""
-    subset_rng, transform_rng = (np.random.default_rng(s)
-                                 for s in np.random.SeedSequence(config.seed).spawn(2))
+    subset_rng, transform_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(2)
+    )
     n = len(labels)
     k = n if config.robustness_images is None else min(config.robustness_images, n)
     idx = np.arange(n) if k == n else np.sort(subset_rng.choice(n, size=k, replace=False))
-    curves = robustness_curves(model, images[idx], labels[idx], rng=transform_rng,
-                               batch_size=config.batch_size, step=step)
+    curves = robustness_curves(
+        model, images[idx], labels[idx], rng=transform_rng, batch_size=config.batch_size, step=step
+    )
     return {"images": k, "seed": config.seed, "curves": curves}
 
 
 # -- writing ---------------------------------------------------------------------------------
+
 
 def write_folder(report: Report, folder: Path) -> None:
     """Write every figure, ``metrics.json`` and ``index.html`` into ``folder``."""
@@ -326,22 +379,26 @@ def draw_figures(report: Report) -> dict[str, Any]:
     out["robustness"] = figures.plot_robustness(m["robustness"]["curves"])
     out["reliability"] = figures.plot_reliability(m["confidence"]["reliability"])
     confidence, correct = confidence_and_correct(report.proba, report.labels)
-    out["coverage"] = figures.plot_coverage(coverage_curve(confidence, correct),
-                                            m["confidence"]["reject_option"])
+    out["coverage"] = figures.plot_coverage(
+        coverage_curve(confidence, correct), m["confidence"]["reject_option"]
+    )
     first = first_layer_weights(report.model)
     if first is not None:
         out["first_layer"] = figures.plot_first_layer(first)
     i = m["settings"]["example"]
     out["activations"] = figures.plot_activations(
-        layer_activations(report.model, report.images[i]), report.proba[i],
-        int(report.labels[i]))
+        layer_activations(report.model, report.images[i]), report.proba[i], int(report.labels[i])
+    )
     return out
 
 
 def _errors_figure(report: Report):
-    items = report.metrics["errors"]["items"][:report.metrics["settings"]["gallery"]]
+    items = report.metrics["errors"]["items"][: report.metrics["settings"]["gallery"]]
     idx = np.array([it["index"] for it in items], dtype=np.int64)
-    return figures.plot_errors(report.images[idx], report.labels[idx],
-                               report.proba[idx].argmax(axis=1),
-                               report.proba[idx].max(axis=1),
-                               report.metrics["errors"]["count"])
+    return figures.plot_errors(
+        report.images[idx],
+        report.labels[idx],
+        report.proba[idx].argmax(axis=1),
+        report.proba[idx].max(axis=1),
+        report.metrics["errors"]["count"],
+    )

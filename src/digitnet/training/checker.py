@@ -36,10 +36,16 @@ from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, R
 from digitnet.training.loop import TrainConfig, fit, seed_streams
 
 #: training settings of the checker
-CONFIG = TrainConfig(epochs=12, batch_size=128, optimizer="nesterov", lr=0.05,
-                     weight_decay=5e-4, schedule="cosine", warmup=1,
-                     augment={"rotate": 5.0, "shift": 1.5, "scale": 0.05, "stroke": 0.3,
-                              "blur": 0.5})
+CONFIG = TrainConfig(
+    epochs=12,
+    batch_size=128,
+    optimizer="nesterov",
+    lr=0.05,
+    weight_decay=5e-4,
+    schedule="cosine",
+    warmup=1,
+    augment={"rotate": 5.0, "shift": 1.5, "scale": 0.05, "stroke": 0.3, "blur": 0.5},
+)
 #: numbers composed from training digits (their segments are the training examples)...
 NUMBERS = 12000
 #: ... and from validation digits
@@ -50,11 +56,23 @@ def build_checker(seed: int = 0) -> Sequential:
     """The ``cnn`` preset's network with 11 outputs: conv 32@5x5-BN-pool, conv 64@3x3-BN,
     conv 64@3x3-BN-pool, 256-BN-dropout, 11 (channels-last input). (A quarter-size network,
     conv 16/32 and 128 units, read numbers of validation digits worse: 93.4% vs 94.5%.)"""
+
     def conv(filters: int, kernel: int) -> list:
         return [Conv2D(filters, kernel, bias=False), BatchNorm(), ReLU()]
-    layers = [*conv(32, 5), MaxPool2D(2), *conv(64, 3), *conv(64, 3), MaxPool2D(2), Flatten(),
-              Dense(256, bias=False), BatchNorm(), ReLU(), Dropout(0.4),
-              Dense(NOT_ONE_DIGIT + 1)]
+
+    layers = [
+        *conv(32, 5),
+        MaxPool2D(2),
+        *conv(64, 3),
+        *conv(64, 3),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(256, bias=False),
+        BatchNorm(),
+        ReLU(),
+        Dropout(0.4),
+        Dense(NOT_ONE_DIGIT + 1),
+    ]
     return Sequential(layers, (28, 28, 1), seed_streams(seed)["init"])
 
 
@@ -64,18 +82,25 @@ def pieces_split(split: Split, numbers: int, seed: int) -> Split:
     return Split(x, y)
 
 
-def train_checker(data: Any, *, numbers: int = NUMBERS, val_numbers: int = VAL_NUMBERS,
-                  seed: int = 0, epochs: int | None = None, log=None,
-                  progress: bool | None = None) -> Sequential:
+def train_checker(
+    data: Any,
+    *,
+    numbers: int = NUMBERS,
+    val_numbers: int = VAL_NUMBERS,
+    seed: int = 0,
+    epochs: int | None = None,
+    log=None,
+    progress: bool | None = None,
+) -> Sequential:
     """Train a checker on segments of numbers made of ``data.train`` digits (validated on
     ``data.val`` digits); its ``meta`` records the settings, the example counts and the
     validation scores (see :func:`scores`)."""
     start = time.perf_counter()
     train = pieces_split(data.train, numbers, seed)
-    val = pieces_split(data.val, val_numbers, seed + 1) if len(data.val) and val_numbers \
-        else None
-    config = TrainConfig.from_dict({**CONFIG.to_dict(), "seed": seed,
-                                    **({"epochs": epochs} if epochs else {})})
+    val = pieces_split(data.val, val_numbers, seed + 1) if len(data.val) and val_numbers else None
+    config = TrainConfig.from_dict(
+        {**CONFIG.to_dict(), "seed": seed, **({"epochs": epochs} if epochs else {})}
+    )
     if config.warmup >= config.epochs:
         config.warmup = float(config.epochs - 1)
     model = build_checker(seed)
@@ -85,13 +110,18 @@ def train_checker(data: Any, *, numbers: int = NUMBERS, val_numbers: int = VAL_N
         "digitnet_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": f"digitnet train-checker --numbers {numbers} --seed {seed}"
-                   + (f" --val-numbers {val_numbers}" if val_numbers != VAL_NUMBERS else "")
-                   + (f" --epochs {epochs}" if epochs else ""),
-        "seed": seed, "numbers": numbers, "val_numbers": val_numbers,
-        "examples": {"train": len(train), "train_not_one_digit":
-                     int((train.labels == NOT_ONE_DIGIT).sum()),
-                     "val": len(val) if val is not None else 0},
-        "train_config": config.to_dict(), "history": history.to_dict(),
+        + (f" --val-numbers {val_numbers}" if val_numbers != VAL_NUMBERS else "")
+        + (f" --epochs {epochs}" if epochs else ""),
+        "seed": seed,
+        "numbers": numbers,
+        "val_numbers": val_numbers,
+        "examples": {
+            "train": len(train),
+            "train_not_one_digit": int((train.labels == NOT_ONE_DIGIT).sum()),
+            "val": len(val) if val is not None else 0,
+        },
+        "train_config": config.to_dict(),
+        "history": history.to_dict(),
         "wall_seconds": time.perf_counter() - start,
     }
     if val is not None:

@@ -63,16 +63,18 @@ class Checkpointer:
     calls); ``run`` identifies the run, ``member`` the network being trained, ``every``
     the number of mini-batches between checkpoints within an epoch (None: epoch ends only)."""
 
-    def __init__(self, folder: str | Path, run: dict[str, Any], member: int = 0,
-                 every: int | None = None) -> None:
+    def __init__(
+        self, folder: str | Path, run: dict[str, Any], member: int = 0, every: int | None = None
+    ) -> None:
         self.folder, self.run, self.member, self.every = Path(folder), run, member, every
         self.saved = 0
 
     def for_member(self, member: int) -> Checkpointer:
         return Checkpointer(self.folder, self.run, member, self.every)
 
-    def __call__(self, model: Sequential, optimizer: Any, config: TrainConfig,
-                 state: LoopState) -> None:
+    def __call__(
+        self, model: Sequential, optimizer: Any, config: TrainConfig, state: LoopState
+    ) -> None:
         from digitnet.files import atomic_write
 
         arrays = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -81,16 +83,48 @@ class Checkpointer:
             arrays.update({f"best.{k}": v for k, v in state.best_state.items()})
         if state.order is not None:
             arrays["order"] = state.order
-        meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
-                "digitnet_version": __version__, "run": self.run, "member": self.member,
-                "architecture": model.get_config(), "train_config": config.to_dict(),
-                "loop": {"epoch": state.epoch, "step": state.step, "loss_sum": state.loss_sum,
-                         "epoch_seconds": state.epoch_seconds, "best_score": state.best_score,
-                         "waited": state.waited, "history": state.history.to_dict(),
-                         "rng": state.rng, "finished": state.finished}}
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "digitnet_version": __version__,
+            "run": self.run,
+            "member": self.member,
+            "architecture": model.get_config(),
+            "train_config": config.to_dict(),
+            "loop": {
+                "epoch": state.epoch,
+                "step": state.step,
+                "loss_sum": state.loss_sum,
+                "epoch_seconds": state.epoch_seconds,
+                "best_score": state.best_score,
+                "waited": state.waited,
+                "history": state.history.to_dict(),
+                "rng": state.rng,
+                "finished": state.finished,
+            },
+        }
         arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         atomic_write(self.folder / FILE, lambda f: np.savez(f, **arrays))
         self.saved += 1
+
+
+def new_run_folder(folder: str | Path) -> Path:
+    """The folder a new run will checkpoint into, created if needed (its parent must
+    exist); a folder that already holds a checkpoint is refused, so that no run is lost."""
+    folder = Path(folder)
+    if (folder / FILE).exists():
+        raise CheckpointError(
+            f"{folder} already holds a checkpoint: continue that run (resume it from "
+            f"{folder}), or choose another folder",
+            subject=str(folder),
+        )
+    if not folder.parent.is_dir():
+        raise CheckpointError(
+            f"{folder}: folder {folder.parent} does not exist; create it or choose another path",
+            subject=str(folder),
+        )
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def load(folder: str | Path) -> Resumed:
@@ -103,8 +137,9 @@ def load(folder: str | Path) -> Resumed:
     """
     path = Path(folder) / FILE
     if not path.is_file():
-        raise CheckpointError(f"{path}: no checkpoint there (start the run with --checkpoint "
-                              f"{folder})")
+        raise CheckpointError(
+            f"{path}: no checkpoint there (start the run with --checkpoint {folder})"
+        )
     try:
         unpacked_size(path, MAX_UNPACKED, CheckpointError)
         with np.load(path, allow_pickle=False) as npz:
@@ -113,32 +148,50 @@ def load(folder: str | Path) -> Resumed:
     except CheckpointError:
         raise
     except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
-        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({one_line(exc, 120)}); "
-                              "delete it to start the run again") from None
+        raise CheckpointError(
+            f"{path}: damaged or truncated checkpoint ({one_line(exc, 120)}); "
+            "delete it to start the run again"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digitnet checkpoint")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {version!r} was written by a newer "
-                              f"digitnet ({meta.get('digitnet_version')}); this is "
-                              f"{__version__}: upgrade digitnet to resume it")
+        raise CheckpointError(
+            f"{path}: checkpoint format {version!r} was written by a newer "
+            f"digitnet ({meta.get('digitnet_version')}); this is "
+            f"{__version__}: upgrade digitnet to resume it"
+        )
     try:
         loop = meta["loop"]
         model = Sequential.from_config(meta["architecture"])
         model.load_state_dict(_prefixed(arrays, "model."))
         best = _prefixed(arrays, "best.") or None
-        state = LoopState(epoch=int(loop["epoch"]), step=int(loop["step"]),
-                          order=arrays.get("order"), loss_sum=float(loop["loss_sum"]),
-                          epoch_seconds=float(loop["epoch_seconds"]),
-                          best_score=loop["best_score"], best_state=best,
-                          waited=int(loop["waited"]), history=History(**loop["history"]),
-                          rng=loop["rng"], finished=bool(loop["finished"]))
+        state = LoopState(
+            epoch=int(loop["epoch"]),
+            step=int(loop["step"]),
+            order=arrays.get("order"),
+            loss_sum=float(loop["loss_sum"]),
+            epoch_seconds=float(loop["epoch_seconds"]),
+            best_score=loop["best_score"],
+            best_state=best,
+            waited=int(loop["waited"]),
+            history=History(**loop["history"]),
+            rng=loop["rng"],
+            finished=bool(loop["finished"]),
+        )
         config = TrainConfig.from_dict(meta["train_config"])
-        return Resumed(run=meta["run"], member=int(meta["member"]), model=model,
-                       config=config, state=state, optimizer=_prefixed(arrays, "optimizer."))
+        return Resumed(
+            run=meta["run"],
+            member=int(meta["member"]),
+            model=model,
+            config=config,
+            state=state,
+            optimizer=_prefixed(arrays, "optimizer."),
+        )
     except (KeyError, TypeError, ValueError, DigitnetError) as exc:
-        raise CheckpointError(f"{path}: damaged checkpoint ({one_line(exc, 120)}); delete it to "
-                              "start the run again") from None
+        raise CheckpointError(
+            f"{path}: damaged checkpoint ({one_line(exc, 120)}); delete it to start the run again"
+        ) from None
 
 
 def check_same_run(folder: str | Path, saved: dict[str, Any], given: dict[str, Any]) -> None:
@@ -149,13 +202,20 @@ def check_same_run(folder: str | Path, saved: dict[str, Any], given: dict[str, A
             raise CheckpointError(
                 f"{Path(folder) / FILE} is a checkpoint of another run: its {key} is "
                 f"{saved.get(key)!r}, here it is {given.get(key)!r}; resume it with the "
-                "same settings and data, or use another checkpoint folder")
+                "same settings and data, or use another checkpoint folder"
+            )
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
-
-__all__ = ["CheckpointError", "Checkpointer", "FILE", "Resumed", "check_same_run", "load",
-           "member_path"]
+__all__ = [
+    "CheckpointError",
+    "Checkpointer",
+    "FILE",
+    "Resumed",
+    "check_same_run",
+    "load",
+    "member_path",
+]

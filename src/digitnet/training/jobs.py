@@ -18,10 +18,20 @@ from digitnet.training.loop import fit
 Log = Callable[[dict[str, Any]], None]
 
 
-def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int = 1,
-                 log: Log | None = None, progress: bool | None = None,
-                 checkpoint: Any = None, resume: Any = None, stop: Any = None,
-                 extra_dir: Any = None, **overrides: Any) -> Sequential | Ensemble:
+def train_preset(
+    name: str,
+    data: Any,
+    *,
+    seed: int | None = None,
+    ensemble: int = 1,
+    log: Log | None = None,
+    progress: bool | None = None,
+    checkpoint: Any = None,
+    resume: Any = None,
+    stop: Any = None,
+    extra_dir: Any = None,
+    **overrides: Any,
+) -> Sequential | Ensemble:
     """Train preset ``name`` on ``data`` (a :class:`digitnet.data.MNIST`) and evaluate it on
     the test split.
 
@@ -49,8 +59,13 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
     if preset.mix is not None:
         from digitnet.training.mix import with_mix
 
-        data, mixed = with_mix(data, preset.mix, seed=base_seed,
-                               data_dir=getattr(data, "data_dir", None), extra_dir=extra_dir)
+        data, mixed = with_mix(
+            data,
+            preset.mix,
+            seed=base_seed,
+            data_dir=getattr(data, "data_dir", None),
+            extra_dir=extra_dir,
+        )
     members, member_meta = [], []
     for i in range(ensemble):
         member_log = log if ensemble == 1 or log is None else _tagged(log, i + 1, ensemble)
@@ -59,11 +74,18 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
             members.append(done)
             member_meta.append(done.meta["member"])
             continue
-        model, info = _train_one(name, data, base_seed + i, member_log, progress, overrides,
-                                 score=ensemble > 1,
-                                 checkpoint=checkpoint.for_member(i) if checkpoint else None,
-                                 resume=resume if resume is not None and resume.member == i
-                                 else None, stop=stop)
+        model, info = _train_one(
+            name,
+            data,
+            base_seed + i,
+            member_log,
+            progress,
+            overrides,
+            score=ensemble > 1,
+            checkpoint=checkpoint.for_member(i) if checkpoint else None,
+            resume=resume if resume is not None and resume.member == i else None,
+            stop=stop,
+        )
         members.append(model)
         member_meta.append(info)
         if checkpoint is not None and ensemble > 1:
@@ -85,8 +107,7 @@ def train_preset(name: str, data: Any, *, seed: int | None = None, ensemble: int
         meta["ensemble"] = ensemble
         meta["members"] = member_meta
         meta["train_config"] = member_meta[0]["train_config"]
-        meta["history"] = {"train_seconds": sum(m["history"]["train_seconds"]
-                                                for m in member_meta)}
+        meta["history"] = {"train_seconds": sum(m["history"]["train_seconds"] for m in member_meta)}
     model.meta = meta
     return model
 
@@ -104,8 +125,7 @@ def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:
             member_meta += m.meta.get("members") or [{} for _ in m.members]
         else:
             members.append(m)
-            info = {k: m.meta[k] for k in ("seed", "train_config", "history")
-                    if k in m.meta}
+            info = {k: m.meta[k] for k in ("seed", "train_config", "history") if k in m.meta}
             if "seed" not in info and "train_config" in info:
                 info["seed"] = info["train_config"].get("seed")
             info["member_test_accuracy"] = (m.meta.get("test") or {}).get("accuracy")
@@ -118,12 +138,21 @@ def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:
         raise ConfigError(f"these models cannot be combined: {exc}") from None
     test = evaluate(ensemble, data.test.images, data.test.labels)
     presets_used = sorted({str(m.meta.get("preset")) for m in models})
-    meta = _common_meta(presets_used[0] if len(presets_used) == 1 else "+".join(presets_used),
-                        data, sum(float(m.meta.get("wall_seconds") or 0) for m in models))
-    meta.update(ensemble=len(members), members=member_meta,
-                test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")},
-                history={"train_seconds": sum(float((i.get("history") or {}).get(
-                    "train_seconds") or 0) for i in member_meta)})
+    meta = _common_meta(
+        presets_used[0] if len(presets_used) == 1 else "+".join(presets_used),
+        data,
+        sum(float(m.meta.get("wall_seconds") or 0) for m in models),
+    )
+    meta.update(
+        ensemble=len(members),
+        members=member_meta,
+        test={k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")},
+        history={
+            "train_seconds": sum(
+                float((i.get("history") or {}).get("train_seconds") or 0) for i in member_meta
+            )
+        },
+    )
     if member_meta and "train_config" in member_meta[0]:
         meta["train_config"] = member_meta[0]["train_config"]
     ensemble.meta = meta
@@ -133,6 +162,7 @@ def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:
 def _tagged(log: Log, member: int, total: int) -> Log:
     def tagged(record: dict[str, Any]) -> None:
         log({"member": member, "members": total, **record})
+
     return tagged
 
 
@@ -147,23 +177,36 @@ def _finished_member(checkpoint: Any, resume: Any, i: int, ensemble: int):
     return load_model(path) if path.is_file() else None
 
 
-def _train_one(name, data, seed, log, progress, overrides, score, checkpoint=None,
-               resume=None, stop=None) -> tuple[Sequential, dict]:
+def _train_one(
+    name, data, seed, log, progress, overrides, score, checkpoint=None, resume=None, stop=None
+) -> tuple[Sequential, dict]:
     if resume is not None:
         model, config = resume.model, resume.config
         state = (resume.state, resume.optimizer)
     else:
         model, config = presets.build(name, seed, **overrides)
         state = None
-    history = fit(model, data.train, data.val, config, log=log, progress=progress,
-                  checkpoint=checkpoint,
-                  checkpoint_every=getattr(checkpoint, "every", None), resume=state,
-                  stop=stop)
-    info: dict[str, Any] = {"seed": seed, "train_config": config.to_dict(),
-                            "history": history.to_dict()}
-    if score:                      # each member's own test accuracy, next to the ensemble's
-        info["member_test_accuracy"] = evaluate(model, data.test.images,
-                                                data.test.labels)["accuracy"]
+    history = fit(
+        model,
+        data.train,
+        data.val,
+        config,
+        log=log,
+        progress=progress,
+        checkpoint=checkpoint,
+        checkpoint_every=getattr(checkpoint, "every", None),
+        resume=state,
+        stop=stop,
+    )
+    info: dict[str, Any] = {
+        "seed": seed,
+        "train_config": config.to_dict(),
+        "history": history.to_dict(),
+    }
+    if score:  # each member's own test accuracy, next to the ensemble's
+        info["member_test_accuracy"] = evaluate(model, data.test.images, data.test.labels)[
+            "accuracy"
+        ]
     return model, info
 
 
@@ -173,8 +216,15 @@ def _common_meta(name: str, data: Any, wall: float) -> dict[str, Any]:
         "digitnet_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "wall_seconds": wall,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "processor": platform.machine()},
-        "data": {"checksums": dict(data.checksums), "train_size": len(data.train.labels),
-                 "val_size": len(data.val.labels), "test_size": len(data.test.labels)},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+        },
+        "data": {
+            "checksums": dict(data.checksums),
+            "train_size": len(data.train.labels),
+            "val_size": len(data.val.labels),
+            "test_size": len(data.test.labels),
+        },
     }

@@ -34,26 +34,27 @@ class TrainConfig:
 
     epochs: int = 10
     batch_size: int = 128
-    optimizer: str = "momentum"      # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
+    optimizer: str = "momentum"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
     lr: float = 0.05
     momentum: float = 0.9
-    weight_decay: float = 0.0        # L2 on weights (not biases)
-    schedule: str = "constant"       # constant, step, exponential, cosine
-    warmup: float = 0.0              # epochs of linear warm-up
-    step_size: int = 10              # epochs between drops (step schedule)
-    gamma: float = 0.1               # drop factor (step / exponential)
-    min_lr: float = 0.0              # floor of the cosine schedule
-    loss: str = "cross_entropy"      # cross_entropy or mse
+    weight_decay: float = 0.0  # L2 on weights (not biases)
+    schedule: str = "constant"  # constant, step, exponential, cosine
+    warmup: float = 0.0  # epochs of linear warm-up
+    step_size: int = 10  # epochs between drops (step schedule)
+    gamma: float = 0.1  # drop factor (step / exponential)
+    min_lr: float = 0.0  # floor of the cosine schedule
+    loss: str = "cross_entropy"  # cross_entropy or mse
     label_smoothing: float = 0.0
-    patience: int | None = None      # early stopping: epochs without improvement
-    monitor: str = "val_accuracy"    # val_accuracy or val_loss
-    restore_best: bool = True        # keep the best weights seen on validation
+    patience: int | None = None  # early stopping: epochs without improvement
+    monitor: str = "val_accuracy"  # val_accuracy or val_loss
+    restore_best: bool = True  # keep the best weights seen on validation
     seed: int = 0
     augment: dict[str, float] | None = None
     eval_batch_size: int = 1000
 
     def validate(self) -> None:
         """Raise ConfigError naming the first invalid setting."""
+
         def bad(name: str, why: str) -> ConfigError:
             return ConfigError(f"invalid {name}={getattr(self, name)!r}: {why}")
 
@@ -61,11 +62,18 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise bad(name, "must be a positive integer")
-        for name in ("lr", "momentum", "weight_decay", "warmup", "gamma", "min_lr",
-                     "label_smoothing"):
+        for name in (
+            "lr",
+            "momentum",
+            "weight_decay",
+            "warmup",
+            "gamma",
+            "min_lr",
+            "label_smoothing",
+        ):
             if not math.isfinite(float(getattr(self, name))):
                 raise bad(name, "must be a finite number")
-        if not self.lr > 0:                 # named here: the schedule's message would not
+        if not self.lr > 0:  # named here: the schedule's message would not
             raise bad("lr", "the learning rate must be positive")
         if self.patience is not None and self.patience <= 0:
             raise bad("patience", "must be a positive number of epochs")
@@ -77,11 +85,23 @@ class TrainConfig:
             raise bad("seed", "must be a non-negative integer")
         try:
             get_loss(self.loss)
-            make_schedule(self.schedule, self.lr, self.epochs, warmup=self.warmup,
-                          step_size=self.step_size, gamma=self.gamma, min_lr=self.min_lr)
+            make_schedule(
+                self.schedule,
+                self.lr,
+                self.epochs,
+                warmup=self.warmup,
+                step_size=self.step_size,
+                gamma=self.gamma,
+                min_lr=self.min_lr,
+            )
             # the optimizer checks its own settings (name, lr, momentum, weight decay)
-            make_optimizer(self.optimizer, [(np.zeros(1), np.zeros(1), False)], self.lr,
-                           momentum=self.momentum, weight_decay=self.weight_decay)
+            make_optimizer(
+                self.optimizer,
+                [(np.zeros(1), np.zeros(1), False)],
+                self.lr,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay,
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -118,15 +138,19 @@ def seed_streams(seed: int) -> dict[str, np.random.Generator]:
     return {n: np.random.default_rng(s) for n, s in zip(names, children, strict=True)}
 
 
-def evaluate_loss_accuracy(model: Sequential, images: np.ndarray, labels: np.ndarray,
-                           loss: str = "cross_entropy", batch_size: int = 1000
-                           ) -> tuple[float, int]:
+def evaluate_loss_accuracy(
+    model: Sequential,
+    images: np.ndarray,
+    labels: np.ndarray,
+    loss: str = "cross_entropy",
+    batch_size: int = 1000,
+) -> tuple[float, int]:
     """Mean loss and the number of correct predictions over a labelled set (inference mode)."""
     loss_fn = get_loss(loss)
     total, correct, n = 0.0, 0, images.shape[0]
     for i in range(0, n, batch_size):
-        xb = to_input(images[i:i + batch_size], model.input_shape)
-        yb = labels[i:i + batch_size]
+        xb = to_input(images[i : i + batch_size], model.input_shape)
+        yb = labels[i : i + batch_size]
         out = model.forward(xb, training=False)
         total += loss_fn(out, yb)[0] * xb.shape[0]
         correct += int((out.argmax(axis=1) == yb).sum())
@@ -171,11 +195,19 @@ class Interrupted(Exception):
 Checkpoint = Callable[[Sequential, Any, "TrainConfig", LoopState], None]
 
 
-def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
-        log: Callable[[dict[str, Any]], None] | None = None, progress: bool | None = None,
-        checkpoint: Checkpoint | None = None, checkpoint_every: int | None = None,
-        resume: tuple[LoopState, dict[str, np.ndarray]] | None = None,
-        stop: Callable[[], bool] | None = None) -> History:
+def fit(
+    model: Sequential,
+    train: Any,
+    val: Any | None,
+    config: TrainConfig,
+    *,
+    log: Callable[[dict[str, Any]], None] | None = None,
+    progress: bool | None = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_every: int | None = None,
+    resume: tuple[LoopState, dict[str, np.ndarray]] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
     Parameters
@@ -207,15 +239,26 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
     """
     config.validate()
     streams = seed_streams(config.seed)
-    for layer in model.layers:                       # dropout draws from its own stream
+    for layer in model.layers:  # dropout draws from its own stream
         if hasattr(layer, "rng"):
             layer.rng = streams["dropout"]
-    optimizer = make_optimizer(config.optimizer, list(model.named_parameters()), config.lr,
-                               momentum=config.momentum, weight_decay=config.weight_decay,
-                               flat=model.flat_buffers())
-    schedule = make_schedule(config.schedule, config.lr, config.epochs, warmup=config.warmup,
-                             step_size=config.step_size, gamma=config.gamma,
-                             min_lr=config.min_lr)
+    optimizer = make_optimizer(
+        config.optimizer,
+        list(model.named_parameters()),
+        config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        flat=model.flat_buffers(),
+    )
+    schedule = make_schedule(
+        config.schedule,
+        config.lr,
+        config.epochs,
+        warmup=config.warmup,
+        step_size=config.step_size,
+        gamma=config.gamma,
+        min_lr=config.min_lr,
+    )
     augment = _make_augmenter(config, streams["augment"])
     state = LoopState()
     if resume is not None:
@@ -225,8 +268,9 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
             for name, gen in streams.items():
                 gen.bit_generator.state = state.rng[name]
         except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"the checkpoint does not fit this model and settings: {exc}"
-                              ) from None
+            raise ConfigError(
+                f"the checkpoint does not fit this model and settings: {exc}"
+            ) from None
     has_val = val is not None and len(val.labels) > 0
     history = state.history
 
@@ -247,8 +291,18 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
         # a diverging run overflows before its loss turns NaN: report that once, clearly,
         # instead of a screen of numpy warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            record = _train_epoch(model, train, config, optimizer, schedule,
-                                  streams["shuffle"], augment, state, progress, after_step)
+            record = _train_epoch(
+                model,
+                train,
+                config,
+                optimizer,
+                schedule,
+                streams["shuffle"],
+                augment,
+                state,
+                progress,
+                after_step,
+            )
         history.train_seconds += record["seconds"]
         if has_val:
             record.update(_validate(model, val, config))
@@ -257,8 +311,7 @@ def fit(model: Sequential, train: Any, val: Any | None, config: TrainConfig, *,
             log(record)
         state.epoch = epoch + 1
         if has_val:
-            score = (record["val_loss"] if config.monitor == "val_loss"
-                     else -record["val_accuracy"])
+            score = record["val_loss"] if config.monitor == "val_loss" else -record["val_accuracy"]
             if state.best_score is None or score < state.best_score:
                 state.best_score, state.waited, history.best_epoch = score, 0, epoch
                 if config.restore_best:
@@ -286,8 +339,9 @@ def _make_augmenter(config: TrainConfig, rng: np.random.Generator):
         raise ConfigError(f"invalid augmentation settings {config.augment}: {exc}") from None
 
 
-def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state, progress,
-                 after_step):
+def _train_epoch(
+    model, train, config, optimizer, schedule, rng, augment, state, progress, after_step
+):
     """The rest of the epoch ``state.epoch`` from mini-batch ``state.step`` (a new epoch
     draws its permutation first); returns the epoch's record and resets the position."""
     images, labels = train.images, np.asarray(train.labels)
@@ -302,8 +356,8 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state,
     order = state.order
     with ProgressBar(steps, f"Epoch {epoch}", enabled=progress) as bar:
         for step in range(state.step, steps):
-            idx = order[step * bs:(step + 1) * bs]
-            xb = to_input(images[idx], model.input_shape, buf[:idx.size])
+            idx = order[step * bs : (step + 1) * bs]
+            xb = to_input(images[idx], model.input_shape, buf[: idx.size])
             if augment is not None:
                 xb = augment(xb)
             optimizer.lr = schedule(epoch - 1 + step / steps)
@@ -316,7 +370,8 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state,
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}, batch {step + 1}: the loss became "
                     f"{loss}. The learning rate ({optimizer.lr:g}) is probably too high; try "
-                    f"a smaller one (e.g. --lr {config.lr / 10:g})")
+                    f"a smaller one (e.g. --lr {config.lr / 10:g})"
+                )
             model.backward(dout)
             optimizer.step()
             state.loss_sum += loss * idx.size
@@ -326,16 +381,27 @@ def _train_epoch(model, train, config, optimizer, schedule, rng, augment, state,
             if state.step < steps:
                 after_step()
     seconds = time.perf_counter() - start
-    record = {"epoch": epoch, "epochs": config.epochs, "train_loss": state.loss_sum / n,
-              "lr": optimizer.lr, "seconds": seconds}
+    record = {
+        "epoch": epoch,
+        "epochs": config.epochs,
+        "train_loss": state.loss_sum / n,
+        "lr": optimizer.lr,
+        "seconds": seconds,
+    }
     state.order, state.step, state.loss_sum, state.epoch_seconds = None, 0, 0.0, 0.0
     return record
 
 
 def _validate(model, val, config) -> dict[str, Any]:
     start = time.perf_counter()
-    loss, correct = evaluate_loss_accuracy(model, val.images, np.asarray(val.labels),
-                                           config.loss, config.eval_batch_size)
+    loss, correct = evaluate_loss_accuracy(
+        model, val.images, np.asarray(val.labels), config.loss, config.eval_batch_size
+    )
     total = len(val.labels)
-    return {"val_loss": loss, "val_correct": correct, "val_total": total,
-            "val_accuracy": correct / total, "eval_seconds": time.perf_counter() - start}
+    return {
+        "val_loss": loss,
+        "val_correct": correct,
+        "val_total": total,
+        "val_accuracy": correct / total,
+        "eval_seconds": time.perf_counter() - start,
+    }

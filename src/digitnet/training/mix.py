@@ -66,8 +66,9 @@ class Mix:
         return dataclasses.asdict(self)
 
 
-def extra_folder(name: str, data_dir: str | os.PathLike | None,
-                 extra_dir: str | os.PathLike | None) -> Path:
+def extra_folder(
+    name: str, data_dir: str | os.PathLike | None, extra_dir: str | os.PathLike | None
+) -> Path:
     """Where the ``name`` data set (``usps`` or ``optdigits``) is: ``extra_dir/name``, or
     beside the MNIST folder ``data_dir`` (``data_dir/../name``)."""
     bases = [Path(extra_dir)] if extra_dir is not None else []
@@ -78,12 +79,20 @@ def extra_folder(name: str, data_dir: str | os.PathLike | None,
         if (folder / SOURCES[name]).is_file():
             return folder
     where = " or ".join(str(b / name) for b in bases) or "nowhere (no folder given)"
-    raise DataError(f"the {name} files are not in {where}; give the folder holding "
-                    f"{name}/ as extra_dir (digitnet train --extra-dir DIR)")
+    raise DataError(
+        f"the {name} files are not in {where}; give the folder holding "
+        f"{name}/ as extra_dir (digitnet train --extra-dir DIR)"
+    )
 
 
-def with_mix(data: Any, mix: Mix, *, seed: int, data_dir: str | os.PathLike | None = None,
-             extra_dir: str | os.PathLike | None = None) -> tuple[Any, dict[str, int]]:
+def with_mix(
+    data: Any,
+    mix: Mix,
+    *,
+    seed: int,
+    data_dir: str | os.PathLike | None = None,
+    extra_dir: str | os.PathLike | None = None,
+) -> tuple[Any, dict[str, int]]:
     """``data`` (:class:`digitnet.data.MNIST`) with its training split extended by ``mix``,
     and the number of training examples of each part (``{"mnist": 50000, ...}``).
 
@@ -109,13 +118,13 @@ def with_mix(data: Any, mix: Mix, *, seed: int, data_dir: str | os.PathLike | No
     parts: dict[str, Split] = {"mnist": base}
     checksums = dict(data.checksums)
     if mix.continental:
-        parts["continental"] = Split(*continental(base.images, base.labels, rng,
-                                                  mix.continental))
+        parts["continental"] = Split(*continental(base.images, base.labels, rng, mix.continental))
     if mix.optdigits:
         x, y = load_optdigits(extra_folder("optdigits", data_dir, extra_dir), "all")
         read = np.stack([to_mnist(255 - d) for d in x])
-        parts["optdigits"] = Split(np.concatenate([read] * mix.optdigits),
-                                   np.concatenate([y] * mix.optdigits))
+        parts["optdigits"] = Split(
+            np.concatenate([read] * mix.optdigits), np.concatenate([y] * mix.optdigits)
+        )
         checksums.update({name: sha for name, _, sha in OPT_FILES.values()})
     if mix.box_scans:
         digits = _concat(parts.values())
@@ -131,11 +140,15 @@ def with_mix(data: Any, mix: Mix, *, seed: int, data_dir: str | os.PathLike | No
     train = _concat(parts.values())
     for a in (train.images, train.labels):
         a.flags.writeable = False
-    return (dataclasses.replace(data, train=train, checksums=checksums),
-            {k: len(v) for k, v in parts.items()})
+    return (
+        dataclasses.replace(data, train=train, checksums=checksums),
+        {k: len(v) for k, v in parts.items()},
+    )
 
 
 def _concat(splits) -> Split:
     splits = list(splits)
-    return Split(np.concatenate([s.images for s in splits]),
-                 np.concatenate([s.labels for s in splits]).astype(np.int64))
+    return Split(
+        np.concatenate([s.images for s in splits]),
+        np.concatenate([s.labels for s in splits]).astype(np.int64),
+    )

@@ -19,8 +19,12 @@ from digitnet.data.mnist import DEFAULT_VAL_SIZE
 from digitnet.training import presets
 
 #: the training settings a run may override, with their command-line flags
-OVERRIDES = {"epochs": "--epochs", "lr": "--lr", "batch_size": "--batch-size",
-             "patience": "--patience"}
+OVERRIDES = {
+    "epochs": "--epochs",
+    "lr": "--lr",
+    "batch_size": "--batch-size",
+    "patience": "--patience",
+}
 
 
 @dataclass
@@ -58,10 +62,16 @@ class RunSettings:
 
     def to_run(self, checksums: dict[str, str]) -> dict[str, Any]:
         """The mapping a checkpoint keeps to recognise its run (with the data's checksums)."""
-        return {"preset": self.preset, "seed": self.effective_seed, "settings": self.overrides,
-                "ensemble": self.ensemble, "val_size": self.val_size,
-                "add_usps": self.add_usps, "extra_dir": self.extra_dir,
-                "data": dict(checksums)}
+        return {
+            "preset": self.preset,
+            "seed": self.effective_seed,
+            "settings": self.overrides,
+            "ensemble": self.ensemble,
+            "val_size": self.val_size,
+            "add_usps": self.add_usps,
+            "extra_dir": self.extra_dir,
+            "data": dict(checksums),
+        }
 
     def resumed_from(self, run: dict[str, Any], given: set[str]) -> RunSettings:
         """These settings completed by a checkpoint's ``run``: each setting not in ``given``
@@ -84,8 +94,11 @@ class RunSettings:
         parts = ["digitnet train", f"--preset {self.preset}", f"--seed {self.effective_seed}"]
         if self.ensemble > 1:
             parts.append(f"--ensemble {self.ensemble}")
-        parts += [f"{flag} {self.overrides[name]}" for name, flag in OVERRIDES.items()
-                  if self.overrides.get(name) is not None]
+        parts += [
+            f"{flag} {self.overrides[name]}"
+            for name, flag in OVERRIDES.items()
+            if self.overrides.get(name) is not None
+        ]
         if self.val_size != DEFAULT_VAL_SIZE:
             parts.append(f"--val-size {self.val_size}")
         if self.add_usps is not None:

@@ -16,23 +16,20 @@ import sys
 from collections.abc import Sequence
 
 from digitnet import __version__
-from digitnet.apps.cli import data, evaluate, models, read, serve, train
-from digitnet.apps.cli.common import (
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    Parser,
-    format_epoch,
-)
+from digitnet.apps.cli import checker, data, evaluate, models, read, serve, train
+from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, format_epoch
 from digitnet.errors import ConfigError, DigitnetError, one_line
 
 #: the command groups, in the order ``digitnet --help`` lists them
-GROUPS = (train, evaluate, models, serve, read, data)
+GROUPS = (train, checker, evaluate, models, serve, read, data)
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="digitnet", description="Handwritten digit recognition with a "
-                    "neural network written from scratch in NumPy.")
+    parser = Parser(
+        prog="digitnet",
+        description="Handwritten digit recognition with a "
+        "neural network written from scratch in NumPy.",
+    )
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for group in GROUPS:
@@ -45,7 +42,7 @@ def configure_runtime() -> None:
     (see :mod:`digitnet.nn.runtime`; a value already in the environment is kept), then
     ``DIGITNET_THREADS`` (a bad value is a one-line error)."""
     if "numpy" not in sys.modules:
-        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")   # runtime.BLAS_THREAD_TIMEOUT
+        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")  # runtime.BLAS_THREAD_TIMEOUT
     value = os.environ.get("DIGITNET_THREADS", "").strip()
     if value:
         from digitnet.nn.runtime import parse_threads, set_threads

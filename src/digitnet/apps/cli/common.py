@@ -33,10 +33,13 @@ class Parser(argparse.ArgumentParser):
 
 # -- argument types: each rejects a bad value with a message naming it ---------------------
 
-def bounded(kind: type, expected: str, ok: Callable[[Any], bool], *, all_word: bool = False
-            ) -> Callable[[str], Any]:
+
+def bounded(
+    kind: type, expected: str, ok: Callable[[Any], bool], *, all_word: bool = False
+) -> Callable[[str], Any]:
     """An argparse ``type``: ``kind(text)`` if ``ok`` accepts it (NaN never does), else
     "expected <expected>, got '<text>'"; with ``all_word``, ``all`` gives None."""
+
     def parse(text: str) -> Any:
         if all_word and text.strip().lower() == "all":
             return None
@@ -62,19 +65,22 @@ top_k = bounded(int, "an integer from 1 to 10", lambda v: 1 <= v <= 10)
 
 # -- options declared once -----------------------------------------------------------------
 
-def add_model(p: argparse.ArgumentParser, *, positional: bool = False,
-              what: str = "the model file") -> None:
+
+def add_model(
+    p: argparse.ArgumentParser, *, positional: bool = False, what: str = "the model file"
+) -> None:
     """``--model MODEL.npz`` (default: the shipped model); with ``positional``, the older
     spelling ``digitnet COMMAND MODEL.npz`` works too."""
-    p.add_argument("--model", metavar="MODEL.npz",
-                   help=f"{what} (default: the model shipped with digitnet)")
+    p.add_argument(
+        "--model", metavar="MODEL.npz", help=f"{what} (default: the model shipped with digitnet)"
+    )
     if positional:
-        p.add_argument("model_arg", nargs="?", metavar="MODEL.npz",
-                       help="the same as --model")
+        p.add_argument("model_arg", nargs="?", metavar="MODEL.npz", help="the same as --model")
 
 
-def add_output(p: argparse.ArgumentParser, *, json_help: str | None = None,
-               quiet_help: str | None = None) -> None:
+def add_output(
+    p: argparse.ArgumentParser, *, json_help: str | None = None, quiet_help: str | None = None
+) -> None:
     """``--json`` and/or ``--quiet``, with the command's own help."""
     if json_help is not None:
         p.add_argument("--json", action="store_true", help=json_help)
@@ -83,12 +89,17 @@ def add_output(p: argparse.ArgumentParser, *, json_help: str | None = None,
 
 
 def add_data_dir(p: argparse.ArgumentParser, help: str | None = None) -> None:
-    p.add_argument("--data-dir", metavar="DIR",
-                   help=help or "folder with the MNIST IDX files (default: $DIGITNET_DATA_DIR, "
-                   "then the user cache folder, downloading there if absent)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=help
+        or "folder with the MNIST IDX files (default: $DIGITNET_DATA_DIR, "
+        "then the user cache folder, downloading there if absent)",
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------
+
 
 def model_path(args: argparse.Namespace) -> Path:
     """The model file a command should use: ``--model`` or the positional one (they must
@@ -109,8 +120,9 @@ def output_file(flag: str, value: str) -> Path:
     """The path a command will write, checked before any work: its folder must exist."""
     out = Path(value)
     if not out.parent.exists():
-        raise DigitnetError(f"{flag} {out}: folder {out.parent} does not exist; create it or "
-                            "choose another path")
+        raise DigitnetError(
+            f"{flag} {out}: folder {out.parent} does not exist; create it or choose another path"
+        )
     return out
 
 
@@ -158,11 +170,13 @@ def stop_on_ctrl_c(enabled: bool):
 def printer(args: argparse.Namespace):
     """The epoch callback: a JSON line, the seeds' text line, or nothing (``--quiet``);
     flushed as each epoch ends, so a pipe sees it at once."""
+
     def emit(record: dict[str, Any]) -> None:
         if args.json:
             print_json({"event": "epoch", **record})
         elif not args.quiet:
             print(format_epoch(record), flush=True)
+
     return emit
 
 
@@ -173,6 +187,8 @@ def format_epoch(r: dict[str, Any]) -> str:
     epoch = f"{r['epoch']}/{r['epochs']}" if "epochs" in r else f"{r['epoch']}"
     if "val_correct" not in r:
         return f"{who}Epoch {epoch}: train loss {r['train_loss']:.4f}  {r['seconds']:.1f}s"
-    return (f"{who}Epoch {epoch}: {r['val_correct']} / {r['val_total']}  "
-            f"train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
-            f"val acc {r['val_accuracy']:.2%}  {r['seconds']:.1f}s")
+    return (
+        f"{who}Epoch {epoch}: {r['val_correct']} / {r['val_total']}  "
+        f"train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
+        f"val acc {r['val_accuracy']:.2%}  {r['seconds']:.1f}s"
+    )

@@ -18,40 +18,62 @@ from digitnet.apps.cli.common import (
 from digitnet.errors import DigitnetError
 
 #: augment-preview's settings, with their units
-AUGMENT_OPTIONS = (("rotate", "degrees"), ("shift", "pixels"), ("scale", "fraction"),
-                   ("shear", "degrees"), ("elastic-alpha", "pixels"),
-                   ("elastic-sigma", "pixels"),
-                   ("stroke", "fraction of a 3x3 erosion or dilation"),
-                   ("blur", "fraction of a 3x3 smoothing"), ("noise", "pixel noise std"),
-                   ("fill", "probability of a box-filling stretch"),
-                   ("coarse", "probability of a coarse black-and-white re-scan"))
+AUGMENT_OPTIONS = (
+    ("rotate", "degrees"),
+    ("shift", "pixels"),
+    ("scale", "fraction"),
+    ("shear", "degrees"),
+    ("elastic-alpha", "pixels"),
+    ("elastic-sigma", "pixels"),
+    ("stroke", "fraction of a 3x3 erosion or dilation"),
+    ("blur", "fraction of a 3x3 smoothing"),
+    ("noise", "pixel noise std"),
+    ("fill", "probability of a box-filling stretch"),
+    ("coarse", "probability of a coarse black-and-white re-scan"),
+)
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser("data", help="find, verify or download the MNIST files",
-                       description="Show where the MNIST files are and whether they verify, "
-                       "or download them.")
+    p = sub.add_parser(
+        "data",
+        help="find, verify or download the MNIST files",
+        description="Show where the MNIST files are and whether they verify, or download them.",
+    )
     p.add_argument("action", choices=("info", "download"), help="info or download")
     add_data_dir(p)
     add_output(p, json_help="print as JSON")
     p.set_defaults(func=run_data)
 
-    p = sub.add_parser("augment-preview", help="draw training digits next to their random "
-                       "distortions", description="Write a PNG grid of MNIST training digits, "
-                       "each followed by randomly distorted versions: what a network trained "
-                       "with augmentation sees.")
+    p = sub.add_parser(
+        "augment-preview",
+        help="draw training digits next to their random distortions",
+        description="Write a PNG grid of MNIST training digits, "
+        "each followed by randomly distorted versions: what a network trained "
+        "with augmentation sees.",
+    )
     p.add_argument("--preset", metavar="NAME", help="use this preset's augmentation settings")
     for name, unit in AUGMENT_OPTIONS:
-        p.add_argument(f"--{name}", type=float, metavar="X",
-                       help=f"maximum {name.replace('-', ' ')} ({unit})")
-    p.add_argument("--count", type=positive_int, default=8, metavar="K",
-                   help="how many digits (default 8)")
-    p.add_argument("--per-image", type=positive_int, default=7, metavar="P",
-                   help="distorted versions per digit (default 7)")
+        p.add_argument(
+            f"--{name}", type=float, metavar="X", help=f"maximum {name.replace('-', ' ')} ({unit})"
+        )
+    p.add_argument(
+        "--count", type=positive_int, default=8, metavar="K", help="how many digits (default 8)"
+    )
+    p.add_argument(
+        "--per-image",
+        type=positive_int,
+        default=7,
+        metavar="P",
+        help="distorted versions per digit (default 7)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
     add_data_dir(p)
-    p.add_argument("--out", default="augment.png", metavar="FILE.png",
-                   help="where to write the PNG (default augment.png)")
+    p.add_argument(
+        "--out",
+        default="augment.png",
+        metavar="FILE.png",
+        help="where to write the PNG (default augment.png)",
+    )
     p.set_defaults(func=run_augment_preview)
 
 
@@ -85,11 +107,13 @@ def run_augment_preview(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise DigitnetError(f"invalid augmentation setting: {exc}") from None
     data = load_data(args.data_dir, quiet=True, val_size=0)
-    pick = np.random.default_rng(args.seed).choice(len(data.train.labels), args.count,
-                                                   replace=False)
+    pick = np.random.default_rng(args.seed).choice(
+        len(data.train.labels), args.count, replace=False
+    )
     grid = preview(data.train.images[np.sort(pick)], augmenter, args.per_image)
     fig = plot_augment_preview(grid, augmenter.config())
     atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100, facecolor="white"))
-    print(f"Wrote {out}: {args.count} training digits, each with {args.per_image} "
-          f"distorted versions")
+    print(
+        f"Wrote {out}: {args.count} training digits, each with {args.per_image} distorted versions"
+    )
     return 0

@@ -20,50 +20,88 @@ from digitnet.apps.cli.common import (
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
-                       description="Evaluate a model on the MNIST test set.")
+    p = sub.add_parser(
+        "evaluate",
+        help="accuracy, per-class metrics and confusion matrix",
+        description="Evaluate a model on the MNIST test set.",
+    )
     add_model(p, positional=True)
     add_data_dir(p)
-    p.add_argument("--split", choices=("test", "val", "train"), default="test",
-                   help="which split to evaluate on (default: test)")
+    p.add_argument(
+        "--split",
+        choices=("test", "val", "train"),
+        default="test",
+        help="which split to evaluate on (default: test)",
+    )
     add_output(p, json_help="print the metrics as one JSON object")
-    p.add_argument("--reject-below", type=fraction, metavar="P",
-                   help="answer \"not sure\" when the top class probability is below P, and "
-                        "report the coverage and the accuracy on the answered images")
+    p.add_argument(
+        "--reject-below",
+        type=fraction,
+        metavar="P",
+        help='answer "not sure" when the top class probability is below P, and '
+        "report the coverage and the accuracy on the answered images",
+    )
     p.set_defaults(func=run_evaluate)
 
-    p = sub.add_parser("report", help="write an HTML report with figures and metrics.json",
-                       description="Evaluate a model on the MNIST test set and write a "
-                       "self-contained report folder: index.html (opens from disk), one PNG "
-                       "per figure and metrics.json.")
+    p = sub.add_parser(
+        "report",
+        help="write an HTML report with figures and metrics.json",
+        description="Evaluate a model on the MNIST test set and write a "
+        "self-contained report folder: index.html (opens from disk), one PNG "
+        "per figure and metrics.json.",
+    )
     add_model(p, positional=True)
-    p.add_argument("--out", default="report", metavar="DIR",
-                   help="the report folder: new, empty, or a previous report, which is "
-                        "replaced (default: report)")
+    p.add_argument(
+        "--out",
+        default="report",
+        metavar="DIR",
+        help="the report folder: new, empty, or a previous report, which is "
+        "replaced (default: report)",
+    )
     add_data_dir(p)
-    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
-                   help="seed of the robustness distortions (default 0)")
-    p.add_argument("--robustness-images", type=count_or_all, default=2000, metavar="N",
-                   help="test images distorted for the robustness curves, or 'all' "
-                        "(default 2000)")
-    p.add_argument("--gallery", type=non_negative_int, default=40, metavar="N",
-                   help="misclassified images shown (default 40)")
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="S",
+        help="seed of the robustness distortions (default 0)",
+    )
+    p.add_argument(
+        "--robustness-images",
+        type=count_or_all,
+        default=2000,
+        metavar="N",
+        help="test images distorted for the robustness curves, or 'all' (default 2000)",
+    )
+    p.add_argument(
+        "--gallery",
+        type=non_negative_int,
+        default=40,
+        metavar="N",
+        help="misclassified images shown (default 40)",
+    )
     add_output(p, quiet_help="no progress bar")
     p.set_defaults(func=run_report)
 
-    p = sub.add_parser("ensemble", help="combine trained models into one that averages them",
-                       description="Average the probabilities of several trained models (same "
-                       "input and output), evaluate the result on the test set and save it as "
-                       "one model file.")
+    p = sub.add_parser(
+        "ensemble",
+        help="combine trained models into one that averages them",
+        description="Average the probabilities of several trained models (same "
+        "input and output), evaluate the result on the test set and save it as "
+        "one model file.",
+    )
     p.add_argument("models", nargs="+", metavar="MODEL.npz", help="two or more model files")
     add_data_dir(p)
     p.add_argument("--out", required=True, metavar="ENSEMBLE.npz", help="where to save it")
     add_output(p, json_help="print the result as JSON")
     p.set_defaults(func=run_ensemble)
 
-    p = sub.add_parser("presets", help="list the named architectures",
-                       description="List the presets with their target accuracy and the "
-                       "accuracy the seed project they reproduce reported.")
+    p = sub.add_parser(
+        "presets",
+        help="list the named architectures",
+        description="List the presets with their target accuracy and the "
+        "accuracy the seed project they reproduce reported.",
+    )
     add_output(p, json_help="print as JSON")
     p.set_defaults(func=run_presets)
 
@@ -95,13 +133,15 @@ def run_report(args: argparse.Namespace) -> int:
     from digitnet.report import ReportConfig, check_output_folder, write_report
 
     out = check_output_folder(args.out)
-    config = ReportConfig(seed=args.seed, gallery=args.gallery,
-                          robustness_images=args.robustness_images)
+    config = ReportConfig(
+        seed=args.seed, gallery=args.gallery, robustness_images=args.robustness_images
+    )
     path = model_path(args)
     model = load_model(path)
     data = load_data(args.data_dir, quiet=args.quiet)
-    page = write_report(model, data, out, config=config, model_path=path,
-                        progress=False if args.quiet else None)
+    page = write_report(
+        model, data, out, config=config, model_path=path, progress=False if args.quiet else None
+    )
     print(f"Report on {path} written to {out}: open {page} in a browser")
     return 0
 
@@ -117,16 +157,24 @@ def run_ensemble(args: argparse.Namespace) -> int:
     save_model(out, ensemble)
     test = ensemble.meta["test"]
     if args.json:
-        print_json({"model": str(out), "ensemble": len(ensemble.members),
-                    "test_accuracy": test["accuracy"],
-                    "member_test_accuracy": [m.get("member_test_accuracy")
-                                             for m in ensemble.meta["members"]]})
+        print_json(
+            {
+                "model": str(out),
+                "ensemble": len(ensemble.members),
+                "test_accuracy": test["accuracy"],
+                "member_test_accuracy": [
+                    m.get("member_test_accuracy") for m in ensemble.meta["members"]
+                ],
+            }
+        )
         return 0
     for path, info in zip(args.models, ensemble.meta["members"], strict=False):
         acc = info.get("member_test_accuracy")
         print(f"  {path}: {acc:.2%}" if acc is not None else f"  {path}")
-    print(f"Ensemble of {len(ensemble.members)}: test accuracy {test['accuracy']:.2%} "
-          f"({test['correct']} / {test['total']})")
+    print(
+        f"Ensemble of {len(ensemble.members)}: test accuracy {test['accuracy']:.2%} "
+        f"({test['correct']} / {test['total']})"
+    )
     print(f"Saved {out}")
     return 0
 
@@ -134,18 +182,30 @@ def run_ensemble(args: argparse.Namespace) -> int:
 def run_presets(args: argparse.Namespace) -> int:
     from digitnet.training import presets
 
-    rows = [{"name": p.name, "summary": p.summary, "seed_result": p.seed_result,
-             "target": p.target, "epochs": p.config.epochs,
-             "default": p.name == presets.DEFAULT_PRESET} for p in presets.PRESETS.values()]
+    rows = [
+        {
+            "name": p.name,
+            "summary": p.summary,
+            "seed_result": p.seed_result,
+            "target": p.target,
+            "epochs": p.config.epochs,
+            "default": p.name == presets.DEFAULT_PRESET,
+        }
+        for p in presets.PRESETS.values()
+    ]
     if args.json:
         print_json(rows)
         return 0
     print(f"{'preset':<16}{'target':>8}{'seed project':>14}{'epochs':>8}  architecture")
     for r in rows:
         star = " (default)" if r["default"] else ""
-        target = f"{r['target']:.2%}".replace("0%", "%")          # 99.65%, 99.5%
-        print(f"{r['name']:<16}{target:>8}{r['seed_result']:>14}{r['epochs']:>8}  "
-              f"{r['summary']}{star}")
-    print("\ntarget: the test accuracy the preset must reach; seed project: what the project "
-          "it reproduces reported (— for digitnet's own)")
+        target = f"{r['target']:.2%}".replace("0%", "%")  # 99.65%, 99.5%
+        print(
+            f"{r['name']:<16}{target:>8}{r['seed_result']:>14}{r['epochs']:>8}  "
+            f"{r['summary']}{star}"
+        )
+    print(
+        "\ntarget: the test accuracy the preset must reach; seed project: what the project "
+        "it reproduces reported (— for digitnet's own)"
+    )
     return 0

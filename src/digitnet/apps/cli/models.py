@@ -20,46 +20,75 @@ from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser("export", help="write a model as an ONNX graph (onnxruntime, browsers)",
-                       description="Write a model file (default: the shipped model) as an ONNX "
-                       "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background; "
-                       "outputs 'probabilities' (N, 10) and 'label' (N,). The input's type and "
-                       "range are written in the file's metadata. Needs pip install "
-                       "'digitnet[onnx]'.")
+    p = sub.add_parser(
+        "export",
+        help="write a model as an ONNX graph (onnxruntime, browsers)",
+        description="Write a model file (default: the shipped model) as an ONNX "
+        "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background; "
+        "outputs 'probabilities' (N, 10) and 'label' (N,). The input's type and "
+        "range are written in the file's metadata. Needs pip install "
+        "'digitnet[onnx]'.",
+    )
     add_model(p, positional=True)
     p.add_argument("--onnx", "-o", required=True, metavar="OUT.onnx", help="where to write it")
-    p.add_argument("--input-type", choices=("float", "uint8"), default="float",
-                   help="float32 pixels in [0, 1] (default) or uint8 0-255")
+    p.add_argument(
+        "--input-type",
+        choices=("float", "uint8"),
+        default="float",
+        help="float32 pixels in [0, 1] (default) or uint8 0-255",
+    )
     p.set_defaults(func=run_export)
 
-    p = sub.add_parser("adapt", help="teach a model a handwriting from a few samples",
-                       description="Fine-tune a model (default: the shipped one) on labelled "
-                       "samples: SAMPLES holds one sub-folder per digit (0/ to 9/, at least "
-                       "one image each), read like `digitnet predict` reads images. MNIST "
-                       "training digits are replayed beside them so that MNIST is not "
-                       "forgotten.")
+    p = sub.add_parser(
+        "adapt",
+        help="teach a model a handwriting from a few samples",
+        description="Fine-tune a model (default: the shipped one) on labelled "
+        "samples: SAMPLES holds one sub-folder per digit (0/ to 9/, at least "
+        "one image each), read like `digitnet predict` reads images. MNIST "
+        "training digits are replayed beside them so that MNIST is not "
+        "forgotten.",
+    )
     p.add_argument("samples", metavar="SAMPLES")
     p.add_argument("--out", required=True, metavar="MINE.npz")
     add_model(p, what="the base model")
     add_data_dir(p)
-    p.add_argument("--replay", type=positive_int, default=2000, metavar="N",
-                   help="MNIST training digits replayed per epoch (default 2000)")
-    p.add_argument("--epochs", type=positive_int, metavar="N",
-                   help="passes over the samples (default: the adapt recipe's)")
+    p.add_argument(
+        "--replay",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="MNIST training digits replayed per epoch (default 2000)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="passes over the samples (default: the adapt recipe's)",
+    )
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
     add_output(p, quiet_help="no progress bar and no summary")
     p.set_defaults(func=run_adapt)
 
-    p = sub.add_parser("samples", help="the samples of your handwriting kept by the page",
-                       description="`samples count` shows how many samples the `digitnet "
-                       "serve` page kept (its \"that's wrong\" button); `samples export "
-                       "FOLDER` writes them as one folder per digit, for `digitnet adapt`; "
-                       "`samples delete ID` removes one, `samples delete all` every one.")
+    p = sub.add_parser(
+        "samples",
+        help="the samples of your handwriting kept by the page",
+        description="`samples count` shows how many samples the `digitnet "
+        'serve` page kept (its "that\'s wrong" button); `samples export '
+        "FOLDER` writes them as one folder per digit, for `digitnet adapt`; "
+        "`samples delete ID` removes one, `samples delete all` every one.",
+    )
     p.add_argument("action", choices=("count", "export", "delete"))
-    p.add_argument("target", nargs="?", metavar="FOLDER|ID",
-                   help="export: the folder to write; delete: a sample's id, or 'all'")
-    p.add_argument("--store", metavar="DB", help="the samples database (default: "
-                   "$DIGITNET_SAMPLES, else the user's data folder)")
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="FOLDER|ID",
+        help="export: the folder to write; delete: a sample's id, or 'all'",
+    )
+    p.add_argument(
+        "--store",
+        metavar="DB",
+        help="the samples database (default: $DIGITNET_SAMPLES, else the user's data folder)",
+    )
     p.set_defaults(func=run_samples)
 
 
@@ -71,8 +100,10 @@ def run_export(args: argparse.Namespace) -> int:
     model = load_model(model_path(args))
     write_onnx(out, model, input_type=args.input_type)
     scale = "float32 in [0, 1]" if args.input_type == "float" else "uint8 0-255"
-    print(f"Saved {out} (ONNX opset 17; input 'pixels' (N, 28, 28) {scale}, 0 = background; "
-          "outputs 'probabilities' (N, 10) and 'label' (N,))")
+    print(
+        f"Saved {out} (ONNX opset 17; input 'pixels' (N, 28, 28) {scale}, 0 = background; "
+        "outputs 'probabilities' (N, 10) and 'label' (N,))"
+    )
     return 0
 
 
@@ -86,18 +117,33 @@ def run_adapt(args: argparse.Namespace) -> int:
     images, labels, digest = load_samples(args.samples)
     data = load_data(args.data_dir, quiet=args.quiet)
     if not args.quiet:
-        print(f"Adapting {base_path.name} to {len(labels)} samples of {args.samples} "
-              f"(replaying {args.replay:,} MNIST training digits)", flush=True)
+        print(
+            f"Adapting {base_path.name} to {len(labels)} samples of {args.samples} "
+            f"(replaying {args.replay:,} MNIST training digits)",
+            flush=True,
+        )
     options = {} if args.epochs is None else {"epochs": args.epochs}
-    model = personalise(base, base_path, images, labels, data, source=str(args.samples),
-                        digest=digest, replay=args.replay, seed=args.seed,
-                        progress=False if args.quiet else None, **options)
+    model = personalise(
+        base,
+        base_path,
+        images,
+        labels,
+        data,
+        source=str(args.samples),
+        digest=digest,
+        replay=args.replay,
+        seed=args.seed,
+        progress=False if args.quiet else None,
+        **options,
+    )
     model.meta["adapt"]["command"] = f"digitnet adapt {args.samples}"
     save_model(out, model)
     if not args.quiet:
         base_acc = model.meta["base_model"]["test_accuracy"]
-        print(f"MNIST test accuracy: {model.meta['test']['accuracy']:.2%} (base model: "
-              + (f"{base_acc:.2%})" if base_acc is not None else "not recorded)"))
+        print(
+            f"MNIST test accuracy: {model.meta['test']['accuracy']:.2%} (base model: "
+            + (f"{base_acc:.2%})" if base_acc is not None else "not recorded)")
+        )
         print(f"Saved {out}")
     return 0
 
@@ -110,18 +156,23 @@ def run_samples(args: argparse.Namespace) -> int:
         if args.target is None:
             raise DigitnetError("samples export needs a FOLDER to write")
         n = store.export(args.target)
-        print(f"Wrote {n} samples into {args.target} (one folder per digit); teach a model "
-              f"with: digitnet adapt {args.target} --out mine.npz")
+        print(
+            f"Wrote {n} samples into {args.target} (one folder per digit); teach a model "
+            f"with: digitnet adapt {args.target} --out mine.npz"
+        )
     elif args.action == "delete":
         if args.target is None:
-            raise DigitnetError("samples delete needs a sample's ID (see `digitnet samples "
-                                "count`) or 'all'")
+            raise DigitnetError(
+                "samples delete needs a sample's ID (see `digitnet samples count`) or 'all'"
+            )
         n = store.delete(None if args.target == "all" else _sample_id(args.target))
         print(f"Deleted {n} sample{'s' if n != 1 else ''} from {store.path}")
     else:
         counts = store.counts()
-        print(f"{sum(counts)} samples in {store.path}: " +
-              ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+        print(
+            f"{sum(counts)} samples in {store.path}: "
+            + ", ".join(f"{d}: {n}" for d, n in enumerate(counts))
+        )
     return 0
 
 
@@ -129,5 +180,6 @@ def _sample_id(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise DigitnetError(f"samples delete: expected a sample's number or 'all', got "
-                            f"{text!r}") from None
+        raise DigitnetError(
+            f"samples delete: expected a sample's number or 'all', got {text!r}"
+        ) from None

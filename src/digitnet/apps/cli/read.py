@@ -23,50 +23,82 @@ from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser("predict", help="read the digits in your own images",
-                       description="Recognise handwritten digits in image files (PNG, JPEG, "
-                       "BMP, GIF, TIFF, WebP; photos of paper welcome): one line per image "
-                       "with the digits read and the confidence, or \"not a digit\". Several "
-                       "digits in an image are read left to right as a number. Exit status 1 "
-                       "if any image failed (the others are still answered).")
+    p = sub.add_parser(
+        "predict",
+        help="read the digits in your own images",
+        description="Recognise handwritten digits in image files (PNG, JPEG, "
+        "BMP, GIF, TIFF, WebP; photos of paper welcome): one line per image "
+        'with the digits read and the confidence, or "not a digit". Several '
+        "digits in an image are read left to right as a number. Exit status 1 "
+        "if any image failed (the others are still answered).",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     add_model(p)
-    p.add_argument("--single", action="store_true",
-                   help="each image holds one digit: read all its ink as one digit")
-    p.add_argument("--top", type=top_k, metavar="K",
-                   help="show the K most probable digits (default 1; 3 with --json)")
-    add_output(p, json_help="print a JSON list with one object per image (file, prediction, "
-               "reason, confidence, digits, error)")
-    p.add_argument("--explain", metavar="DIR",
-                   help="write DIR/<image>.explain.png showing each preprocessing step and "
-                        "the 28x28 inputs the network received")
+    p.add_argument(
+        "--single",
+        action="store_true",
+        help="each image holds one digit: read all its ink as one digit",
+    )
+    p.add_argument(
+        "--top",
+        type=top_k,
+        metavar="K",
+        help="show the K most probable digits (default 1; 3 with --json)",
+    )
+    add_output(
+        p,
+        json_help="print a JSON list with one object per image (file, prediction, "
+        "reason, confidence, digits, error)",
+    )
+    p.add_argument(
+        "--explain",
+        metavar="DIR",
+        help="write DIR/<image>.explain.png showing each preprocessing step and "
+        "the 28x28 inputs the network received",
+    )
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--checker", metavar="CHECKER.npz",
-                       help="the segment checker, which helps to split touching digits and "
-                            "whose digit probabilities are averaged with the model's (default: "
-                            "the one shipped with digitnet; see `digitnet train-checker`)")
-    which.add_argument("--no-checker", action="store_true",
-                       help="read with the model alone (touching digits split by shape and "
-                            "the model's confidence)")
+    which.add_argument(
+        "--checker",
+        metavar="CHECKER.npz",
+        help="the segment checker, which helps to split touching digits and "
+        "whose digit probabilities are averaged with the model's (default: "
+        "the one shipped with digitnet; see `digitnet train-checker`)",
+    )
+    which.add_argument(
+        "--no-checker",
+        action="store_true",
+        help="read with the model alone (touching digits split by shape and "
+        "the model's confidence)",
+    )
     p.set_defaults(func=run_predict)
 
-    p = sub.add_parser("read-all", help="read every image of a folder, archive or list, "
-                       "resumably, on all cores or a Dask cluster",
-                       description="Read every image of SOURCE (a folder, walked recursively; "
-                       "a .zip or .tar(.gz) archive; or a text file with one path per line) "
-                       "and append one result per image to --out as it goes (JSON Lines, or "
-                       "CSV). Run it again with the same --out to continue: images already "
-                       "answered are skipped. Exit status 1 if any image failed.")
+    p = sub.add_parser(
+        "read-all",
+        help="read every image of a folder, archive or list, "
+        "resumably, on all cores or a Dask cluster",
+        description="Read every image of SOURCE (a folder, walked recursively; "
+        "a .zip or .tar(.gz) archive; or a text file with one path per line) "
+        "and append one result per image to --out as it goes (JSON Lines, or "
+        "CSV). Run it again with the same --out to continue: images already "
+        "answered are skipped. Exit status 1 if any image failed.",
+    )
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--out", required=True, metavar="RESULTS.jsonl",
-                   help="the results file (.csv: CSV)")
+    p.add_argument(
+        "--out", required=True, metavar="RESULTS.jsonl", help="the results file (.csv: CSV)"
+    )
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: from --out's suffix")
-    p.add_argument("--workers", type=positive_int, metavar="N",
-                   help="processes (default: the usable CPUs)")
-    p.add_argument("--dask", metavar="ADDRESS", help="a Dask scheduler (tcp://host:8786), or "
-                   "'local' for a LocalCluster of --workers processes")
-    p.add_argument("--errors-only", action="store_true",
-                   help="read again the images whose result is an error")
+    p.add_argument(
+        "--workers", type=positive_int, metavar="N", help="processes (default: the usable CPUs)"
+    )
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786), or "
+        "'local' for a LocalCluster of --workers processes",
+    )
+    p.add_argument(
+        "--errors-only", action="store_true", help="read again the images whose result is an error"
+    )
     add_model(p)
     add_output(p, quiet_help="no progress bar and no summary")
     p.set_defaults(func=run_read_all)
@@ -79,15 +111,13 @@ def run_predict(args: argparse.Namespace) -> int:
     from digitnet.reading.recognise import explain_path, recognise_files
 
     model = load_model(model_path(args))
-    checker = False if args.no_checker else (load_checker(args.checker) if args.checker
-                                             else True)
+    checker = False if args.no_checker else (load_checker(args.checker) if args.checker else True)
     explain = _explain_folder(args.explain)
     top = args.top if args.top is not None else (3 if args.json else 1)
     results, failed, taken = [], 0, set()
     # text mode prints a line per image as it goes; --json prints at the end: a progress bar
     with ProgressBar(len(args.images), "Reading", enabled=None if args.json else False) as bar:
-        for r in recognise_files(args.images, model, single=args.single, top=top,
-                                  checker=checker):
+        for r in recognise_files(args.images, model, single=args.single, top=top, checker=checker):
             bar.update()
             if r.ok and explain is not None:
                 r.explain = str(write_explain(explain_path(explain, r.file, taken), r))
@@ -110,9 +140,11 @@ def load_checker(path: str):
     checker = load_model(path)
     outputs = checker.output_shape[-1]
     if outputs != NOT_ONE_DIGIT + 1:
-        raise DigitnetError(f"--checker {path}: not a segment checker (it has {outputs} "
-                            f"outputs, a checker has {NOT_ONE_DIGIT + 1}); train one with "
-                            "`digitnet train-checker`")
+        raise DigitnetError(
+            f"--checker {path}: not a segment checker (it has {outputs} "
+            f"outputs, a checker has {NOT_ONE_DIGIT + 1}); train one with "
+            "`digitnet train-checker`"
+        )
     return checker
 
 
@@ -123,8 +155,9 @@ def _explain_folder(folder: str | None) -> Path | None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DigitnetError(f"--explain {folder}: cannot create the folder "
-                            f"({exc.strerror or exc})") from None
+        raise DigitnetError(
+            f"--explain {folder}: cannot create the folder ({exc.strerror or exc})"
+        ) from None
     return path
 
 
@@ -158,14 +191,22 @@ def run_read_all(args: argparse.Namespace) -> int:
 
         bar = tqdm(unit="img", desc="read-all", file=sys.stderr)
     try:
-        counts = run(args.source, results, workers=workers, dask=args.dask, model_path=model,
-                     progress=bar.update if bar is not None else None,
-                     on_todo=(lambda n: bar.reset(total=n)) if bar is not None else None)
+        counts = run(
+            args.source,
+            results,
+            workers=workers,
+            dask=args.dask,
+            model_path=model,
+            progress=bar.update if bar is not None else None,
+            on_todo=(lambda n: bar.reset(total=n)) if bar is not None else None,
+        )
     finally:
         results.close()
         if bar is not None:
             bar.close()
     if not args.quiet:
-        print(f"{counts['read']:,} read, {counts['errors']:,} errors, {counts['skipped']:,} "
-              f"already in {args.out} ({counts['images']:,} images in {args.source})")
+        print(
+            f"{counts['read']:,} read, {counts['errors']:,} errors, {counts['skipped']:,} "
+            f"already in {args.out} ({counts['images']:,} images in {args.source})"
+        )
     return EXIT_ERROR if counts["errors"] else EXIT_OK

@@ -52,7 +52,8 @@ class Pixels(BaseModel):
     in [0, 255] or in [0, 1] (when none is above 1)."""
 
     pixels: list[float] | list[list[float]] = Field(
-        description="28 rows of 28 values, or 784 values; 0-255, or 0-1 when all are <= 1")
+        description="28 rows of 28 values, or 784 values; 0-255, or 0-1 when all are <= 1"
+    )
 
 
 class Models:
@@ -76,21 +77,31 @@ class Models:
         try:
             stamp = self.personal_path.stat().st_mtime_ns
         except OSError:
-            raise HTTPException(404, "no personal model yet: keep a few samples with \"that's "
-                                "wrong\", then press \"Adapt to my handwriting\"") from None
+            raise HTTPException(
+                404,
+                "no personal model yet: keep a few samples with \"that's "
+                'wrong", then press "Adapt to my handwriting"',
+            ) from None
         with self._lock:
             if self._personal is None or self._personal[0] != stamp:
                 self._personal = (stamp, load_model(self.personal_path))
             return self._personal[1], self.personal_path
 
 
-Which = Annotated[Literal["base", "personal"],
-                  Query(description="the base model, or the personal one made by /api/adapt")]
+Which = Annotated[
+    Literal["base", "personal"],
+    Query(description="the base model, or the personal one made by /api/adapt"),
+]
 
 
-def create_app(model_path: str | Path | None = None, *, checker: Any = True,
-               max_upload: int = MAX_UPLOAD, samples: str | Path | None = None,
-               data_dir: str | Path | None = None) -> FastAPI:
+def create_app(
+    model_path: str | Path | None = None,
+    *,
+    checker: Any = True,
+    max_upload: int = MAX_UPLOAD,
+    samples: str | Path | None = None,
+    data_dir: str | Path | None = None,
+) -> FastAPI:
     """The ASGI app, with the model (default: the shipped one) loaded once; ``samples`` is
     the sample store's database (default: the user's, :mod:`digitnet.apps.samples`), written
     only when the page's "that's wrong" button is pressed; the personal model that
@@ -103,16 +114,18 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         from digitnet.models import shipped_model_path
 
         model_path = shipped_model_path()
-    models = Models(load_model(model_path), model_path,
-                    store.path.with_name("personal-model.npz"))
+    models = Models(load_model(model_path), model_path, store.path.with_name("personal-model.npz"))
     if checker is True:
         from digitnet.models import load_shipped_checker
 
         checker = load_shipped_checker()
     lock = threading.Lock()
     adapting = threading.Lock()
-    app = FastAPI(title="digitnet", version=__version__,
-                  description="Read handwritten digits: photos, drawings, or 28x28 pixels.")
+    app = FastAPI(
+        title="digitnet",
+        version=__version__,
+        description="Read handwritten digits: photos, drawings, or 28x28 pixels.",
+    )
     app.add_middleware(UploadLimit, limit=max_upload)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -120,16 +133,24 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @app.get("/api/model", summary="The model: architecture, size, test accuracy, version",
-             responses={404: {"description": "no personal model yet"}})
+    @app.get(
+        "/api/model",
+        summary="The model: architecture, size, test accuracy, version",
+        responses={404: {"description": "no personal model yet"}},
+    )
     def model_facts(model: Which = "base") -> dict[str, Any]:
         return facts(*models.get(model))
 
-    @app.get("/api/model.onnx", summary="The model as an ONNX graph (digitnet export)",
-             response_class=Response,
-             responses={200: {"content": {"application/octet-stream": {}}},
-                        404: {"description": "no personal model yet"},
-                        501: {"description": "onnx is not installed on the server"}})
+    @app.get(
+        "/api/model.onnx",
+        summary="The model as an ONNX graph (digitnet export)",
+        response_class=Response,
+        responses={
+            200: {"content": {"application/octet-stream": {}}},
+            404: {"description": "no personal model yet"},
+            501: {"description": "onnx is not installed on the server"},
+        },
+    )
     def model_onnx(model: Which = "base") -> Response:
         from digitnet.errors import ExportError
         from digitnet.interop import to_onnx
@@ -139,15 +160,25 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
             data = to_onnx(net, input_type="uint8").SerializeToString()
         except ExportError as exc:
             raise HTTPException(501, _one_line(str(exc))) from None
-        return Response(data, media_type="application/octet-stream",
-                        headers={"Content-Disposition": f'attachment; filename="{path.stem}.onnx"'})
+        return Response(
+            data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{path.stem}.onnx"'},
+        )
 
-    @app.post("/api/read", summary="Read the digits in an image file (a photo, a drawing)",
-              responses={400: {"description": "not an image, or no digit in it"},
-                         404: {"description": "no personal model yet"},
-                         413: {"description": "upload too large"}})
-    def read(image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")],
-             model: Which = "base") -> dict[str, Any]:
+    @app.post(
+        "/api/read",
+        summary="Read the digits in an image file (a photo, a drawing)",
+        responses={
+            400: {"description": "not an image, or no digit in it"},
+            404: {"description": "no personal model yet"},
+            413: {"description": "upload too large"},
+        },
+    )
+    def read(
+        image: Annotated[UploadFile, File(description="PNG, JPEG, GIF, BMP, TIFF, WebP")],
+        model: Which = "base",
+    ) -> dict[str, Any]:
         data = image.file.read()
         if not data:
             raise HTTPException(400, "empty upload: send an image file")
@@ -159,16 +190,22 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
             raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
         return reading(result)
 
-    @app.post("/api/samples", summary="Keep a drawing as a labelled sample of your handwriting",
-              responses={400: {"description": "not an image, or no digit in it"},
-                         422: {"description": "digit not 0-9"}})
-    def add_sample(image: Annotated[UploadFile, File(description="the drawing (PNG)")],
-                   digit: Annotated[int, Form(ge=0, le=9, description="what it is")]
-                   ) -> dict[str, Any]:
+    @app.post(
+        "/api/samples",
+        summary="Keep a drawing as a labelled sample of your handwriting",
+        responses={
+            400: {"description": "not an image, or no digit in it"},
+            422: {"description": "digit not 0-9"},
+        },
+    )
+    def add_sample(
+        image: Annotated[UploadFile, File(description="the drawing (PNG)")],
+        digit: Annotated[int, Form(ge=0, le=9, description="what it is")],
+    ) -> dict[str, Any]:
         data = image.file.read()
         try:
             with lock:
-                recognise(data, models.base, checker=False, single=True)   # a readable digit
+                recognise(data, models.base, checker=False, single=True)  # a readable digit
         except DigitnetError as exc:
             raise HTTPException(400, _one_line(str(exc).replace("image: ", "", 1))) from None
         sample = store.add(digit, data)
@@ -176,14 +213,21 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
 
     @app.get("/api/samples", summary="How many samples of each digit are kept")
     def sample_counts() -> dict[str, Any]:
-        return {"counts": store.counts(), "store": str(store.path),
-                "personal_model": models.personal_path.is_file()}
+        return {
+            "counts": store.counts(),
+            "store": str(store.path),
+            "personal_model": models.personal_path.is_file(),
+        }
 
-    @app.post("/api/adapt", summary="Teach the base model the kept samples: makes (or remakes) "
-              "the personal model",
-              responses={400: {"description": "no samples kept yet"},
-                         409: {"description": "already adapting"},
-                         503: {"description": "MNIST's training digits are not available"}})
+    @app.post(
+        "/api/adapt",
+        summary="Teach the base model the kept samples: makes (or remakes) the personal model",
+        responses={
+            400: {"description": "no samples kept yet"},
+            409: {"description": "already adapting"},
+            503: {"description": "MNIST's training digits are not available"},
+        },
+    )
     def adapt_to_samples() -> dict[str, Any]:
         from digitnet.data import load_mnist
         from digitnet.modelfile import save_model
@@ -194,15 +238,26 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         try:
             images, labels, digest = store.load()
             if not len(labels):
-                raise HTTPException(400, "no samples kept yet: draw a digit it misreads and "
-                                    "press \"Keep as a sample\" first")
+                raise HTTPException(
+                    400,
+                    "no samples kept yet: draw a digit it misreads and "
+                    'press "Keep as a sample" first',
+                )
             try:
                 data = load_mnist(data_dir)
             except DigitnetError as exc:
-                raise HTTPException(503, _one_line(f"cannot replay MNIST training digits "
-                                                   f"({exc})")) from None
-            tuned = personalise(models.base, models.base_path, images, labels, data,
-                                source=str(store.path), digest=digest)
+                raise HTTPException(
+                    503, _one_line(f"cannot replay MNIST training digits ({exc})")
+                ) from None
+            tuned = personalise(
+                models.base,
+                models.base_path,
+                images,
+                labels,
+                data,
+                source=str(store.path),
+                digest=digest,
+            )
             save_model(models.personal_path, tuned)
         finally:
             adapting.release()
@@ -210,9 +265,14 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
         out["samples"] = np.bincount(labels, minlength=10).tolist()
         return out
 
-    @app.post("/api/read-pixels", summary="Read one digit given as the network's 28x28 input",
-              responses={404: {"description": "no personal model yet"},
-                         422: {"description": "not 28x28 / 784 finite values in range"}})
+    @app.post(
+        "/api/read-pixels",
+        summary="Read one digit given as the network's 28x28 input",
+        responses={
+            404: {"description": "no personal model yet"},
+            422: {"description": "not 28x28 / 784 finite values in range"},
+        },
+    )
     def read_pixels(body: Pixels, model: Which = "base") -> dict[str, Any]:
         digit = to_digit(body.pixels)
         net, _ = models.get(model)
@@ -220,17 +280,26 @@ def create_app(model_path: str | Path | None = None, *, checker: Any = True,
             proba = predict_proba(net, digit[None])[0]
         return {"number": str(int(proba.argmax())), **_digit(proba, digit, None)}
 
-    @app.post("/api/inside", summary="What each layer computes for one 28x28 input",
-              responses={404: {"description": "no personal model yet"},
-                         422: {"description": "not 28x28 / 784 finite values in range"}})
+    @app.post(
+        "/api/inside",
+        summary="What each layer computes for one 28x28 input",
+        responses={
+            404: {"description": "no personal model yet"},
+            422: {"description": "not 28x28 / 784 finite values in range"},
+        },
+    )
     def inside(body: Pixels, model: Which = "base") -> dict[str, Any]:
         digit = to_digit(body.pixels)
         net, _ = models.get(model)
         net = net.members[0] if hasattr(net, "members") else net
         with lock:
             acts = layer_activations(net, digit)
-        return {"layers": [{"name": a.name, "shape": list(a.values.shape),
-                            "image": _png_url(_tile(a.values))} for a in acts[1:]]}
+        return {
+            "layers": [
+                {"name": a.name, "shape": list(a.values.shape), "image": _png_url(_tile(a.values))}
+                for a in acts[1:]
+            ]
+        }
 
     return app
 
@@ -239,20 +308,27 @@ def facts(model: Any, path: str | Path) -> dict[str, Any]:
     """What the page shows about the model."""
     meta = getattr(model, "meta", {}) or {}
     net = model.members[0] if hasattr(model, "members") else model
-    return {"file": Path(path).name, "preset": meta.get("preset"),
-            "parameters": int(model.num_parameters()),
-            "test_accuracy": (meta.get("test") or {}).get("accuracy"),
-            "ensemble": len(model.members) if hasattr(model, "members") else 1,
-            "layers": [describe(layer) for layer in net.layers],
-            "convolutional": any(isinstance(layer, Conv2D) for layer in net.layers),
-            "dense": any(isinstance(layer, Dense) for layer in net.layers),
-            "adapted": ({"samples": meta["adapt"]["samples"],
-                         "per_digit": meta["adapt"]["per_digit"],
-                         "base_model": (meta.get("base_model") or {}).get("file"),
-                         "base_test_accuracy":
-                             (meta.get("base_model") or {}).get("test_accuracy")}
-                        if "adapt" in meta else None),
-            "digitnet_version": __version__}
+    return {
+        "file": Path(path).name,
+        "preset": meta.get("preset"),
+        "parameters": int(model.num_parameters()),
+        "test_accuracy": (meta.get("test") or {}).get("accuracy"),
+        "ensemble": len(model.members) if hasattr(model, "members") else 1,
+        "layers": [describe(layer) for layer in net.layers],
+        "convolutional": any(isinstance(layer, Conv2D) for layer in net.layers),
+        "dense": any(isinstance(layer, Dense) for layer in net.layers),
+        "adapted": (
+            {
+                "samples": meta["adapt"]["samples"],
+                "per_digit": meta["adapt"]["per_digit"],
+                "base_model": (meta.get("base_model") or {}).get("file"),
+                "base_test_accuracy": (meta.get("base_model") or {}).get("test_accuracy"),
+            }
+            if "adapt" in meta
+            else None
+        ),
+        "digitnet_version": __version__,
+    }
 
 
 def to_digit(pixels: list) -> np.ndarray:
@@ -263,8 +339,9 @@ def to_digit(pixels: list) -> np.ndarray:
     except (ValueError, TypeError):
         raise HTTPException(422, "pixels must be 28 rows of 28 numbers or 784 numbers") from None
     if a.size != 784 or a.shape not in ((784,), (28, 28)):
-        raise HTTPException(422, f"pixels must be 28 rows of 28 numbers or 784 numbers, got "
-                                 f"shape {list(a.shape)}")
+        raise HTTPException(
+            422, f"pixels must be 28 rows of 28 numbers or 784 numbers, got shape {list(a.shape)}"
+        )
     if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
         raise HTTPException(422, "pixels must be finite numbers from 0 to 255 (or 0 to 1)")
     if a.max() <= 1:
@@ -280,9 +357,14 @@ def reading(result: Any) -> dict[str, Any]:
     digits = []
     for d, x in zip(result.digits, inputs, strict=True):
         digits.append({**_digit(None, x, d), "box": list(d.box)})
-    return {"number": result.prediction, "confidence": result.confidence,
-            "sure": all(d["sure"] for d in digits), "width": width, "height": height,
-            "digits": digits}
+    return {
+        "number": result.prediction,
+        "confidence": result.confidence,
+        "sure": all(d["sure"] for d in digits),
+        "width": width,
+        "height": height,
+        "digits": digits,
+    }
 
 
 def _digit(proba: np.ndarray | None, x: np.ndarray, d: Any) -> dict[str, Any]:
@@ -296,9 +378,14 @@ def _digit(proba: np.ndarray | None, x: np.ndarray, d: Any) -> dict[str, Any]:
         probabilities = [0.0] * 10
         for k, c in d.top:
             probabilities[k] = c
-    return {"digit": top[0]["digit"], "confidence": top[0]["confidence"],
-            "sure": top[0]["confidence"] >= SURE, "top": top, "probabilities": probabilities,
-            "input": x.tolist()}
+    return {
+        "digit": top[0]["digit"],
+        "confidence": top[0]["confidence"],
+        "sure": top[0]["confidence"] >= SURE,
+        "top": top,
+        "probabilities": probabilities,
+        "input": x.tolist(),
+    }
 
 
 def _tile(values: np.ndarray) -> np.ndarray:
@@ -313,8 +400,9 @@ def _tile(values: np.ndarray) -> np.ndarray:
             m = values[:, :, k]
             span = float(m.max() - m.min())
             r, q = divmod(k, cols)
-            out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = \
+            out[r * (h + 1) : r * (h + 1) + h, q * (w + 1) : q * (w + 1) + w] = (
                 (m - m.min()) / span if span > 0 else 0
+            )
         return out
     v = values.ravel()
     cols = min(32, v.size)
@@ -347,8 +435,9 @@ class UploadLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = JSONResponse({"detail": f"upload too large: the limit is "
-                                  f"{self.limit / 1e6:g} MB"}, status_code=413)
+        too_large = JSONResponse(
+            {"detail": f"upload too large: the limit is {self.limit / 1e6:g} MB"}, status_code=413
+        )
         if length is not None and length.isdigit() and int(length) > self.limit:
             return await too_large(scope, receive, send)
         seen, exceeded = 0, None
@@ -361,8 +450,13 @@ class UploadLimit:
             try:
                 message = await asyncio.wait_for(receive(), self.timeout)
             except TimeoutError:
-                exceeded = JSONResponse({"detail": f"the upload stalled for {self.timeout:g} "
-                                         "s: send the whole file at once"}, status_code=408)
+                exceeded = JSONResponse(
+                    {
+                        "detail": f"the upload stalled for {self.timeout:g} "
+                        "s: send the whole file at once"
+                    },
+                    status_code=408,
+                )
                 return end
             seen += len(message.get("body", b""))
             if seen > self.limit:

@@ -10,5 +10,7 @@ from digitnet.apps.serve.app import MAX_UPLOAD, create_app
 
 
 def app():
-    return create_app(os.environ.get("DIGITNET_SERVE_MODEL") or None,
-                      max_upload=int(os.environ.get("DIGITNET_SERVE_MAX_UPLOAD", MAX_UPLOAD)))
+    return create_app(
+        os.environ.get("DIGITNET_SERVE_MODEL") or None,
+        max_upload=int(os.environ.get("DIGITNET_SERVE_MAX_UPLOAD", MAX_UPLOAD)),
+    )

@@ -22,11 +22,11 @@ from digitnet.nn.runtime import Buffers
 
 
 def one_product(cols: np.ndarray, dy2: np.ndarray, gw: np.ndarray, buf: Buffers) -> None:
-    np.matmul(cols.T, dy2, out=gw)                       # (K, M) @ (M, F)
+    np.matmul(cols.T, dy2, out=gw)  # (K, M) @ (M, F)
 
 
 def transposed(cols: np.ndarray, dy2: np.ndarray, gw: np.ndarray, buf: Buffers) -> None:
-    np.matmul(dy2.T, cols, out=gw.T)                     # (F, M) @ (M, K) into dW.T
+    np.matmul(dy2.T, cols, out=gw.T)  # (F, M) @ (M, K) into dW.T
 
 
 def blocked(cols: np.ndarray, dy2: np.ndarray, gw: np.ndarray, buf: Buffers) -> None:
@@ -34,7 +34,7 @@ def blocked(cols: np.ndarray, dy2: np.ndarray, gw: np.ndarray, buf: Buffers) -> 
     part = buf.get("dwpart", gw.shape, dy2.dtype)
     np.matmul(cols[:step].T, dy2[:step], out=gw)
     for s in range(step, m, step):
-        np.matmul(cols[s:s + step].T, dy2[s:s + step], out=part)
+        np.matmul(cols[s : s + step].T, dy2[s : s + step], out=part)
         gw += part
 
 
@@ -45,8 +45,12 @@ def reference(cols: np.ndarray, dy2: np.ndarray, gw: np.ndarray, buf: Buffers) -
     gw[...] = total
 
 
-FORMS = {"reference": reference, "one_product": one_product, "transposed": transposed,
-         "blocked": blocked}
+FORMS = {
+    "reference": reference,
+    "one_product": one_product,
+    "transposed": transposed,
+    "blocked": blocked,
+}
 
 
 def choose(channels: int, filters: int, rows: int) -> str:

@@ -32,11 +32,11 @@ from digitnet.nn.runtime import Buffers, split
 class ConvShape:
     """The geometry of one convolution call."""
 
-    x: tuple[int, int, int, int]      # (N, H, W, C)
-    kernel: Pair                      # (kH, kW)
+    x: tuple[int, int, int, int]  # (N, H, W, C)
+    kernel: Pair  # (kH, kW)
     stride: Pair
     pad: Pair
-    out: tuple[int, int, int]         # (Ho, Wo, F)
+    out: tuple[int, int, int]  # (Ho, Wo, F)
 
 
 def per_offset(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.ndarray:
@@ -49,10 +49,10 @@ def per_offset(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.
     dy2 = dy.reshape(n * ho * wo, f)
     dxp = buf.get("dxpad", (n, h + 2 * ph, w + 2 * pw, c), dy.dtype)
     parts = buf.get("dparts", (kh * kw, n, ho, wo, c), dy.dtype)
-    for o in range(kh * kw):                             # (N*Ho*Wo, F) @ (F, C)
+    for o in range(kh * kw):  # (N*Ho*Wo, F) @ (F, C)
         np.matmul(dy2, W[o // kw, o % kw].T, out=parts[o].reshape(n * ho * wo, c))
 
-    def part(a, b):                                      # images a:b, in parallel
+    def part(a, b):  # images a:b, in parallel
         dxa = dxp[a:b]
         dxa.fill(0)
         for o, (_, _, win) in enumerate(windows(dxa, s.kernel, s.stride, (ho, wo))):
@@ -77,8 +77,8 @@ def banded(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.ndar
     ho, wo, f = s.out
     hp, wp = h + 2 * ph, w + 2 * pw
     band = buf.get("band", (kh, wp, c, wo, f), dy.dtype, zeros="new")
-    for x0 in range(wo):                                  # the band's nonzero blocks
-        band[:, x0:x0 + kw, :, x0, :] = W
+    for x0 in range(wo):  # the band's nonzero blocks
+        band[:, x0 : x0 + kw, :, x0, :] = W
     rows = buf.get("drband", (n * ho, kh * wp * c), dy.dtype)
     # (N*Ho, Wo*F) @ (Wo*F, kH*Wp*C) -> (N*Ho, kH*Wp*C)
     np.matmul(dy.reshape(n * ho, wo * f), band.reshape(kh * wp * c, wo * f).T, out=rows)
@@ -86,11 +86,11 @@ def banded(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.ndar
     dxp = buf.get("dxrows", (n, hp, wp, c), dy.dtype)
     dxr = dxp.reshape(n, hp, wp * c)
 
-    def part(a, b):                                      # images a:b, in parallel
+    def part(a, b):  # images a:b, in parallel
         dxr[a:b, :ho] = per_row[a:b, :, 0]
         dxr[a:b, ho:] = 0
         for i in range(1, kh):
-            dxr[a:b, i:i + ho] += per_row[a:b, :, i]
+            dxr[a:b, i : i + ho] += per_row[a:b, :, i]
 
     split(part, n, dxp.size)
     return unpad(dxp, s.pad, h, w)
@@ -98,8 +98,9 @@ def banded(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.ndar
 
 def reference(dy: np.ndarray, W: np.ndarray, s: ConvShape, buf: Buffers) -> np.ndarray:
     """The loop convolution's dx, in float64 (slow; for tests)."""
-    dx, _, _ = ref.conv2d_backward(np.zeros(s.x), W.astype(np.float64),
-                                   dy.astype(np.float64), s.stride, s.pad)
+    dx, _, _ = ref.conv2d_backward(
+        np.zeros(s.x), W.astype(np.float64), dy.astype(np.float64), s.stride, s.pad
+    )
     return dx
 
 
@@ -110,7 +111,10 @@ def choose(s: ConvShape) -> str:
     """``banded`` for stride 1, fewer than :data:`~rules.DX_FEW_CHANNELS` input channels and
     a narrow output (Wo <= :data:`~rules.DX_BANDED_MAX_WO_PER_KW` * kW); ``per_offset``
     otherwise (``benchmarks/conv_dx.py`` times both per shape)."""
-    if (s.stride == (1, 1) and s.x[3] < rules.DX_FEW_CHANNELS
-            and s.out[1] <= rules.DX_BANDED_MAX_WO_PER_KW * s.kernel[1]):
+    if (
+        s.stride == (1, 1)
+        and s.x[3] < rules.DX_FEW_CHANNELS
+        and s.out[1] <= rules.DX_BANDED_MAX_WO_PER_KW * s.kernel[1]
+    ):
         return "banded"
     return "per_offset"

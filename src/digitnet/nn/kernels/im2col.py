@@ -17,14 +17,15 @@ Pair = tuple[int, int]
 Alloc = Callable[[tuple[int, ...]], np.ndarray]
 
 
-def windows(x: np.ndarray, kernel: Pair, stride: Pair, out: Pair
-            ) -> Iterator[tuple[int, int, np.ndarray]]:
+def windows(
+    x: np.ndarray, kernel: Pair, stride: Pair, out: Pair
+) -> Iterator[tuple[int, int, np.ndarray]]:
     """Yield ``(i, j, view)`` for each kernel offset: view = x[:, i::sh, j::sw, :] cut to
     (N, Ho, Wo, C). ``x`` is (N, H, W, C), already padded."""
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
     for i in range(kh):
         for j in range(kw):
-            yield i, j, x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
+            yield i, j, x[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw, :]
 
 
 def pad(x: np.ndarray, padding: Pair, buf: Buffers, name: str) -> np.ndarray:
@@ -38,7 +39,7 @@ def pad(x: np.ndarray, padding: Pair, buf: Buffers, name: str) -> np.ndarray:
     xp = buf.get(name, (n, h + 2 * ph, w + 2 * pw, c), x.dtype, zeros="new")
 
     def part(a, b):
-        xp[a:b, ph:ph + h, pw:pw + w, :] = x[a:b]
+        xp[a:b, ph : ph + h, pw : pw + w, :] = x[a:b]
 
     split(part, n, x.size)
     return xp
@@ -52,7 +53,7 @@ def unpad(dxp: np.ndarray, padding: Pair, h: int, w: int) -> np.ndarray:
     dx = np.empty((dxp.shape[0], h, w, dxp.shape[3]), dxp.dtype)
 
     def part(a, b):
-        dx[a:b] = dxp[a:b, ph:ph + h, pw:pw + w, :]
+        dx[a:b] = dxp[a:b, ph : ph + h, pw : pw + w, :]
 
     split(part, dx.shape[0], dx.size)
     return dx
@@ -68,12 +69,14 @@ def patches(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair) -> np.ndarray
     n, _, _, c = xp.shape
     s_n, s_h, s_w, s_c = xp.strides
     return np.lib.stride_tricks.as_strided(
-        xp, shape=(n, ho, wo, kh, kw * c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
-        writeable=False)
+        xp,
+        shape=(n, ho, wo, kh, kw * c),
+        strides=(s_n, sh * s_h, sw * s_w, s_h, s_c),
+        writeable=False,
+    )
 
 
-def by_patches(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc
-               ) -> np.ndarray:
+def by_patches(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc) -> np.ndarray:
     """Padded (N, Hp, Wp, C) -> patch matrix (N*Ho*Wo, kH*kW*C), written into
     ``alloc(shape)``, one copy of the strided patch view split over images."""
     n, c = xp.shape[0], xp.shape[3]
@@ -86,8 +89,7 @@ def by_patches(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: All
     return cols
 
 
-def by_slabs(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc
-             ) -> np.ndarray:
+def by_slabs(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc) -> np.ndarray:
     """One input channel: a patch's rows are only kW values long, which NumPy copies
     slowly. The matrix is built transposed, (kH*kW, N*Ho*Wo), one long image-sized slab per
     kernel offset, and returned as its transpose (a (N*Ho*Wo, kH*kW) view BLAS reads
@@ -98,15 +100,14 @@ def by_slabs(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc
     buf = alloc((k, m))
     s_n, s_h, s_w, _ = xp.strides
     slabs = np.lib.stride_tricks.as_strided(
-        xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w),
-        writeable=False)
+        xp, shape=(kh, kw, n, ho, wo), strides=(s_h, s_w, s_n, sh * s_h, sw * s_w), writeable=False
+    )
     dest = buf.reshape(kh, kw, n, ho, wo)
     split(lambda a, b: np.copyto(dest[:, :, a:b], slabs[:, :, a:b]), n, m * k)
     return buf.T
 
 
-def reference(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc
-              ) -> np.ndarray:
+def reference(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Alloc) -> np.ndarray:
     """The patch matrix by loops over images and output pixels (tests only)."""
     n, _, _, c = xp.shape
     (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out
@@ -115,7 +116,7 @@ def reference(xp: np.ndarray, kernel: Pair, stride: Pair, out: Pair, alloc: Allo
     for i in range(n):
         for p in range(ho):
             for q in range(wo):
-                cols[r] = xp[i, p * sh:p * sh + kh, q * sw:q * sw + kw, :].ravel()
+                cols[r] = xp[i, p * sh : p * sh + kh, q * sw : q * sw + kw, :].ravel()
                 r += 1
     return cols
 

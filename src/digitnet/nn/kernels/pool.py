@@ -45,7 +45,7 @@ def in_place(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     borders dropped)."""
     n, h, w, c = x.shape
     ho, wo = h // 2, w // 2
-    xr = x[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c)
+    xr = x[:, : 2 * ho, : 2 * wo].reshape(n, ho, 2, wo, 2, c)
     return xr[:, :, :, :, 0], xr[:, :, :, :, 1]
 
 
@@ -61,8 +61,9 @@ def choose(x: np.ndarray) -> str:
     return "in_place"
 
 
-def forward_2x2(x: np.ndarray, training: bool, form: str | None = None
-                ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def forward_2x2(
+    x: np.ndarray, training: bool, form: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(N, H, W, C) -> y (N, H/2, W/2, C) and, in training, the winners: ``col1`` (N, H/2,
     2, W/2, C), column 1 won in that row; ``row1`` (N, H/2, W/2, C), row 1 won. Images are
     split over threads; ``form`` overrides :func:`choose`."""
@@ -78,7 +79,7 @@ def forward_2x2(x: np.ndarray, training: bool, form: str | None = None
         left, right = columns(x[a:b])
         if training:
             np.greater(right, left, out=col1[a:b])
-        rows = np.maximum(left, right, out=left if copied else None)   # max in each row
+        rows = np.maximum(left, right, out=left if copied else None)  # max in each row
         np.maximum(rows[:, :, 0], rows[:, :, 1], out=y[a:b])
         if training:
             np.greater(rows[:, :, 1], rows[:, :, 0], out=row1[a:b])
@@ -87,14 +88,15 @@ def forward_2x2(x: np.ndarray, training: bool, form: str | None = None
     return y, col1, row1
 
 
-def backward_2x2(dy: np.ndarray, x_shape: tuple[int, ...], col1: np.ndarray,
-                 row1: np.ndarray) -> np.ndarray:
+def backward_2x2(
+    dy: np.ndarray, x_shape: tuple[int, ...], col1: np.ndarray, row1: np.ndarray
+) -> np.ndarray:
     """dy (N, H/2, W/2, C) -> dx (N, H, W, C): each dy to its window's winner."""
     n, h, w, c = x_shape
     ho, wo = h // 2, w // 2
     exact = h == 2 * ho and w == 2 * wo
     dx = np.empty(x_shape, dy.dtype) if exact else np.zeros(x_shape, dy.dtype)
-    dxr = dx[:, :2 * ho, :2 * wo].reshape(n, ho, 2, wo, 2, c) if exact else None
+    dxr = dx[:, : 2 * ho, : 2 * wo].reshape(n, ho, 2, wo, 2, c) if exact else None
 
     def part(a, b):
         hit = np.empty(dy[a:b].shape, dtype=bool)
@@ -104,7 +106,7 @@ def backward_2x2(dy: np.ndarray, x_shape: tuple[int, ...], col1: np.ndarray,
             for j in (0, 1):
                 col = c1[:, :, i] if j else ~c1[:, :, i]
                 np.logical_and(row, col, out=hit)
-                target = dxr[a:b, :, i, :, j] if exact else dx[a:b, i:2 * ho:2, j:2 * wo:2]
+                target = dxr[a:b, :, i, :, j] if exact else dx[a:b, i : 2 * ho : 2, j : 2 * wo : 2]
                 np.multiply(dy[a:b], hit, out=target)
 
     split(part, n, dx.size)

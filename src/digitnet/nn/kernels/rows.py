@@ -37,8 +37,8 @@ def fold(s: np.ndarray, c: int) -> np.ndarray:
     return s.reshape(-1, c).sum(axis=0) if s.shape[0] != c else s
 
 
-LONG_ROW = 32_768          # elements per row of :func:`long_rows` (128 KB of float32), at most
-BLOCK = 262_144            # elements per block of :func:`row_blocks` (1 MB of float32), about
+LONG_ROW = 32_768  # elements per row of :func:`long_rows` (128 KB of float32), at most
+BLOCK = 262_144  # elements per block of :func:`row_blocks` (1 MB of float32), about
 
 
 def long_rows(xw: np.ndarray) -> np.ndarray:
@@ -67,9 +67,9 @@ def row_blocks(start: int, stop: int, row_len: int) -> list[slice]:
 def blockwise(fn: Callable[[slice], object], rows: int, row_len: int) -> None:
     """``fn(rows_slice)`` for every block of :func:`row_blocks`, the rows split over threads
     (:func:`digitnet.nn.runtime.parallel.split`)."""
+
     def part(a: int, b: int) -> None:
         for blk in row_blocks(a, b, row_len):
             fn(blk)
 
     split(part, rows, rows * row_len)
-

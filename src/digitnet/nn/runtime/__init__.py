@@ -16,5 +16,12 @@ from digitnet.nn.runtime.parallel import parse_threads, set_threads, split, thre
 #: the gaps between products. OpenBLAS reads it once, when NumPy is first imported.
 BLAS_THREAD_TIMEOUT = "18"
 
-__all__ = ["BLAS_THREAD_TIMEOUT", "Buffers", "parse_threads", "set_threads", "split",
-           "thread_buffers", "threads"]
+__all__ = [
+    "BLAS_THREAD_TIMEOUT",
+    "Buffers",
+    "parse_threads",
+    "set_threads",
+    "split",
+    "thread_buffers",
+    "threads",
+]

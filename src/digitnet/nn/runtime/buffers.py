@@ -21,8 +21,7 @@ class Buffers:
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
-            ) -> np.ndarray:
+    def get(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never") -> np.ndarray:
         """``zeros``: "never" (uninitialised), "new" (zeroed when allocated), "always"."""
         arr = self._arrays.get(name)
         if arr is None or arr.shape != shape or arr.dtype != dtype:
@@ -32,17 +31,22 @@ class Buffers:
             arr.fill(0)
         return arr
 
-    def prefix(self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
-               ) -> np.ndarray:
+    def prefix(
+        self, name: str, shape: tuple[int, ...], dtype, *, zeros: str = "never"
+    ) -> np.ndarray:
         """Like :meth:`get`, but a buffer with more rows (same other axes) is kept and its
         first ``shape[0]`` rows returned: a contiguous view, so batches of different sizes
         share one allocation."""
         arr = self._arrays.get(name)
-        if (arr is not None and arr.dtype == dtype and arr.shape[1:] == shape[1:]
-                and arr.shape[0] >= shape[0]):
+        if (
+            arr is not None
+            and arr.dtype == dtype
+            and arr.shape[1:] == shape[1:]
+            and arr.shape[0] >= shape[0]
+        ):
             if zeros == "always":
-                arr[:shape[0]].fill(0)
-            return arr[:shape[0]]
+                arr[: shape[0]].fill(0)
+            return arr[: shape[0]]
         return self.get(name, shape, dtype, zeros=zeros)
 
 

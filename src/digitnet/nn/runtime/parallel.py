@@ -33,14 +33,14 @@ import queue
 import threading
 from collections.abc import Callable
 
-MIN_ELEMENTS = 65_536          # per part: below this, splitting costs more than it saves
-PARTS_PER_THREAD = 4           # parts handed out per thread (see split)
+MIN_ELEMENTS = 65_536  # per part: below this, splitting costs more than it saves
+PARTS_PER_THREAD = 4  # parts handed out per thread (see split)
 
 _lock = threading.Lock()
-_state = threading.local()     # .inside: this thread is running a share of a split
-_jobs: queue.SimpleQueue | None = None     # tasks for the helper threads
+_state = threading.local()  # .inside: this thread is running a share of a split
+_jobs: queue.SimpleQueue | None = None  # tasks for the helper threads
 _helpers: list[threading.Thread] = []
-_cpus: int | None = None       # usable CPUs, asked once
+_cpus: int | None = None  # usable CPUs, asked once
 _configured: int | None = None  # set_threads()
 
 
@@ -72,17 +72,17 @@ class _Task:
 
     def __init__(self, fn: Callable[..., object], args: tuple) -> None:
         self.fn, self.args = fn, args
-        self.claimed = threading.Lock()          # acquired once: by the runner or canceller
-        self.finished = threading.Lock()         # held until the task has run
+        self.claimed = threading.Lock()  # acquired once: by the runner or canceller
+        self.finished = threading.Lock()  # held until the task has run
         self.finished.acquire()
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        if not self.claimed.acquire(blocking=False):     # cancelled by the caller
+        if not self.claimed.acquire(blocking=False):  # cancelled by the caller
             return
         try:
             self.fn(*self.args)
-        except BaseException as exc:             # re-raised by result(), in the caller
+        except BaseException as exc:  # re-raised by result(), in the caller
             self.error = exc
         finally:
             self.fn = self.args = None
@@ -116,8 +116,9 @@ def _submit(fn: Callable[..., object], *args: object) -> _Task:
             if _jobs is None:
                 _jobs = queue.SimpleQueue()
             while len(_helpers) < wanted:
-                t = threading.Thread(target=_help, args=(_jobs,), daemon=True,
-                                     name=f"digitnet-{len(_helpers) + 1}")
+                t = threading.Thread(
+                    target=_help, args=(_jobs,), daemon=True, name=f"digitnet-{len(_helpers) + 1}"
+                )
                 t.start()
                 _helpers.append(t)
     _jobs.put(task)
@@ -150,8 +151,10 @@ def parse_threads(value: str) -> int:
     try:
         return max(1, int(value))
     except ValueError:
-        raise ValueError(f"DIGITNET_THREADS must be a whole number of threads, got "
-                         f"{value!r}; unset it to use every CPU") from None
+        raise ValueError(
+            f"DIGITNET_THREADS must be a whole number of threads, got "
+            f"{value!r}; unset it to use every CPU"
+        ) from None
 
 
 def usable_cpus() -> int:
@@ -160,7 +163,7 @@ def usable_cpus() -> int:
     if _cpus is None:
         try:
             _cpus = max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:                   # not Linux
+        except AttributeError:  # not Linux
             _cpus = max(1, os.cpu_count() or 1)
     return _cpus
 
@@ -173,7 +176,7 @@ def threads() -> int:
     if value:
         return parse_threads(value)
     if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
-        return 1                                 # OpenBLAS spins: splitting only contends
+        return 1  # OpenBLAS spins: splitting only contends
     return usable_cpus()
 
 
@@ -181,7 +184,7 @@ def shares(n: int, elements: int) -> int:
     """Into how many parts to split ``n`` independent items holding ``elements`` values in
     all: 1 when the work is small, when splitting is off, or inside a split already."""
     if n < 2 or elements < 2 * MIN_ELEMENTS or getattr(_state, "inside", False):
-        return 1                                 # (cheap checks first: MLP steps call this)
+        return 1  # (cheap checks first: MLP steps call this)
     return max(1, min(threads(), n, elements // MIN_ELEMENTS))
 
 
@@ -223,4 +226,4 @@ def split(fn: Callable[[int, int], object], n: int, elements: int) -> None:
             with t.finished:
                 pass
     for t in running:
-        t.result()                               # re-raise a helper's exception
+        t.result()  # re-raise a helper's exception
