@@ -54,8 +54,10 @@ def forms(digit: np.ndarray) -> dict[str, bytes]:
 
 
 def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
-    """Read every digit in every form: ``{form: {"accuracy", "refused", "total",
-    "confusions", "per_class"}}``; ``per_class[d]`` is the accuracy on the digits ``d``."""
+    """Read every digit in every form: ``{form: {"accuracy", "refused", "not_a_digit",
+    "total", "confusions", "per_class"}}``; ``refused`` counts the images the reading could
+    not use, ``not_a_digit`` the share answered "not a digit" (both count as wrong);
+    ``per_class[d]`` is the accuracy on the digits ``d``."""
     from digitnet.errors import ImageError
     from digitnet.evaluation.evaluate import predict_proba
     from digitnet.imaging.images import normalise_digit
@@ -63,12 +65,13 @@ def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str,
 
     answers: dict[str, list] = collections.defaultdict(list)
     refused: collections.Counter = collections.Counter()
+    not_digit: collections.Counter = collections.Counter()
     for digit in images:
         for name, data in forms(digit).items():
             try:
-                answers[name].append(
-                    int(recognise(data, model, single=True, checker=checker).prediction)
-                )
+                read = recognise(data, model, single=True, checker=checker).prediction
+                answers[name].append(-1 if read is None else int(read))
+                not_digit[name] += read is None
             except ImageError:
                 answers[name].append(-1)
                 refused[name] += 1
@@ -83,6 +86,7 @@ def measure(model, checker, images: np.ndarray, labels: np.ndarray) -> dict[str,
         results[name] = {
             "accuracy": float((got == labels).mean()),
             "refused": refused[name],
+            "not_a_digit": not_digit[name] / len(labels),
             "total": len(labels),
             "confusions": [f"{t}->{g}: {n}" for (t, g), n in wrong.most_common(5)],
             "per_class": [float((got[labels == d] == d).mean()) for d in range(10)],

@@ -96,3 +96,33 @@ def test_the_command_writes_nothing_on_failure_and_a_model_with_its_base(
     assert meta["base_model"]["file"] == "digitnet-cnn.npz"
     assert len(meta["samples"]["sha256"]) == 64 and meta["adapt"]["samples"] == 10
     assert meta["test"]["accuracy"] > 0.98
+
+
+def test_adapting_reports_progress_and_tunes_only_the_dense_head(digits_data):
+    """A small CNN: the convolution's weights stay as they were, the dense head changes,
+    and progress(done, total) climbs to its total."""
+    from digitnet.nn import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+    from digitnet.training.adapt import head_start
+
+    model = Sequential(
+        [Conv2D(4, 3), ReLU(), MaxPool2D(2), Flatten(), Dense(16), ReLU(), Dense(10)],
+        (28, 28, 1),
+        np.random.default_rng(0),
+    )
+    assert head_start(model) == 4
+    test = digits_data.test
+    seen = []
+    tuned = adapt(
+        model,
+        test.images[:20],
+        test.labels[:20],
+        digits_data,
+        replay=100,
+        epochs=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert np.array_equal(tuned.layers[0].params["W"], model.layers[0].params["W"])
+    assert not np.array_equal(tuned.layers[4].params["W"], model.layers[4].params["W"])
+    totals = {t for _, t in seen}
+    assert len(totals) == 1 and seen[-1][0] == seen[-1][1]
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)

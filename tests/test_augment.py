@@ -225,3 +225,43 @@ def test_noise_reaches_half_the_images_within_its_strength():
     assert Augmenter(noise=0.2).config()["noise"] == 0.2
     with pytest.raises(ValueError, match="noise"):
         Augmenter(noise=1.5)
+
+
+def test_fill_stretches_the_narrow_side_to_the_long_one():
+    """fill=1: every image is stretched about its ink box towards a square (all the way on
+    about half of them, by a random fraction on the rest), never past 4x."""
+    x = np.zeros((400, 28, 28), np.float32)
+    x[:, 4:24, 12:16] = 1.0  # ink 20 tall, 4 wide
+    out = Augmenter(fill=1.0, rng=np.random.default_rng(0))(x)
+    widths = (out > 0.5).any(axis=1).sum(axis=1)
+    heights = (out > 0.5).any(axis=2).sum(axis=1)
+    assert np.all(heights == 20)  # the long side stays
+    assert np.all(widths >= 4) and np.all(widths <= 17)  # 4 px x at most 4
+    assert (widths >= 15).mean() > 0.4  # stretched all the way (4x) on about half
+    assert (
+        "fill" not in Augmenter(rotate=3).config() and Augmenter(fill=0.3).config()["fill"] == 0.3
+    )
+
+
+def test_coarse_rescans_in_black_and_white_at_a_lower_resolution():
+    x = digit_like(200)
+    a = Augmenter(coarse=1.0, rng=np.random.default_rng(1))
+    out = a(x)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert not np.array_equal(out, x)
+    # an image made of a few blocks of 0 and 1: bilinear enlargement of a binary grid takes
+    # at most 4 distinct weights per pixel, so far fewer grey levels than the random input
+    assert all(len(np.unique(img)) < len(np.unique(orig)) for img, orig in zip(out, x, strict=True))
+    off = Augmenter(rotate=5, rng=np.random.default_rng(2))(x)
+    same = Augmenter(rotate=5, fill=0.0, coarse=0.0, rng=np.random.default_rng(2))(x)
+    assert np.array_equal(off, same)  # off, the older settings' stream is unchanged
+
+
+def test_area_and_bilinear_matrices_are_the_obvious_resamplings():
+    from digitnet.data.augment import area_matrix, bilinear_matrix
+
+    a = area_matrix(4, 2)
+    assert np.allclose(a, [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])
+    assert np.allclose(area_matrix(3, 2), [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]])
+    b = bilinear_matrix(2, 4)  # centres at 0.25, 0.75, 1.25, 1.75 in input pixels - 0.5
+    assert np.allclose(b @ np.array([0.0, 1.0]), [0.0, 0.25, 0.75, 1.0])

@@ -117,3 +117,30 @@ def test_evaluate_reject_below():
     assert r["reject_option"]["coverage"] == 1.0
     assert r["reject_option"]["accuracy"] == pytest.approx(plain["accuracy"])
     assert {k: v for k, v in r.items() if k != "reject_option"} == plain
+
+
+def test_not_a_digit_below_the_model_threshold_or_without_ink():
+    from digitnet.evaluation.confidence import THRESHOLD_KEY, digit_or_not
+
+    class Model:
+        meta = {THRESHOLD_KEY: 0.5}
+
+    proba = np.array([[0.9] + [0.1 / 9] * 9, [0.3, 0.3] + [0.05] * 8, [0.5] + [0.5 / 9] * 9])
+    assert digit_or_not(proba, Model()).tolist() == [True, False, True]
+    assert digit_or_not(proba).tolist() == [True, True, True]  # no threshold: every one
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[0, 10, 10] = 255
+    images[2, 5, 5] = 20  # below the ink level (0.1 of 255)
+    assert digit_or_not(proba, images=images).tolist() == [True, False, False]
+
+
+def test_the_threshold_refuses_at_most_the_asked_share_of_validation_digits():
+    from digitnet.evaluation.confidence import calibrate_not_a_digit
+
+    top = np.linspace(0.3, 1.0, 1000)
+    proba = np.stack([top] + [(1 - top) / 9] * 9, axis=1)
+    t = calibrate_not_a_digit(proba, refuse_at_most=0.01)
+    assert (top < t).mean() <= 0.01 and t == pytest.approx(0.30, abs=0.011)
+    assert calibrate_not_a_digit(proba, 0.0) == 0.3  # the lowest, rounded down
+    with pytest.raises(ValueError, match="refuse_at_most"):
+        calibrate_not_a_digit(proba, 1.5)

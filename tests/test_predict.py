@@ -261,20 +261,18 @@ def test_json_output_and_bad_inputs(model_file, files, capsys):
         assert len(r["digits"]) == len(r["prediction"])
         assert [len(d["top"]) for d in r["digits"]] == [3] * len(r["digits"])
         assert r["confidence"] == pytest.approx(np.prod([d["confidence"] for d in r["digits"]]))
-    messages = {
-        "missing": "file not found",
-        "text": "not an image",
-        "blank": "no ink",
-        "bomb": "image too large",
-    }
+    messages = {"missing": "file not found", "text": "not an image", "bomb": "image too large"}
     for k, needle in messages.items():
         assert by[k]["prediction"] is None and by[k]["confidence"] is None
         assert needle in by[k]["error"] and "\n" not in by[k]["error"]
+    # a blank image is read: the answer is that it holds no digit, not an error
+    assert by["blank"]["prediction"] is None and "error" not in by["blank"]
+    assert by["blank"]["reason"] == "blank: no ink found"
 
 
 def test_each_bad_input_is_one_line_on_stderr(model_file, files, capsys):
     paths, _ = files
-    bad = ["missing", "text", "blank", "bomb"]
+    bad = ["missing", "text", "bomb"]
     code = main(
         ["predict", "--model", str(model_file), str(paths["digit"]), *[str(paths[k]) for k in bad]]
     )
@@ -398,3 +396,32 @@ def test_as_a_user_runs_it(model_file, files):
     digit = recognise(paths["digit"], digits_model()).prediction
     assert proc.stdout.startswith(f"{paths['digit']}: {digit} (")
     assert proc.stderr.count("\n") == 1 and "not an image" in proc.stderr
+
+
+# -- "not a digit" -----------------------------------------------------------------------------
+
+
+def test_marks_below_the_models_threshold_are_not_digits(model_file, files, tmp_path, capsys):
+    """A model file whose "not a digit" threshold its own readings stay under: predict says
+    so in text and JSON (prediction null, a reason, each mark's is_digit) and exits 0: an
+    answer, not an error. (What the shipped model refuses is measured on real non-digits
+    in tests/test_shipped_model.py and benchmarks/generalization.py.)"""
+    from digitnet.evaluation.confidence import THRESHOLD_KEY
+    from digitnet.modelfile import load_model
+
+    paths, _ = files
+    strict = load_model(model_file)
+    strict.meta[THRESHOLD_KEY] = 1.01  # no probability reaches it
+    save_model(tmp_path / "strict.npz", strict)
+    args = ["predict", "--model", str(tmp_path / "strict.npz"), "--no-checker"]
+    assert main([*args, str(paths["digit"]), str(paths["number"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{paths['digit']}: not a digit"
+    assert lines[1].startswith(f"{paths['number']}: not a digit: marks 1, 2")
+    assert main([*args, "--json", str(paths["digit"])]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["prediction"] is None and r["confidence"] is None and r["reason"] == "not a digit"
+    assert [d["is_digit"] for d in r["digits"]] == [False] and "error" not in r
+    # the same model without a threshold reads the digit as before
+    assert main(["predict", "--model", str(model_file), "--no-checker", str(paths["digit"])]) == 0
+    assert "not a digit" not in capsys.readouterr().out

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml is its one source); running from
+    a source tree that was never installed gives "0+unknown"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("digitnet")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
 
 _ERRORS = (
     "CheckpointError",

@@ -58,6 +58,12 @@ class ImageError(DigitnetError):
     code = "bad_image"
 
 
+class NoInkError(ImageError):
+    """An image with nothing on it: blank, uniform, too faint, or only specks."""
+
+    code = "no_ink"
+
+
 class ExportError(DigitnetError):
     """A model that cannot be exported (a layer with no ONNX form, a missing package)."""
 

@@ -1,17 +1,20 @@
-"""A dependency-free progress bar for long-running steps (training, downloads, evaluation).
+"""Progress bars for long-running steps (training, downloads, evaluation, adapting): a thin
+wrapper over tqdm, so every bar of digitnet looks and behaves the same.
 
-It draws on stderr only when stderr is a terminal, so piped output and ``--json`` stay clean.
+A bar draws on stderr only when stderr is a terminal, so piped output and ``--json`` stay
+clean; disabled, it costs nothing.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 class ProgressBar:
-    """A single-line progress bar: ``label [#####.....] 512/1000 3.2s``.
+    """One progress bar: ``label  45%|####      | 512/1000 [00:03<00:04, 150it/s]``.
 
     Parameters
     ----------
@@ -23,6 +26,8 @@ class ProgressBar:
         Where to draw; defaults to ``sys.stderr``.
     enabled : bool, optional
         Force drawing on or off; by default it draws only on a terminal.
+    unit : str
+        ``"B"`` counts bytes (shown as kB, MB); anything else counts steps.
     """
 
     def __init__(
@@ -32,56 +37,48 @@ class ProgressBar:
         *,
         stream: TextIO | None = None,
         enabled: bool | None = None,
-        width: int = 30,
         unit: str = "",
     ) -> None:
-        self.total = int(total)
-        self.label = label
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled
-        self.width = width
-        self.unit = unit
-        self.count = 0
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
+        self.total = int(total)
+        self._bar = tqdm(
+            total=self.total if self.total > 0 else None,
+            desc=label,
+            file=self.stream,
+            disable=not enabled,
+            leave=False,
+            unit="B" if unit == "B" else "it",
+            unit_scale=unit == "B",
+            dynamic_ncols=True,
+            mininterval=0.1,
+        )
+
+    @property
+    def count(self) -> int:
+        return int(self._bar.n)
 
     def update(self, n: int = 1) -> None:
-        """Advance by ``n`` steps and redraw at most ten times a second."""
-        self.count += n
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last_draw >= 0.1 or self.count >= self.total > 0:
-            self._last_draw = now
-            self._draw(now)
+        """Advance by ``n`` steps (the bar is drawn at once when it reaches its total)."""
+        self._bar.update(n)
+        if self.enabled and self._bar.total and self._bar.n >= self._bar.total:
+            self._bar.refresh()
 
-    def _draw(self, now: float) -> None:
-        elapsed = now - self.start
-        if self.total > 0:
-            frac = min(self.count / self.total, 1.0)
-            filled = int(round(frac * self.width))
-            bar = "#" * filled + "." * (self.width - filled)
-            text = (
-                f"\r{self.label} [{bar}] {self._fmt(self.count)}/{self._fmt(self.total)} "
-                f"{elapsed:.1f}s"
-            )
-        else:
-            text = f"\r{self.label} {self._fmt(self.count)} {elapsed:.1f}s"
-        self.stream.write(text)
-        self.stream.flush()
+    def set(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` (for callbacks that report both)."""
+        if total != self._bar.total:
+            self._bar.total = total
+        self.update(done - self._bar.n)
 
-    def _fmt(self, n: int) -> str:
-        if self.unit == "B":
-            return f"{n / 1e6:.1f}MB"
-        return str(n)
+    def note(self, text: str) -> None:
+        """Text after the bar (e.g. the time left of the whole run)."""
+        self._bar.set_postfix_str(text, refresh=False)
 
     def close(self) -> None:
         """Erase the bar so the next line of output starts clean."""
-        if self.enabled:
-            self.stream.write("\r" + " " * (len(self.label) + self.width + 40) + "\r")
-            self.stream.flush()
+        self._bar.close()
 
     def __enter__(self) -> ProgressBar:
         return self

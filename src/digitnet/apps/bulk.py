@@ -36,7 +36,7 @@ from digitnet.errors import ConfigError, DigitnetError, one_line
 
 #: archive members larger than this (unpacked) are refused: no photo is that large
 MAX_MEMBER = 64 * 1024 * 1024
-FIELDS = ("path", "number", "confidence", "digits", "error")
+FIELDS = ("path", "number", "confidence", "digits", "error", "reason")
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,8 @@ def _model(model_path: str | None):
 
 
 def read_items(batch: list[Item], model_path: str | None = None) -> list[dict[str, Any]]:
-    """One record per item (``path``, ``number``, ``confidence``, ``digits``, ``error``)."""
+    """One record per item (``path``, ``number``, ``confidence``, ``digits``, ``error``,
+    ``reason``: why an image that was read has no number, e.g. "not a digit")."""
     from digitnet.reading.recognise import recognise
 
     model, checker = _model(model_path)
@@ -180,15 +181,19 @@ def read_items(batch: list[Item], model_path: str | None = None) -> list[dict[st
             "confidence": None,
             "digits": None,
             "error": None,
+            "reason": None,
         }
         try:
             data = _bytes(item)
             r = recognise(data, model, checker=checker or False)
             record.update(
-                number=r.prediction, confidence=r.confidence, digits=[d.to_dict() for d in r.digits]
+                number=r.prediction,
+                confidence=r.confidence,
+                digits=[d.to_dict() for d in r.digits],
+                reason=r.reason,
             )
         except DigitnetError as exc:
-            record["error"] = str(exc).replace("image: ", "", 1)
+            record["error"] = one_line(exc).replace("image: ", "", 1)
         except OSError as exc:
             record["error"] = f"cannot read: {exc.strerror or exc}"
         out.append(record)

@@ -303,29 +303,47 @@ def _font_letter(rng: np.random.Generator, fonts: tuple[str, ...]) -> np.ndarray
     return np.asarray(img.rotate(angle, resample=Image.Resampling.BILINEAR), dtype=np.float32) / 255
 
 
+def draw_canvas(
+    family: str, rng: np.random.Generator, fonts: tuple[str, ...] = TRAIN_FONTS
+) -> np.ndarray:
+    """One non-digit of ``family`` as drawn: a ``(96, 96)`` float canvas, ink 1 on 0 (all
+    zero, with a few faint specks at most, for ``"blank"``)."""
+    if family == "blank":
+        canvas = np.zeros((CANVAS, CANVAS), np.float32)
+        if rng.random() < 0.5:  # a few specks of dust
+            n = int(rng.integers(1, 6))
+            canvas[rng.integers(0, CANVAS, n), rng.integers(0, CANVAS, n)] = rng.uniform(
+                0.1, 0.5, n
+            )
+        return canvas
+    if family == "font letter":
+        return _font_letter(rng, fonts)
+    draw = {**TRAIN_FAMILIES, **TEST_ONLY_FAMILIES}[family]
+    assert draw is not None
+    canvas = np.zeros((CANVAS, CANVAS), np.float32)
+    width = rng.uniform(2.5, 7.0)
+    if family == "dot":  # (drawn after the first width: the training mix's stream)
+        width = rng.uniform(4, 14)
+    for stroke in draw(rng):
+        if len(stroke) == 2:
+            draw_segment(canvas, stroke[0], stroke[1], width)
+        else:
+            draw_polyline(canvas, stroke, width)
+    return canvas
+
+
 def draw_family(
     family: str, rng: np.random.Generator, fonts: tuple[str, ...] = TRAIN_FONTS
 ) -> np.ndarray:
-    """One non-digit of ``family`` as the network sees it: ``(28, 28)`` uint8."""
+    """One non-digit of ``family`` as the network sees it: ``(28, 28)`` uint8, normalised as
+    the reading normalises a person's digit (a blank stays blank, its specks shrunk)."""
     if family == "blank":
         img = np.zeros((28, 28), np.float32)
         if rng.random() < 0.5:  # a few specks of dust
             n = int(rng.integers(1, 6))
             img[rng.integers(0, 28, n), rng.integers(0, 28, n)] = rng.uniform(0.1, 0.5, n)
         return np.rint(img * 255).astype(np.uint8)
-    if family == "font letter":
-        canvas = _font_letter(rng, fonts)
-    else:
-        draw = {**TRAIN_FAMILIES, **TEST_ONLY_FAMILIES}[family]
-        canvas = np.zeros((CANVAS, CANVAS), np.float32)
-        width = rng.uniform(2.5, 7.0)
-        if family == "dot":
-            width = rng.uniform(4, 14)
-        for stroke in draw(rng):
-            if len(stroke) == 2:
-                draw_segment(canvas, stroke[0], stroke[1], width)
-            else:
-                draw_polyline(canvas, stroke, width)
+    canvas = draw_canvas(family, rng, fonts)
     if not (canvas > 0.5).any():
         canvas = np.maximum(canvas, (canvas >= canvas.max() * 0.5).astype(np.float32))
     return normalise_digit(canvas, canvas > 0.5)

@@ -183,3 +183,68 @@ def format_selective(r: dict[str, Any]) -> str:
         f"({r['answered']} / {r['total']} answered, {r['rejected']} not sure), "
         f"accuracy on the answered {acc}"
     )
+
+
+# -- "not a digit" ---------------------------------------------------------------------------
+#
+# A model trained with non-digits labelled "none of these" (digitnet.training.mix, loss with
+# label -1: a uniform target) spreads its probability over the ten digits for a letter, a
+# dot or a scribble, so its largest probability is low there and high on digits. Below a
+# threshold, chosen on the validation digits and stored in the model file, the answer is
+# "not a digit" instead of an invented one. A model trained without non-digits has no
+# threshold: it refuses only blank inputs.
+
+#: the reason given when an input is not read as a digit
+NOT_A_DIGIT = "not a digit"
+#: the reason given for an input with no ink at all
+BLANK = "blank: no ink found"
+#: where a model file keeps its threshold (``model.meta``)
+THRESHOLD_KEY = "not_a_digit_below"
+#: an input none of whose pixels reach this (0-1) holds no ink
+INK_LEVEL = 0.1
+
+
+def not_a_digit_threshold(model: Any) -> float | None:
+    """The largest probability below which ``model`` says "not a digit" (None: it never
+    does, except for blank inputs)."""
+    value = (getattr(model, "meta", None) or {}).get(THRESHOLD_KEY)
+    return None if value is None else float(value)
+
+
+def digit_or_not(
+    proba: np.ndarray,
+    model: Any = None,
+    images: np.ndarray | None = None,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """Which inputs are digits: ``(N, 10)`` probabilities -> ``(N,)`` bool.
+
+    An input is not a digit when its largest probability is below ``threshold`` (default:
+    ``model``'s, :func:`not_a_digit_threshold`) or, with ``images`` ``(N, 28, 28)`` (uint8
+    0-255 or floats 0-1), when it has no ink.
+    """
+    proba = np.asarray(proba)
+    if threshold is None and model is not None:
+        threshold = not_a_digit_threshold(model)
+    ok = np.ones(proba.shape[0], dtype=bool)
+    if threshold is not None:
+        ok &= proba.max(axis=1) >= threshold
+    if images is not None:
+        x = np.asarray(images).reshape(len(ok), -1)
+        scale = 255.0 if x.dtype == np.uint8 or x.max(initial=0) > 1 else 1.0
+        ok &= (x.max(axis=1, initial=0) / scale) >= INK_LEVEL
+    return ok
+
+
+def calibrate_not_a_digit(proba: np.ndarray, refuse_at_most: float = 0.001) -> float:
+    """The threshold that refuses at most ``refuse_at_most`` of the digits whose
+    probabilities ``(N, 10)`` are given (the validation digits): their largest probability's
+    ``refuse_at_most`` quantile, rounded down to 0.01. A person who draws a digit is then
+    almost never told it is not one; what that leaves refused of non-digits is measured by
+    ``benchmarks/generalization.py``."""
+    if not 0 <= refuse_at_most < 1:
+        raise ValueError(f"refuse_at_most must be in [0, 1), got {refuse_at_most!r}")
+    top = np.asarray(proba).max(axis=1)
+    if top.size == 0:
+        raise ValueError("no validation digits to choose the threshold on")
+    return float(np.floor(np.quantile(top, refuse_at_most, method="lower") * 100) / 100)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from digitnet.errors import ImageError
+from digitnet.errors import ImageError, NoInkError
 from digitnet.imaging.components import Components, label_components
 from digitnet.imaging.imagefile import ImageSource, LoadedImage, open_image
 from digitnet.imaging.segment import Segment, Slot, segment, stroke_width
@@ -181,7 +181,7 @@ def prepare(source: ImageSource, *, single: bool = False) -> Prepared:
     comps = label_components(inkmap.mask)
     slots = segment(comps, inkmap.ink, single=single)
     if not slots:
-        raise ImageError(f"{loaded.name}: no digit found (only specks or faint marks)")
+        raise NoInkError(f"{loaded.name}: no digit found (only specks or faint marks)")
     segments = list(dict.fromkeys(s for slot in slots for o in slot.options for s in o))
     grey = (255 - levels if inkmap.inverted else levels) / np.float32(255)
     return Prepared(
@@ -213,7 +213,7 @@ def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int, float 
     if inkmap is not None:
         return inkmap, 0, None
     if max(levels.shape) > SMALL:  # a photo with no ink: blank
-        raise ImageError(f"{name}: {error}") from None
+        raise NoInkError(f"{name}: {error}") from None
     margin = crop_margin(levels.shape)
     extreme = float(np.percentile(levels, 98 if ink_is_dark(levels) else 2))
     for paper in (ring_median(levels), extreme):
@@ -221,7 +221,7 @@ def _ink_with_margin(levels: np.ndarray, name: str) -> tuple[InkMap, int, float 
             return ink_map(with_margin(levels, margin, paper)), margin, paper
         except ImageError:
             pass
-    raise ImageError(f"{name}: {error}") from None
+    raise NoInkError(f"{name}: {error}") from None
 
 
 def crop_margin(shape: tuple[int, ...]) -> int:
@@ -420,7 +420,7 @@ def ink_map(levels: np.ndarray) -> InkMap:
     level = float(np.percentile(strong, 90)) if strong.size else floor  # stroke cores
     contrast = level - floor
     if contrast < MIN_CONTRAST:
-        raise ImageError(
+        raise NoInkError(
             f"no ink found: nothing stands out from the background by more "
             f"than {max(contrast, 0):.0%} of the grey range (blank, uniform or "
             "very faint image)"

@@ -156,7 +156,9 @@ class Conv2D(Module):
     def _cols(self, xp: np.ndarray, alloc) -> np.ndarray:
         """Padded input -> patch matrix (N*Ho*Wo, kH*kW*C) (see kernels.im2col)."""
         build = im2col.FORMS[im2col.choose(xp.shape[3])]
-        return build(xp, self.kernel_size, self.stride, self.output_shape[:2], alloc)
+        assert self.output_shape is not None  # built
+        ho, wo = self.output_shape[:2]
+        return build(xp, self.kernel_size, self.stride, (ho, wo), alloc)
 
     def forward(self, x, *, training):
         """x (N, H, W, C_in) -> (N, Ho, Wo, C_out)."""

@@ -26,7 +26,7 @@ class Ensemble:
     def __init__(self, members: Sequence[Sequential]) -> None:
         if not members:
             raise ValueError("an ensemble needs at least one member, got none")
-        shapes = {(tuple(m.input_shape), tuple(m.output_shape)) for m in members}
+        shapes = {(tuple(m.input_shape or ()), tuple(m.output_shape or ())) for m in members}
         if len(shapes) != 1:
             raise ValueError(
                 f"ensemble members must share input and output shapes, got {sorted(shapes)}"
@@ -36,11 +36,15 @@ class Ensemble:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return self.members[0].input_shape
+        shape = self.members[0].input_shape
+        assert shape is not None  # members are built
+        return shape
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return self.members[0].output_shape
+        shape = self.members[0].output_shape
+        assert shape is not None
+        return shape
 
     @property
     def layers(self):
@@ -49,10 +53,9 @@ class Ensemble:
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Mean of the members' probabilities: (N, ...) -> (N, classes)."""
-        total = None
-        for m in self.members:
-            p = m.predict_proba(x, batch_size)
-            total = p if total is None else total + p
+        total = self.members[0].predict_proba(x, batch_size)
+        for m in self.members[1:]:
+            total = total + m.predict_proba(x, batch_size)
         return total / np.float32(len(self.members))
 
     def predict_logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:

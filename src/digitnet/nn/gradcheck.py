@@ -15,7 +15,7 @@ from digitnet.nn.module import Module
 def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """d f / d x by central differences, perturbing ``x`` in place one entry at a time."""
     grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])  # type: ignore[list-item]
     for _ in it:
         i = it.multi_index
         old = x[i]
@@ -69,4 +69,4 @@ def _reset_rng(layer: Module, state: dict) -> None:
     # Layers that draw random masks get an identically seeded generator for every call, so the
     # numerical and analytic passes see the same mask.
     if state["rng"] is not None:
-        layer.rng = np.random.default_rng(12345)
+        layer.rng = np.random.default_rng(12345)  # type: ignore[attr-defined]

@@ -68,7 +68,7 @@ class Module:
         self.output_shape: Shape | None = None
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype = np.float32
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
     ) -> Shape:
         """Create parameters for per-example ``input_shape``; return the output shape."""
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -108,8 +108,8 @@ class Sequential(Module):
     layers : sequence of Module
         The layers, first to last. The last layer produces logits (N, classes).
     input_shape : tuple of int, optional
-        Per-example input shape such as ``(1, 28, 28)``; when given together with ``rng`` the
-        network is built immediately.
+        Per-example input shape such as ``(28, 28, 1)`` (channels-last images) or
+        ``(784,)``; when given together with ``rng`` the network is built immediately.
     rng : np.random.Generator, optional
         Source of randomness for initialisation and dropout.
     dtype : numpy dtype
@@ -121,7 +121,7 @@ class Sequential(Module):
         layers: Sequence[Module],
         input_shape: Shape | None = None,
         rng: np.random.Generator | None = None,
-        dtype: np.dtype = np.float32,
+        dtype: np.dtype | type = np.float32,
     ) -> None:
         super().__init__()
         if not layers:
@@ -140,7 +140,7 @@ class Sequential(Module):
             self.build(input_shape, rng if rng is not None else np.random.default_rng(0), dtype)
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype = np.float32
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
     ) -> Shape:
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -248,9 +248,11 @@ class Sequential(Module):
         stop = 0 if self.needs_input_grad else self._first_param_layer
         if stop is None:
             return None
+        grad: np.ndarray | None = dy
         for layer in reversed(self._run[stop:]):
-            dy = layer.backward(dy)
-        return dy
+            assert grad is not None  # only the first layer run may skip dx, and it runs last
+            grad = layer.backward(grad)
+        return grad
 
     # -- parameters -------------------------------------------------------------------------
 
@@ -336,7 +338,7 @@ class Sequential(Module):
         cls,
         config: dict[str, Any],
         rng: np.random.Generator | None = None,
-        dtype: np.dtype = np.float32,
+        dtype: np.dtype | type = np.float32,
     ) -> Sequential:
         layers = [layer_from_config(c) for c in config["layers"]]
         return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0), dtype)

@@ -277,7 +277,7 @@ class AdaGrad(Optimizer):
         p -= f(self.lr) * g / denom
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
     "momentum": Momentum,
     "nesterov": Nesterov,

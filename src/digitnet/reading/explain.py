@@ -57,7 +57,11 @@ def render_explain(result: Recognition) -> Image.Image:
         for d, x in zip(result.digits, p.inputs(result.chosen), strict=True)
     ]
     font = _font(14)
-    header = f"{result.file}: read {result.prediction} (confidence {result.confidence:.1%})"
+    header = (
+        f"{result.file}: read {result.prediction} (confidence {result.confidence:.1%})"
+        if result.prediction is not None
+        else f"{result.file}: {result.reason}"
+    )
     width = max(_row_width(tiles, font), _row_width(inputs, font), 12 + 8 * len(header))
     height = PAD + 24 + TILE + 24 + PAD + 28 * DIGIT_ZOOM + 2 * 24 + PAD
     canvas = Image.new("RGB", (width, height), (255, 255, 255))

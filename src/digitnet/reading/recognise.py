@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.errors import DigitnetError
+from digitnet.errors import DigitnetError, NoInkError
+from digitnet.evaluation.confidence import BLANK, NOT_A_DIGIT, not_a_digit_threshold
 from digitnet.evaluation.evaluate import predict_proba
 from digitnet.imaging.imagefile import ImageSource
 from digitnet.imaging.images import Prepared, prepare
@@ -62,15 +63,21 @@ class DigitResult:
     box : (int, int, int, int)
         ``(left, top, right, bottom)`` of the digit in the original image's pixels
         (right and bottom exclusive).
+    is_digit : bool
+        False when the model says this mark is not a digit
+        (:func:`digitnet.evaluation.confidence.digit_or_not`); ``digit`` is then only its
+        best guess.
     """
 
     digit: int
     confidence: float
     top: list[tuple[int, float]]
     box: tuple[int, int, int, int]
+    is_digit: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "is_digit": self.is_digit,
             "digit": self.digit,
             "confidence": self.confidence,
             "top": [{"digit": d, "confidence": p} for d, p in self.top],
@@ -126,6 +133,8 @@ class Recognition:
             "confidence": self.confidence,
             "digits": [d.to_dict() for d in self.digits],
         }
+        if self.reason is not None:
+            out["reason"] = self.reason
         if self.error is not None:
             out["error"] = self.error
         if self.explain is not None:
@@ -172,9 +181,16 @@ def recognise(
         from digitnet.models import load_shipped_model
 
         model = load_shipped_model()
-    prepared = prepare(source, single=single)
+    try:
+        prepared = prepare(source, single=single)
+    except NoInkError:
+        return Recognition(file=_name(source), reason=BLANK)
     name = str(source) if isinstance(source, str | os.PathLike) else prepared.loaded.name
     return next(_read_batch([(name, prepared)], model, top, _checker(checker), exhaustive))
+
+
+def _name(source: ImageSource) -> str:
+    return str(source) if isinstance(source, str | os.PathLike) else "image"
 
 
 def recognise_files(
@@ -189,19 +205,22 @@ def recognise_files(
 ) -> Iterator[Recognition]:
     """Read many images, yielding one :class:`Recognition` per path, in order.
 
-    A file that cannot be read gives a Recognition with ``error`` set; the others are still
-    read. The model sees the digits of up to ``batch_size`` images at once (fewer when
+    A file that cannot be read gives a Recognition with ``error`` set, a blank one a
+    Recognition with ``reason`` :data:`~digitnet.evaluation.confidence.BLANK`; the others
+    are still read. The model sees the digits of up to ``batch_size`` images at once (fewer when
     they are large: the preprocessing steps of at most :data:`BATCH_PIXELS` working pixels
     are held at a time). ``checker`` and ``exhaustive`` as for :func:`recognise`.
     """
     checker = _checker(checker)
-    pending: list[tuple[str, Prepared | str]] = []
+    pending: list[tuple[str, Prepared | Recognition | str]] = []
     pixels = 0
     for path in paths:
         try:
             prepared = prepare(path, single=single)
             pending.append((str(path), prepared))
             pixels += prepared.grey.size
+        except NoInkError:
+            pending.append((str(path), Recognition(file=str(path), reason=BLANK)))
         except DigitnetError as exc:
             pending.append((str(path), str(exc)))
         if len(pending) >= batch_size or pixels >= BATCH_PIXELS:
@@ -219,7 +238,7 @@ def _checker(checker: Sequential | bool) -> Sequential | None:
 
 
 def _read_batch(
-    pending: list[tuple[str, Prepared | str]],
+    pending: list[tuple[str, Prepared | Recognition | str]],
     model: Sequential,
     top: int,
     checker: Sequential | None,
@@ -235,22 +254,27 @@ def _read_batch(
     reading every segment gives (``exhaustive=True``, the slow reference)."""
     good = [p for _, p in pending if isinstance(p, Prepared)]
     proba = [np.full((len(p.segments), 10), np.nan, dtype=np.float32) for p in good]
+    own = [np.full(len(p.segments), np.nan, dtype=np.float32) for p in good]
     not_one = [
         np.full(len(p.segments), np.nan, dtype=np.float32) if checker is not None else None
         for p in good
     ]
     if exhaustive:
-        _read_segments(good, [range(len(p.segments)) for p in good], model, checker, proba, not_one)
+        every = [range(len(p.segments)) for p in good]
+        _read_segments(good, every, model, checker, proba, not_one, own)
     else:
         first = [_segments_of(p, [slot.options[0] for slot in p.slots]) for p in good]
-        _read_segments(good, first, model, checker, proba, not_one)
+        _read_segments(good, first, model, checker, proba, not_one, own)
         rest = [needed(p, pr, no) for p, pr, no in zip(good, proba, not_one, strict=True)]
-        _read_segments(good, rest, model, checker, proba, not_one)
-    results = iter(zip(proba, not_one, strict=True))
+        _read_segments(good, rest, model, checker, proba, not_one, own)
+    threshold = not_a_digit_threshold(model)
+    results = iter(zip(proba, not_one, own, strict=True))
     for name, p in pending:
         if isinstance(p, Prepared):
-            pr, no = next(results)
-            yield read_digits(name, p, pr, top, no)
+            pr, no, ow = next(results)
+            yield read_digits(name, p, pr, top, no, own=ow, threshold=threshold)
+        elif isinstance(p, Recognition):
+            yield p
         else:
             yield Recognition(file=name, error=p)
 
@@ -285,20 +309,25 @@ def _read_segments(
     checker: Sequential | None,
     proba: list[np.ndarray],
     not_one: list[np.ndarray | None],
+    own: list[np.ndarray] | None = None,
 ) -> None:
     """Read ``prepared.segments[i]`` for each ``i`` in ``wanted`` (one list per image) in one
-    network call, filling the rows of ``proba`` (and ``not_one``)."""
+    network call, filling the rows of ``proba`` (and ``not_one``; and ``own``, the model's
+    own largest probability before the checker's opinion is averaged in)."""
     wanted = [list(w) for w in wanted]
     if not any(wanted):
         return
     digits = np.concatenate([p.inputs(w) for p, w in zip(good, wanted, strict=True)])
     read = predict_proba(model, digits)  # (D, 10)
+    top = read.max(axis=1)  # (D,)
     flags = None
     if checker is not None:
         read, flags = second_opinion(read, checker, digits)
     start = 0
     for k, w in enumerate(wanted):
         proba[k][w] = read[start : start + len(w)]
+        if own is not None:
+            own[k][w] = top[start : start + len(w)]
         if flags is not None:
             not_one[k][w] = flags[start : start + len(w)]
         start += len(w)
@@ -357,10 +386,22 @@ def _score(option, prior: float, logp: np.ndarray, index: dict) -> float:
 
 
 def read_digits(
-    name: str, prepared: Prepared, proba: np.ndarray, top: int, not_one: np.ndarray | None = None
+    name: str,
+    prepared: Prepared,
+    proba: np.ndarray,
+    top: int,
+    not_one: np.ndarray | None = None,
+    *,
+    own: np.ndarray | None = None,
+    threshold: float | None = None,
 ) -> Recognition:
     """Turn the model's probabilities ``(M, 10)`` for an image's candidate segments (and the
-    checker's ``(M,)``, see :func:`choose_readings`) into a :class:`Recognition`."""
+    checker's ``(M,)``, see :func:`choose_readings`) into a :class:`Recognition`.
+
+    With ``own`` (``(M,)``, the model's own largest probability for each segment) and a
+    ``threshold`` (:func:`digitnet.evaluation.confidence.not_a_digit_threshold`), a chosen
+    mark below it is not a digit: the image then has no prediction, and its ``reason``
+    says so ("not a digit", or which marks of several are not)."""
     if proba.ndim != 2 or proba.shape[0] != len(prepared.segments):
         raise ValueError(
             f"expected probabilities for {len(prepared.segments)} segments, got shape {proba.shape}"
@@ -371,7 +412,10 @@ def read_digits(
     width, height = prepared.loaded.original_size
     digits = []
     segments = [prepared.segments[i] for i in chosen]
-    for seg, row, best in zip(segments, proba[chosen], order, strict=True):
+    is_digit = np.ones(len(chosen), dtype=bool)
+    if own is not None and threshold is not None:
+        is_digit = own[chosen] >= threshold
+    for seg, row, best, ok in zip(segments, proba[chosen], order, is_digit, strict=True):
         box = (
             max(0, int((seg.left - m) / scale)),
             max(0, int((seg.top - m) / scale)),
@@ -384,7 +428,12 @@ def read_digits(
                 confidence=float(row[best[0]]),
                 top=[(int(d), float(row[d])) for d in best],
                 box=box,
+                is_digit=bool(ok),
             )
+        )
+    if not is_digit.all():
+        return Recognition(
+            file=name, reason=_not_digits(is_digit), digits=digits, prepared=prepared, chosen=chosen
         )
     confidence = float(np.prod([d.confidence for d in digits]))
     return Recognition(
@@ -395,6 +444,15 @@ def read_digits(
         prepared=prepared,
         chosen=chosen,
     )
+
+
+def _not_digits(is_digit: np.ndarray) -> str:
+    """``"not a digit"`` for one mark; for several, which ones are not digits."""
+    if len(is_digit) == 1:
+        return NOT_A_DIGIT
+    bad = [str(i + 1) for i in np.flatnonzero(~is_digit)]
+    which = f"mark {bad[0]}" if len(bad) == 1 else "marks " + ", ".join(bad)
+    return f"{NOT_A_DIGIT}: {which} of {len(is_digit)}"
 
 
 def explain_path(folder: str | os.PathLike, file: str, taken: set[str]) -> Path:

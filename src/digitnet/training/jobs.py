@@ -100,6 +100,8 @@ def train_preset(
     meta = _common_meta(name, data, wall)
     if mixed is not None:
         meta["data"]["mix"] = {**preset.mix.to_dict(), "examples": mixed}
+        if preset.mix.nondigits and len(data.val.labels):
+            meta.update(_not_a_digit(model, data))
     meta["test"] = {k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")}
     if ensemble == 1:
         meta.update(member_meta[0])
@@ -110,6 +112,23 @@ def train_preset(
         meta["history"] = {"train_seconds": sum(m["history"]["train_seconds"] for m in member_meta)}
     model.meta = meta
     return model
+
+
+def _not_a_digit(model: Sequential | Ensemble, data: Any) -> dict[str, Any]:
+    """The "not a digit" threshold of a model trained with non-digits, chosen on the
+    validation digits (:func:`digitnet.evaluation.confidence.calibrate_not_a_digit`)."""
+    from digitnet.evaluation.confidence import THRESHOLD_KEY, calibrate_not_a_digit
+    from digitnet.evaluation.evaluate import predict_proba
+
+    proba = predict_proba(model, data.val.images)
+    threshold = calibrate_not_a_digit(proba)
+    return {
+        THRESHOLD_KEY: threshold,
+        "not_a_digit": {
+            "chosen_on": "validation",
+            "refused": float((proba.max(1) < threshold).mean()),
+        },
+    }
 
 
 def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:

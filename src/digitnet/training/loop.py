@@ -354,7 +354,8 @@ def _train_epoch(
     if state.order is None:
         state.order, state.step, state.loss_sum = rng.permutation(n), 0, 0.0
     order = state.order
-    with ProgressBar(steps, f"Epoch {epoch}", enabled=progress) as bar:
+    label = f"Epoch {epoch}/{config.epochs}"
+    with ProgressBar(steps, label, enabled=progress) as bar:
         for step in range(state.step, steps):
             idx = order[step * bs : (step + 1) * bs]
             xb = to_input(images[idx], model.input_shape, buf[: idx.size])
@@ -370,7 +371,7 @@ def _train_epoch(
                 raise DivergenceError(
                     f"training diverged at epoch {epoch}, batch {step + 1}: the loss became "
                     f"{loss}. The learning rate ({optimizer.lr:g}) is probably too high; try "
-                    f"a smaller one (e.g. --lr {config.lr / 10:g})"
+                    f"a smaller one (e.g. {config.lr / 10:g})"
                 )
             model.backward(dout)
             optimizer.step()
@@ -378,6 +379,8 @@ def _train_epoch(
             state.step = step + 1
             state.epoch_seconds = time.perf_counter() - start
             bar.update()
+            if bar.enabled and step % 20 == 0:
+                bar.note(_run_left(state, step + 1, steps, config.epochs - epoch))
             if state.step < steps:
                 after_step()
     seconds = time.perf_counter() - start
@@ -390,6 +393,14 @@ def _train_epoch(
     }
     state.order, state.step, state.loss_sum, state.epoch_seconds = None, 0, 0.0, 0.0
     return record
+
+
+def _run_left(state: LoopState, done: int, steps: int, epochs_after: int) -> str:
+    """``run ~4m10s left``: this epoch's rest and the epochs after it, at this epoch's pace."""
+    per_step = state.epoch_seconds / max(done, 1)
+    seconds = per_step * ((steps - done) + epochs_after * steps)
+    minutes, secs = divmod(int(seconds), 60)
+    return f"run ~{minutes}m{secs:02d}s left" if minutes else f"run ~{secs}s left"
 
 
 def _validate(model, val, config) -> dict[str, Any]:

@@ -109,6 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_adapt(args: argparse.Namespace) -> int:
     from digitnet.modelfile import load_model, save_model
+    from digitnet.progress import ProgressBar
     from digitnet.training.adapt import load_samples, personalise
 
     out = output_file("--out", args.out)
@@ -123,19 +124,20 @@ def run_adapt(args: argparse.Namespace) -> int:
             flush=True,
         )
     options = {} if args.epochs is None else {"epochs": args.epochs}
-    model = personalise(
-        base,
-        base_path,
-        images,
-        labels,
-        data,
-        source=str(args.samples),
-        digest=digest,
-        replay=args.replay,
-        seed=args.seed,
-        progress=False if args.quiet else None,
-        **options,
-    )
+    with ProgressBar(0, "Adapting", enabled=False if args.quiet else None) as bar:
+        model = personalise(
+            base,
+            base_path,
+            images,
+            labels,
+            data,
+            source=str(args.samples),
+            digest=digest,
+            replay=args.replay,
+            seed=args.seed,
+            progress=bar.set,
+            **options,
+        )
     model.meta["adapt"]["command"] = f"digitnet adapt {args.samples}"
     save_model(out, model)
     if not args.quiet:

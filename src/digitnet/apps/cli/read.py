@@ -119,7 +119,7 @@ def run_predict(args: argparse.Namespace) -> int:
     with ProgressBar(len(args.images), "Reading", enabled=None if args.json else False) as bar:
         for r in recognise_files(args.images, model, single=args.single, top=top, checker=checker):
             bar.update()
-            if r.ok and explain is not None:
+            if r.prepared is not None and explain is not None:
                 r.explain = str(write_explain(explain_path(explain, r.file, taken), r))
             failed += not r.ok
             if args.json:
