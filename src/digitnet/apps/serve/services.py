@@ -5,6 +5,7 @@ FastAPI dependencies that hand them to the handlers."""
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import threading
 from collections import OrderedDict
@@ -122,7 +123,11 @@ class Services:
 
             checker = load_shipped_checker()
         self.checker = checker or False
-        self.work = Path(settings.work_dir or tempfile.mkdtemp(prefix="digitnet-serve-"))
+        # made only when something is trained (``digitnet serve`` passes one it removes)
+        self.work = Path(
+            settings.work_dir
+            or Path(tempfile.gettempdir()) / f"digitnet-serve-{os.getpid()}-{id(self):x}"
+        )
         self.models = Models(
             Loaded(load_model(model_path), Path(model_path)),
             self.store.path.parent / "personal",
