@@ -297,6 +297,7 @@ function showEmpty(text = "Draw a digit") {
   drawBars($("bars"), null);
   $("inputs").replaceChildren();
   $("correct").hidden = true;
+  $("which-digit").hidden = true;
   inside.clear();
 }
 
@@ -339,6 +340,11 @@ function showReading(result, settled) {
   drawBars($("bars"), digit);
   $("inputs").replaceChildren(...result.digits.map((d, i) => digitFigure(d, i)));
   $("correct").hidden = !state.keeping || !result.digits.length;
+  $("truth-label").textContent = result.digits.length > 1
+    ? `Wrong? Digit ${state.selected + 1} is a` : "Wrong? It is a";
+  $("which-digit").hidden = result.digits.length < 2;
+  $("which-digit").textContent = `The bars and the layers show digit ${state.selected + 1} ` +
+    `of ${result.digits.length}: click another to see it.`;
   if (digit) inside.show(digit.input);
 }
 
@@ -738,8 +744,11 @@ async function keepSample(blob, digit, statusEl) {
 
 $("correct").addEventListener("submit", async (e) => {
   e.preventDefault();
-  if (!strokes.length) return;
-  const blob = await new Promise((ok) => pad.toBlob(ok, "image/png"));
+  if (!strokes.length || !state.reading) return;
+  // one digit: the drawing as drawn; several: the chosen one, as the network sees it
+  const digits = state.reading.digits;
+  const blob = digits.length > 1 ? await renderToPng(digits[state.selected].input)
+    : await new Promise((ok) => pad.toBlob(ok, "image/png"));
   keepSample(blob, $("truth").value, $("kept"));
 });
 
@@ -1122,41 +1131,57 @@ const train = (() => {
   function chart() {
     const c = $("chart");
     const g = c.getContext("2d");
-    const W = c.width, H = c.height, L = 44, R = 44, T = 12, B = 28;
+    const W = c.width, H = c.height, L = 44, R = 48, T = 26, B = 28;
     g.clearRect(0, 0, W, H);
     g.font = "12px system-ui, sans-serif";
-    g.fillStyle = "#57606a";
     g.strokeStyle = "#d0d7de";
+    g.lineWidth = 1;
     g.strokeRect(L, T, W - L - R, H - T - B);
     const n = Math.max(1, epochs.length ? epochs[0].epochs : 1);
     const maxLoss = Math.max(0.5, ...epochs.map((e) => Math.max(e.train_loss, e.val_loss || 0)));
+    const accs = epochs.map((e) => e.val_accuracy).filter((v) => v !== undefined);
+    const lowAcc = accs.length ? Math.max(0, Math.floor(Math.min(...accs) * 10) / 10) : 0;
     const x = (i) => L + (W - L - R) * (i / n);
     const yl = (v) => T + (H - T - B) * (1 - v / maxLoss);
-    const ya = (v) => T + (H - T - B) * (1 - v);
-    g.fillText("loss", 4, T + 10);
-    g.fillText(maxLoss.toFixed(1), 4, T + 24);
+    const ya = (v) => T + (H - T - B) * (1 - (v - lowAcc) / (1 - lowAcc));
+    g.fillStyle = "#57606a";
+    g.fillText(maxLoss.toFixed(1), 8, T + 10);
     g.fillText("0", L - 12, H - B);
-    g.fillText("acc.", W - R + 4, T + 10);
-    g.fillText("100%", W - R + 4, T + 24);
-    g.fillText(`epoch (of ${n})`, W / 2 - 30, H - 8);
-    const line = (key, y, colour, dash = []) => {
-      const pts = epochs.filter((e) => e[key] !== undefined);
+    g.fillText("100%", W - R + 4, T + 10);
+    g.fillText(`${Math.round(lowAcc * 100)}%`, W - R + 4, H - B);
+    g.fillText(epochs.length ? `epoch (of ${n})` : "epoch", W / 2 - 30, H - 8);
+    const key = (label, colour, at, dash = []) => {
+      g.strokeStyle = colour;
+      g.setLineDash(dash);
+      g.lineWidth = 2;
+      g.beginPath(); g.moveTo(at, 10); g.lineTo(at + 18, 10); g.stroke();
+      g.setLineDash([]);
+      g.fillStyle = colour;
+      g.fillText(label, at + 22, 14);
+    };
+    key("train loss", "#d1242f", L);
+    key("validation loss", "#d1242f", L + 100, [4, 3]);
+    key("validation accuracy", "#0b5cad", L + 228);
+    const line = (name, y, colour, dash = []) => {
+      const pts = epochs.filter((e) => e[name] !== undefined);
       if (!pts.length) return;
       g.strokeStyle = colour;
       g.setLineDash(dash);
       g.lineWidth = 2;
       g.beginPath();
-      pts.forEach((e, i) => (i ? g.lineTo(x(e.epoch), y(e[key])) : g.moveTo(x(e.epoch), y(e[key]))));
+      pts.forEach((e, i) => (i ? g.lineTo(x(e.epoch), y(e[name])) : g.moveTo(x(e.epoch), y(e[name]))));
       g.stroke();
-      pts.forEach((e) => { g.fillStyle = colour; g.fillRect(x(e.epoch) - 2, y(e[key]) - 2, 4, 4); });
       g.setLineDash([]);
+      g.fillStyle = colour;
+      pts.forEach((e) => g.fillRect(x(e.epoch) - 2, y(e[name]) - 2, 4, 4));
     };
     line("train_loss", yl, "#d1242f");
     line("val_loss", yl, "#d1242f", [4, 3]);
     line("val_accuracy", ya, "#0b5cad");
-    g.fillStyle = "#d1242f"; g.fillText("train loss", L + 8, H - B - 24);
-    g.fillText("val loss (dashed)", L + 8, H - B - 10);
-    g.fillStyle = "#0b5cad"; g.fillText("val accuracy", W - R - 86, H - B - 10);
+    if (accs.length) {
+      g.fillStyle = "#0b5cad";
+      g.fillText(pct(accs[accs.length - 1]), W - R - 44, ya(accs[accs.length - 1]) + 16);
+    }
     c.dataset.epochs = String(epochs.length);
   }
 
