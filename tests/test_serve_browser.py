@@ -165,6 +165,9 @@ def test_a_photo_of_a_number_is_read(page, tmp_path):
     assert cards.nth(0).get_by_role("button", name="Keep").count() == 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-photo.png"), full_page=True)
+    # a photo digit in the network's layers
+    cards.nth(0).get_by_role("button", name="Look inside the network at digit 1").click()
+    page.wait_for_function("document.querySelectorAll('#layers canvas.maps').length >= 5")
     # a photo digit corrected and kept becomes a sample of this browser
     cards.nth(1).locator("select").select_option(str(labels[pick[1]]))
     cards.nth(1).get_by_role("button", name="Keep").click()

@@ -1008,7 +1008,17 @@ function photoDigit(d, i) {
   bars.className = "bars mini";
   bars.setAttribute("aria-label", `Probabilities of digit ${i + 1}`);
   drawBars(bars, d);
-  card.append(inputCanvas(d.input, `Digit ${i + 1} as the network sees it: ${what}`), title, bars);
+  const look = document.createElement("button");
+  look.type = "button";
+  look.className = "look";
+  look.title = "Show this digit in the network's layers";
+  look.setAttribute("aria-label", `Look inside the network at digit ${i + 1}`);
+  look.append(inputCanvas(d.input, `Digit ${i + 1} as the network sees it: ${what}`));
+  look.addEventListener("click", () => {
+    inside.show(d.input);
+    $("inside-title").scrollIntoView({ block: "start", behavior: "smooth" });
+  });
+  card.append(look, title, bars);
   if (state.keeping) {
     const form = document.createElement("form");
     form.className = "correct";
