@@ -86,7 +86,22 @@ def sample_image(sample_id: int, svc: ServicesDep, who: OwnerDep) -> Response:
     data = svc.store.image(sample_id, owner=who)
     if data is None:
         raise ApiError(404, f"you have no sample {sample_id}", "no_sample")
-    return Response(data, media_type="image/png", headers={"Cache-Control": "private"})
+    kind = next((t for magic, t in IMAGE_TYPES if data.startswith(magic)), None)
+    return Response(
+        data,
+        media_type=kind or "application/octet-stream",
+        headers={"Cache-Control": "private", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+#: what a kept sample is, by its first bytes (the page keeps PNGs; the API takes any image)
+IMAGE_TYPES = (
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"BM", "image/bmp"),
+    (b"RIFF", "image/webp"),
+)
 
 
 @router.delete(
