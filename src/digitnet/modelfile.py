@@ -56,7 +56,10 @@ def save_model(
         "meta": model.meta if meta is None else meta,
     }
     payload = json.dumps(doc, allow_nan=False, default=_json_default).encode("utf-8")
-    arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
+    # dict[str, Any]: numpy's stub types savez's keywords as arrays beside `allow_pickle`
+    arrays: dict[str, Any] = {
+        name: np.ascontiguousarray(a) for name, a in model.state_dict().items()
+    }
     arrays[META_KEY] = np.frombuffer(payload, dtype=np.uint8)
     try:
         atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
@@ -86,8 +89,8 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(
-            f"model file {path} not found: check the path, or train one with "
-            "`digitnet train --out MODEL.npz`"
+            f"model file {path} not found; check the path, or train one (digitnet train)",
+            subject=str(path),
         )
     try:
         unpacked_size(path, MAX_UNPACKED, ModelFileError)
@@ -103,7 +106,7 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
     except NPZ_ERRORS as exc:
         raise ModelFileError(
             f"{path} is not a readable digitnet model (truncated, corrupted "
-            f"or another kind of file: {one_line(exc, 120)}); re-create or "
+            f"or another kind of file: {one_line(exc, 80)}); re-create or "
             "re-download it"
         ) from None
     return _build(path, doc, arrays)
@@ -159,16 +162,14 @@ def _check_declared_size(
             shape, _, dtype = fmt.read_array_header_2_0(f)
         else:
             raise error(
-                f"{path}: array {info.filename} has the .npy format version "
-                f"{version[0]}.{version[1]}, which digitnet does not read; re-create "
-                "the file with digitnet"
+                f"{path}: array {info.filename} has .npy format {version[0]}.{version[1]}, "
+                "which digitnet does not read; re-create the file with digitnet"
             )
     declared = math.prod(int(n) for n in shape) * dtype.itemsize
     if declared > info.file_size:
         raise error(
-            f"{path}: array {info.filename} declares shape {tuple(shape)} "
-            f"({declared:,} bytes) but holds only {info.file_size:,} bytes (truncated "
-            "or forged); re-create or re-download it"
+            f"{path}: array {info.filename} declares shape {tuple(shape)} but holds "
+            f"{info.file_size:,} bytes (truncated or forged); re-create or re-download it"
         )
 
 
@@ -177,7 +178,7 @@ def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
         doc = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(
-            f"{path}: the model metadata is corrupted ({one_line(exc, 120)}); "
+            f"{path}: the model metadata is corrupted ({one_line(exc, 80)}); "
             "re-create or re-download the file"
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -197,6 +198,7 @@ def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
 
 
 def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential | Ensemble:
+    model: Sequential | Ensemble
     try:
         arch = doc["architecture"]
         if arch.get("type") == "Ensemble":
@@ -207,7 +209,7 @@ def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Se
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(
             f"{path}: the architecture and weights do not fit together "
-            f"({one_line(exc, 120)}); the file is corrupted or was edited"
+            f"({one_line(exc, 80)}); the file is corrupted or was edited"
         ) from None
     model.meta = doc.get("meta") or {}
     model.saved_with = doc.get("digitnet_version")

@@ -134,6 +134,8 @@ class Sequential(Module):
         self.built = False
         #: free-form JSON-compatible metadata saved with the model (see digitnet.modelfile)
         self.meta: dict[str, Any] = {}
+        #: the digitnet version that wrote the model file it was loaded from (None: made here)
+        self.saved_with: str | None = None
         #: a network's input is data: no dx unless asked for (see backward)
         self.needs_input_grad = False
         if input_shape is not None:

@@ -138,7 +138,8 @@ def load(folder: str | Path) -> Resumed:
     path = Path(folder) / FILE
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: no checkpoint there (start the run with --checkpoint {folder})"
+            f"{path}: no checkpoint there; give the folder a run was checkpointed into",
+            subject=str(folder),
         )
     try:
         unpacked_size(path, MAX_UNPACKED, CheckpointError)
@@ -149,7 +150,7 @@ def load(folder: str | Path) -> Resumed:
         raise
     except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
         raise CheckpointError(
-            f"{path}: damaged or truncated checkpoint ({one_line(exc, 120)}); "
+            f"{path}: damaged or truncated checkpoint ({one_line(exc, 80)}); "
             "delete it to start the run again"
         ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -157,9 +158,8 @@ def load(folder: str | Path) -> Resumed:
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format {version!r} was written by a newer "
-            f"digitnet ({meta.get('digitnet_version')}); this is "
-            f"{__version__}: upgrade digitnet to resume it"
+            f"{path}: checkpoint format {version!r} is from a newer digitnet "
+            f"({meta.get('digitnet_version')}, this is {__version__}); upgrade digitnet"
         )
     try:
         loop = meta["loop"]
@@ -190,7 +190,7 @@ def load(folder: str | Path) -> Resumed:
         )
     except (KeyError, TypeError, ValueError, DigitnetError) as exc:
         raise CheckpointError(
-            f"{path}: damaged checkpoint ({one_line(exc, 120)}); delete it to start the run again"
+            f"{path}: damaged checkpoint ({one_line(exc, 80)}); delete it to start the run again"
         ) from None
 
 
@@ -200,9 +200,8 @@ def check_same_run(folder: str | Path, saved: dict[str, Any], given: dict[str, A
     for key in sorted(set(saved) | set(given)):
         if saved.get(key) != given.get(key):
             raise CheckpointError(
-                f"{Path(folder) / FILE} is a checkpoint of another run: its {key} is "
-                f"{saved.get(key)!r}, here it is {given.get(key)!r}; resume it with the "
-                "same settings and data, or use another checkpoint folder"
+                f"{Path(folder) / FILE} is of another run (its {key} is {saved.get(key)!r}, "
+                f"here {given.get(key)!r}); resume with its settings and data"
             )
 
 

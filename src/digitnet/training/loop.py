@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +178,7 @@ class LoopState:
     best_state: dict[str, np.ndarray] | None = None
     waited: int = 0
     history: History = field(default_factory=History)
-    rng: dict[str, dict] | None = None
+    rng: dict[str, Mapping[str, Any]] | None = None
     finished: bool = False
 
 
@@ -265,6 +265,8 @@ def fit(
         state, optimizer_state = resume
         try:
             optimizer.load_state_dict(optimizer_state)
+            if state.rng is None:
+                raise ValueError("it holds no random streams")
             for name, gen in streams.items():
                 gen.bit_generator.state = state.rng[name]
         except (ValueError, TypeError, KeyError) as exc:
@@ -333,8 +335,11 @@ def _make_augmenter(config: TrainConfig, rng: np.random.Generator):
         return None
     from digitnet.data.augment import Augmenter
 
+    # the settings come from presets, model files and checkpoints (JSON): Augmenter checks
+    # each name and value, and an unknown name is a TypeError
+    settings: dict[str, Any] = dict(config.augment)
     try:
-        return Augmenter(**config.augment, rng=rng)
+        return Augmenter(**settings, rng=rng)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid augmentation settings {config.augment}: {exc}") from None
 
@@ -369,9 +374,9 @@ def _train_epoch(
                 loss, dout = loss_fn(out, labels[idx])
             if not math.isfinite(loss):
                 raise DivergenceError(
-                    f"training diverged at epoch {epoch}, batch {step + 1}: the loss became "
-                    f"{loss}. The learning rate ({optimizer.lr:g}) is probably too high; try "
-                    f"a smaller one (e.g. {config.lr / 10:g})"
+                    f"training diverged at epoch {epoch}, batch {step + 1} (loss {loss}): the "
+                    f"learning rate {optimizer.lr:g} is probably too high; try "
+                    f"{config.lr / 10:g}"
                 )
             model.backward(dout)
             optimizer.step()

@@ -17,8 +17,15 @@ from collections.abc import Sequence
 
 from digitnet import __version__
 from digitnet.apps.cli import checker, data, evaluate, models, read, serve, train
-from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, format_epoch
-from digitnet.errors import ConfigError, DigitnetError, one_line
+from digitnet.apps.cli.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Parser,
+    error_line,
+    format_epoch,
+)
+from digitnet.errors import ConfigError, DigitnetError
 
 #: the command groups, in the order ``digitnet --help`` lists them
 GROUPS = (train, checker, evaluate, models, serve, read, data)
@@ -63,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_runtime()
         return args.func(args)
     except DigitnetError as exc:
-        print(f"digitnet {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(error_line(args.command, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"digitnet {args.command}: interrupted", file=sys.stderr)

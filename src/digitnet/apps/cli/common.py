@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitnet.errors import DigitnetError
+from digitnet.data.files import ENV_VAR, HINT_FOLDER, HINT_WRITABLE
+from digitnet.errors import DigitnetError, one_line
 
 #: exit statuses of every command: 0 done (every input answered, "not a digit" included),
 #: 1 an error (a bad file or setting; with several inputs, at least one failed and the others
@@ -22,6 +23,21 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+#: the library's hints about its ``data_dir`` argument, as the command line words them
+HINTS = {
+    HINT_FOLDER: f"point --data-dir or {ENV_VAR} at a folder with the MNIST files",
+    HINT_WRITABLE: f"choose a writable folder with --data-dir or {ENV_VAR}",
+}
+
+
+def error_line(command: str, exc: BaseException) -> str:
+    """``digitnet COMMAND: error: what is wrong (where); what to do``: how every command
+    shows a :class:`~digitnet.errors.DigitnetError` (at most 200 characters after the
+    prefix, the hint whole and last, in the command line's words)."""
+    hint = HINTS.get(getattr(exc, "hint", None) or "")
+    return f"digitnet {command}: error: {one_line(exc, hint=hint)}"
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,6 +8,7 @@ from typing import Any
 
 from digitnet.apps.cli.common import (
     EXIT_ERROR,
+    HINTS,
     add_data_dir,
     add_output,
     load_data,
@@ -15,6 +16,7 @@ from digitnet.apps.cli.common import (
     output_file,
     positive_int,
 )
+from digitnet.data.files import HINT_FOLDER
 from digitnet.errors import DigitnetError
 
 #: augment-preview's settings, with their units
@@ -84,7 +86,8 @@ def run_data(args: argparse.Namespace) -> int:
         with DownloadProgress() as bar:
             download_mnist(args.data_dir, progress=bar)
     info = mnist_info(args.data_dir)
-    print(json.dumps(info, default=str, indent=2) if args.json else format_info(info))
+    hint = f"run `digitnet data download`, or {HINTS[HINT_FOLDER]}"
+    print(json.dumps(info, default=str, indent=2) if args.json else format_info(info, hint=hint))
     return 0 if info["ok"] else EXIT_ERROR
 
 
