@@ -24,3 +24,25 @@ def test_quick_start_has_exactly_two_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert quick_start_commands()[1] in ci
+
+
+def test_ci_runs_the_checkers_before_the_tests_with_the_dev_extra():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    tests = ci.index(quick_start_commands()[1])
+    checks = [
+        ci.index(line)
+        for line in (
+            '.venv/bin/pip install -q -e ".[dev]"',
+            ".venv/bin/ruff check .",
+            ".venv/bin/ruff format --check .",
+            ".venv/bin/mypy",
+        )
+    ]
+    assert checks == sorted(checks) and checks[-1] < tests
+    assert "set -euo pipefail" in ci  # a finding stops the run
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert {d.split("==")[0] for d in extras["dev"]} >= {"digitnet[test]", "ruff", "mypy"}
