@@ -24,18 +24,20 @@ def add_arguments(sub: Any) -> None:
         "export",
         help="write a model as an ONNX graph (onnxruntime, browsers)",
         description="Write a model file (default: the shipped model) as an ONNX "
-        "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background; "
-        "outputs 'probabilities' (N, 10) and 'label' (N,). The input's type and "
-        "range are written in the file's metadata. Needs pip install "
+        "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background, uint8 0-255 "
+        "as in the MNIST files (as the web page's download); outputs 'probabilities' "
+        "(N, 10) and 'label' (N,). The input's type and range are written in the "
+        "file's metadata (input_type, input_range). Needs pip install "
         "'digitnet[onnx]'.",
     )
     add_model(p, positional=True)
     p.add_argument("--onnx", "-o", required=True, metavar="OUT.onnx", help="where to write it")
     p.add_argument(
         "--input-type",
-        choices=("float", "uint8"),
-        default="float",
-        help="float32 pixels in [0, 1] (default) or uint8 0-255",
+        choices=("uint8", "float"),
+        default="uint8",
+        help="uint8 pixels 0-255 (default) or float32 in [0, 1] (fed 0-255, a float "
+        "graph answers wrongly without an error)",
     )
     p.set_defaults(func=run_export)
 
@@ -93,17 +95,15 @@ def add_arguments(sub: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from digitnet.interop import write_onnx
+    from digitnet.interop import OPSET, describe_input, write_onnx
     from digitnet.modelfile import load_model
 
     out = output_file("--onnx", args.onnx)
     model = load_model(model_path(args))
     write_onnx(out, model, input_type=args.input_type)
-    scale = "float32 in [0, 1]" if args.input_type == "float" else "uint8 0-255"
-    print(
-        f"Saved {out} (ONNX opset 17; input 'pixels' (N, 28, 28) {scale}, 0 = background; "
-        "outputs 'probabilities' (N, 10) and 'label' (N,))"
-    )
+    print(f"Saved {out} (ONNX opset {OPSET}; metadata input_type={args.input_type})")
+    print(f"  input  {describe_input(args.input_type)}")
+    print(f"  output 'probabilities' (N, {model.output_shape[-1]}), 'label' (N,)")
     return 0
 
 
