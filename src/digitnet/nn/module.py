@@ -208,6 +208,14 @@ class Sequential(Module):
             layer.grads[key] = flat_g[off : off + p.size].reshape(p.shape)
         self.flat_params, self.flat_grads = flat_p, flat_g
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled or deep-copied: NumPy copied each layer's parameter views on their own,
+        so they are moved back into new flat buffers, as :meth:`build` leaves them (an
+        optimizer made afterwards updates the layers' own arrays)."""
+        self.__dict__.update(state)
+        if getattr(self, "flat_params", None) is not None:
+            self._flatten_parameters()
+
     def flat_buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The two 1-D buffers holding every parameter and every gradient (each layer's
         arrays are views into them), for optimizers to update in one go; None without

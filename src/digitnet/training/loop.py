@@ -23,7 +23,7 @@ import numpy as np
 
 from digitnet.data.preprocess import to_input
 from digitnet.errors import ConfigError, DivergenceError
-from digitnet.nn import Sequential, make_optimizer, make_schedule
+from digitnet.nn import Optimizer, Sequential, make_optimizer, make_schedule
 from digitnet.nn.losses import get_loss, softmax_cross_entropy
 from digitnet.progress import ProgressBar
 
@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     augment: dict[str, float] | None = None
     eval_batch_size: int = 1000
+    shuffle: bool = True  # a new order each epoch; False: the training set's own order
 
     def validate(self) -> None:
         """Raise ConfigError naming the first invalid setting."""
@@ -83,6 +84,8 @@ class TrainConfig:
             raise bad("label_smoothing", "must be in [0, 1)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", "must be a non-negative integer")
+        if not isinstance(self.shuffle, bool):
+            raise bad("shuffle", "must be True or False")
         try:
             get_loss(self.loss)
             make_schedule(
@@ -195,6 +198,19 @@ class Interrupted(Exception):
 Checkpoint = Callable[[Sequential, Any, "TrainConfig", LoopState], None]
 
 
+def make_model_optimizer(model: Sequential, config: TrainConfig) -> Optimizer:
+    """The optimizer :func:`fit` trains ``model`` with: ``config``'s kind and settings over
+    the model's parameters, updated in its flat buffers."""
+    return make_optimizer(
+        config.optimizer,
+        list(model.named_parameters()),
+        config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        flat=model.flat_buffers(),
+    )
+
+
 def fit(
     model: Sequential,
     train: Any,
@@ -207,6 +223,7 @@ def fit(
     checkpoint_every: int | None = None,
     resume: tuple[LoopState, dict[str, np.ndarray]] | None = None,
     stop: Callable[[], bool] | None = None,
+    optimizer: Optimizer | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
@@ -231,6 +248,10 @@ def fit(
     stop : callable, optional
         Asked after every mini-batch; when it returns True the state is checkpointed and
         :class:`Interrupted` raised.
+    optimizer : Optimizer, optional
+        The optimizer to continue with (:func:`make_model_optimizer` of ``model``, its
+        moments and step count carried over from earlier calls, as scikit-learn's
+        ``partial_fit`` does); by default a new one. Not together with ``resume``.
 
     Raises
     ------
@@ -242,14 +263,10 @@ def fit(
     for layer in model.layers:  # dropout draws from its own stream
         if hasattr(layer, "rng"):
             layer.rng = streams["dropout"]
-    optimizer = make_optimizer(
-        config.optimizer,
-        list(model.named_parameters()),
-        config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        flat=model.flat_buffers(),
-    )
+    if optimizer is None:
+        optimizer = make_model_optimizer(model, config)
+    elif resume is not None:
+        raise ConfigError("give an optimizer to continue with or a run to resume, not both")
     schedule = make_schedule(
         config.schedule,
         config.lr,
@@ -357,7 +374,8 @@ def _train_epoch(
     epoch = state.epoch
     start = time.perf_counter() - state.epoch_seconds
     if state.order is None:
-        state.order, state.step, state.loss_sum = rng.permutation(n), 0, 0.0
+        order = rng.permutation(n) if config.shuffle else np.arange(n)
+        state.order, state.step, state.loss_sum = order, 0, 0.0
     order = state.order
     label = f"Epoch {epoch}/{config.epochs}"
     with ProgressBar(steps, label, enabled=progress) as bar:
