@@ -5,9 +5,10 @@ reader with ``recognise``, ``digitnet adapt``'s sample-folder reader), Hypothesi
 ``--examples`` inputs from the strategies in ``tests/fuzz_inputs.py`` (valid files broken
 every way: cut short, bytes flipped and inserted, odd headers, random bytes, foreign
 archives; sample folders with near-miss, missing or empty digit folders, files where folders
-should be, folders and named pipes called like images, broken and looping links). Each parser runs in its own process,
-so the peak memory (``ru_maxrss``) is that parser's. A crash is any exception that is not
-digitnet's own one-line error; a hang is an input that takes more than ``--slow`` seconds.
+should be, folders and named pipes called like images, broken and looping links). Each
+parser runs in its own process, so the peak memory (``ru_maxrss``) is that parser's. A crash
+is any exception that is not digitnet's own one-line error; a hang is an input that takes
+more than ``--slow`` seconds.
 
 Usage (from the repository root)::
 

@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from digitnet.apps.cli import main
-from digitnet.apps.cli import train as train_command
+from digitnet.apps.cli import common, main
 from digitnet.training import loop
 
 
@@ -46,7 +45,7 @@ def started(monkeypatch, digits_data):
         return epoch(*args, **kwargs)
 
     monkeypatch.setattr(loop, "_train_epoch", counting)
-    monkeypatch.setattr(train_command, "load_data", lambda *args, **kwargs: digits_data)
+    monkeypatch.setattr(common, "load_data", lambda *args, **kwargs: digits_data)
     return begun
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from digitnet import __version__
-from digitnet.errors import ModelFileError, one_line
+from digitnet.errors import DigitnetError, ModelFileError, one_line
 from digitnet.files import atomic_write
 from digitnet.nn import Ensemble, Sequential
 
@@ -87,29 +87,39 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
         Missing, truncated, corrupted, foreign or newer-format file (one line, with the fix).
     """
     path = Path(path)
-    if not path.is_file():
+    arrays = read_npz(
+        path,
+        ModelFileError,
+        missing=f"model file {path} not found; check the path, or train one (digitnet train)",
+        damaged=f"{path} is not a readable digitnet model (truncated, corrupted or another "
+        "kind of file: {cause}); re-create or re-download it",
+    )
+    if META_KEY not in arrays:
         raise ModelFileError(
-            f"model file {path} not found; check the path, or train one (digitnet train)",
+            f"{path} is an .npz archive but not a digitnet model (no digitnet metadata)",
             subject=str(path),
         )
+    doc = _read_doc(path, arrays.pop(META_KEY))
+    return _build(path, doc, arrays)
+
+
+def read_npz(
+    path: Path, error: type[DigitnetError], *, missing: str, damaged: str
+) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` archive ``path`` (model files and checkpoints), read
+    without pickle and only after its zip directory and array headers were checked (bombs,
+    forged sizes). Raises ``error``: ``missing`` when there is no such file, ``damaged``
+    (its ``{cause}`` filled in) when it cannot be read."""
+    if not path.is_file():
+        raise error(missing, subject=str(path))
     try:
-        unpacked_size(path, MAX_UNPACKED, ModelFileError)
+        unpacked_size(path, MAX_UNPACKED, error)
         with np.load(path, allow_pickle=False) as npz:
-            if META_KEY not in npz.files:
-                raise ModelFileError(
-                    f"{path} is an .npz archive but not a digitnet model (no digitnet metadata)"
-                )
-            doc = _read_doc(path, npz[META_KEY])
-            arrays = {k: npz[k] for k in npz.files if k != META_KEY}
-    except ModelFileError:
+            return {k: npz[k] for k in npz.files}
+    except DigitnetError:
         raise
     except NPZ_ERRORS as exc:
-        raise ModelFileError(
-            f"{path} is not a readable digitnet model (truncated, corrupted "
-            f"or another kind of file: {one_line(exc, 80)}); re-create or "
-            "re-download it"
-        ) from None
-    return _build(path, doc, arrays)
+        raise error(damaged.format(cause=one_line(exc, 80)), subject=str(path)) from None
 
 
 #: what reading a damaged .npz can raise: zip and zlib errors, NumPy's header parser

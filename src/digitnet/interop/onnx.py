@@ -71,6 +71,7 @@ def describe_input(input_type: str) -> str:
     of a graph written with ``input_type``."""
     return f"'pixels' (N, 28, 28) {INPUT_RANGES[input_type]}"
 
+
 #: the layer types with an ONNX form (exact types: a subclass may compute something else)
 SUPPORTED = (
     AvgPool2D,

@@ -31,7 +31,7 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import CheckpointError, DigitnetError, one_line
-from digitnet.modelfile import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
+from digitnet.modelfile import read_npz
 from digitnet.nn import Sequential
 from digitnet.training.loop import History, LoopState, TrainConfig
 
@@ -136,23 +136,19 @@ def load(folder: str | Path) -> Resumed:
         No checkpoint there, a damaged or truncated file, or one of a newer format.
     """
     path = Path(folder) / FILE
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: no checkpoint there; give the folder a run was checkpointed into",
-            subject=str(folder),
-        )
+    damaged = (
+        f"{path}: damaged or truncated checkpoint ({{cause}}); delete it to start the run again"
+    )
+    arrays = read_npz(
+        path,
+        CheckpointError,
+        missing=f"{path}: no checkpoint there; give the folder a run was checkpointed into",
+        damaged=damaged,
+    )
     try:
-        unpacked_size(path, MAX_UNPACKED, CheckpointError)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
-    except CheckpointError:
-        raise
-    except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
-        raise CheckpointError(
-            f"{path}: damaged or truncated checkpoint ({one_line(exc, 80)}); "
-            "delete it to start the run again"
-        ) from None
+    except (KeyError, ValueError) as exc:  # no metadata, not UTF-8, not JSON
+        raise CheckpointError(damaged.format(cause=one_line(exc, 80))) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digitnet checkpoint")
     version = meta.get("format_version")

@@ -88,15 +88,7 @@ class TrainConfig:
             raise bad("shuffle", "must be True or False")
         try:
             get_loss(self.loss)
-            make_schedule(
-                self.schedule,
-                self.lr,
-                self.epochs,
-                warmup=self.warmup,
-                step_size=self.step_size,
-                gamma=self.gamma,
-                min_lr=self.min_lr,
-            )
+            self.lr_schedule()
             # the optimizer checks its own settings (name, lr, momentum, weight decay)
             make_optimizer(
                 self.optimizer,
@@ -107,6 +99,18 @@ class TrainConfig:
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def lr_schedule(self) -> Callable[[float], float]:
+        """The learning rate at a point of the run (in epochs from 0), from these settings."""
+        return make_schedule(
+            self.schedule,
+            self.lr,
+            self.epochs,
+            warmup=self.warmup,
+            step_size=self.step_size,
+            gamma=self.gamma,
+            min_lr=self.min_lr,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -267,15 +271,7 @@ def fit(
         optimizer = make_model_optimizer(model, config)
     elif resume is not None:
         raise ConfigError("give an optimizer to continue with or a run to resume, not both")
-    schedule = make_schedule(
-        config.schedule,
-        config.lr,
-        config.epochs,
-        warmup=config.warmup,
-        step_size=config.step_size,
-        gamma=config.gamma,
-        min_lr=config.min_lr,
-    )
+    schedule = config.lr_schedule()
     augment = _make_augmenter(config, streams["augment"])
     state = LoopState()
     if resume is not None:

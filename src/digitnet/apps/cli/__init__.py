@@ -17,14 +17,8 @@ from collections.abc import Sequence
 
 from digitnet import __version__
 from digitnet.apps.cli import checker, data, evaluate, models, read, serve, train
-from digitnet.apps.cli.common import (
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    Parser,
-    error_line,
-    format_epoch,
-)
+from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, error_line
+from digitnet.apps.cli.epochs import format_epoch
 from digitnet.errors import ConfigError, DigitnetError
 
 #: the command groups, in the order ``digitnet --help`` lists them
