@@ -45,11 +45,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if (
-            action.option_strings
-            and action.default not in (None, False, argparse.SUPPRESS)
-            and "%(default)" not in text
-        ):
+        unset = action.default is None or action.default is False  # not 0: a real default
+        if action.option_strings and not unset and action.default != argparse.SUPPRESS:
             text += " (default: %(default)s)"
         return text
 

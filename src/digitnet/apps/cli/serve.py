@@ -16,7 +16,7 @@ def add_arguments(sub: Any) -> None:
     )
     common.add_model(p)
     p.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)"
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface"
     )
     common.add_count(p, "--port", "the port", 8000)
     common.add_count(p, "--workers", "worker processes, each with its own copy of the model", 1)
