@@ -82,7 +82,7 @@ KNOWN_FLAGS = {"training/mix.py"}
 
 def test_the_library_names_no_command_line_flag():
     """Outside apps/ the messages (and the data hints) say what to do in words a Python
-    caller can use too; the CLI adds its own option (apps.cli.common.HINTS)."""
+    caller can use too; the CLI adds its own option (apps.cli.common.hints)."""
     named = [
         (where, text)
         for where, text in _messages()
@@ -97,11 +97,11 @@ def test_the_library_names_no_command_line_flag():
 
 
 def test_the_cli_words_every_data_hint_with_its_option():
-    from digitnet.apps.cli.common import HINTS
+    from digitnet.apps.cli.common import hints
     from digitnet.data import files
 
-    assert set(HINTS) == {files.HINT_FOLDER, files.HINT_WRITABLE}
-    assert all("--data-dir" in h for h in HINTS.values())
+    assert set(hints()) == {files.HINT_FOLDER, files.HINT_WRITABLE}
+    assert all("--data-dir" in h for h in hints().values())
 
 
 def test_every_exception_is_listed_once_and_reachable_from_the_package():

@@ -425,3 +425,20 @@ def test_marks_below_the_models_threshold_are_not_digits(model_file, files, tmp_
     # the same model without a threshold reads the digit as before
     assert main(["predict", "--model", str(model_file), "--no-checker", str(paths["digit"])]) == 0
     assert "not a digit" not in capsys.readouterr().out
+
+
+def test_a_style_reweighs_the_ambiguous_digits_and_a_bad_one_is_refused(model_file, files):
+    from digitnet.errors import ConfigError
+    from digitnet.evaluation.styles import PRIOR, apply_style
+
+    p = np.array([[0.0, 0.45, 0.0, 0.0, 0.05, 0.0, 0.0, 0.45, 0.0, 0.05]], np.float32)
+    cont = apply_style(p, "continental")
+    assert cont[0].argmax() == 1
+    total = 0.45 * PRIOR + 0.05 * PRIOR + 0.45 + 0.05
+    assert cont[0, 1] == pytest.approx(0.45 * PRIOR / total, rel=1e-6)
+    assert apply_style(p, "american")[0].argmax() == 7
+    assert apply_style(p, "auto") is p
+    paths, _ = files
+    assert recognise(paths["digit"], digits_model(), style="american").prediction is not None
+    with pytest.raises(ConfigError, match="style must be one of"):
+        recognise(paths["digit"], digits_model(), style="swiss")

@@ -108,8 +108,8 @@ class Sequential(Module):
     layers : sequence of Module
         The layers, first to last. The last layer produces logits (N, classes).
     input_shape : tuple of int, optional
-        Per-example input shape such as ``(1, 28, 28)``; when given together with ``rng`` the
-        network is built immediately.
+        Per-example input shape such as ``(28, 28, 1)`` (channels-last images) or
+        ``(784,)``; when given together with ``rng`` the network is built immediately.
     rng : np.random.Generator, optional
         Source of randomness for initialisation and dropout.
     dtype : numpy dtype

@@ -32,6 +32,7 @@ import numpy as np
 from digitnet.errors import DigitnetError, NoInkError
 from digitnet.evaluation.confidence import BLANK, NOT_A_DIGIT, not_a_digit_threshold
 from digitnet.evaluation.evaluate import predict_proba
+from digitnet.evaluation.styles import apply_style, check_style
 from digitnet.imaging.imagefile import ImageSource
 from digitnet.imaging.images import Prepared, prepare
 from digitnet.nn import Sequential
@@ -150,6 +151,7 @@ def recognise(
     top: int = 3,
     checker: Sequential | bool = True,
     exhaustive: bool = False,
+    style: str = "auto",
 ) -> Recognition:
     """Read the digits of one image.
 
@@ -171,12 +173,16 @@ def recognise(
     exhaustive : bool
         Read every candidate segment, even those of readings that cannot win (the slow
         reference for the default, which skips them and chooses the same reading).
+    style : {"auto", "continental", "american"}
+        Which culture's handwriting to expect where two disagree (a flagged 1 or a 7, a
+        closed 4 or a 9): :mod:`digitnet.evaluation.styles`.
 
     Raises
     ------
     ImageError
         Unreadable image, or no digit in it.
     """
+    check_style(style)
     if model is None:
         from digitnet.models import load_shipped_model
 
@@ -186,7 +192,7 @@ def recognise(
     except NoInkError:
         return Recognition(file=_name(source), reason=BLANK)
     name = str(source) if isinstance(source, str | os.PathLike) else prepared.loaded.name
-    return next(_read_batch([(name, prepared)], model, top, _checker(checker), exhaustive))
+    return next(_read_batch([(name, prepared)], model, top, _checker(checker), exhaustive, style))
 
 
 def _name(source: ImageSource) -> str:
@@ -202,6 +208,7 @@ def recognise_files(
     batch_size: int = 64,
     checker: Sequential | bool = True,
     exhaustive: bool = False,
+    style: str = "auto",
 ) -> Iterator[Recognition]:
     """Read many images, yielding one :class:`Recognition` per path, in order.
 
@@ -211,6 +218,7 @@ def recognise_files(
     they are large: the preprocessing steps of at most :data:`BATCH_PIXELS` working pixels
     are held at a time). ``checker`` and ``exhaustive`` as for :func:`recognise`.
     """
+    check_style(style)
     second = _checker(checker)
     pending: list[tuple[str, Prepared | Recognition | str]] = []
     pixels = 0
@@ -224,9 +232,9 @@ def recognise_files(
         except DigitnetError as exc:
             pending.append((str(path), str(exc)))
         if len(pending) >= batch_size or pixels >= BATCH_PIXELS:
-            yield from _read_batch(pending, model, top, second, exhaustive)
+            yield from _read_batch(pending, model, top, second, exhaustive, style)
             pending, pixels = [], 0
-    yield from _read_batch(pending, model, top, second, exhaustive)
+    yield from _read_batch(pending, model, top, second, exhaustive, style)
 
 
 def _checker(checker: Sequential | bool) -> Sequential | None:
@@ -243,6 +251,7 @@ def _read_batch(
     top: int,
     checker: Sequential | None,
     exhaustive: bool = False,
+    style: str = "auto",
 ) -> Iterator[Recognition]:
     """Read a batch of prepared images (or error strings), yielding in order.
 
@@ -261,12 +270,12 @@ def _read_batch(
     ]
     if exhaustive:
         every = [range(len(p.segments)) for p in good]
-        _read_segments(good, every, model, checker, proba, not_one, own)
+        _read_segments(good, every, model, checker, proba, not_one, own, style)
     else:
         first = [_segments_of(p, [slot.options[0] for slot in p.slots]) for p in good]
-        _read_segments(good, first, model, checker, proba, not_one, own)
+        _read_segments(good, first, model, checker, proba, not_one, own, style)
         rest = [needed(p, pr, no) for p, pr, no in zip(good, proba, not_one, strict=True)]
-        _read_segments(good, rest, model, checker, proba, not_one, own)
+        _read_segments(good, rest, model, checker, proba, not_one, own, style)
     threshold = not_a_digit_threshold(model)
     results = iter(zip(proba, not_one, own, strict=True))
     for name, p in pending:
@@ -310,6 +319,7 @@ def _read_segments(
     proba: list[np.ndarray],
     not_one: list[np.ndarray | None],
     own: list[np.ndarray] | None = None,
+    style: str = "auto",
 ) -> None:
     """Read ``prepared.segments[i]`` for each ``i`` in ``wanted`` (one list per image) in one
     network call, filling the rows of ``proba`` (and ``not_one``; and ``own``, the model's
@@ -323,6 +333,7 @@ def _read_segments(
     flags = None
     if checker is not None:
         read, flags = second_opinion(read, checker, digits)
+    read = apply_style(read, style)
     start = 0
     for k, w in enumerate(wanted):
         proba[k][w] = read[start : start + len(w)]

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitnet.data.files import ENV_VAR, HINT_FOLDER, HINT_WRITABLE
 from digitnet.errors import DigitnetError, one_line
 
 #: exit statuses of every command: 0 done (every input answered, "not a digit" included),
@@ -24,18 +23,24 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-#: the library's hints about its ``data_dir`` argument, as the command line words them
-HINTS = {
-    HINT_FOLDER: f"point --data-dir or {ENV_VAR} at a folder with the MNIST files",
-    HINT_WRITABLE: f"choose a writable folder with --data-dir or {ENV_VAR}",
-}
+def hints() -> dict[str, str]:
+    """The library's hints about its ``data_dir`` argument, as the command line words them
+    (imported here when needed: :mod:`digitnet.data` loads NumPy, which must wait for
+    :func:`~digitnet.apps.cli.configure_runtime`)."""
+    from digitnet.data.files import ENV_VAR, HINT_FOLDER, HINT_WRITABLE
+
+    return {
+        HINT_FOLDER: f"point --data-dir or {ENV_VAR} at a folder with the MNIST files",
+        HINT_WRITABLE: f"choose a writable folder with --data-dir or {ENV_VAR}",
+    }
 
 
 def error_line(command: str, exc: BaseException) -> str:
     """``digitnet COMMAND: error: what is wrong (where); what to do``: how every command
     shows a :class:`~digitnet.errors.DigitnetError` (at most 200 characters after the
     prefix, the hint whole and last, in the command line's words)."""
-    hint = HINTS.get(getattr(exc, "hint", None) or "")
+    own = getattr(exc, "hint", None)
+    hint = hints().get(own) if own else None
     return f"digitnet {command}: error: {one_line(exc, hint=hint)}"
 
 

@@ -58,7 +58,7 @@ def run_data(args: argparse.Namespace) -> int:
         with DownloadProgress() as bar:
             download_mnist(args.data_dir, progress=bar)
     info = mnist_info(args.data_dir)
-    hint = f"run `digitnet data download`, or {common.HINTS[HINT_FOLDER]}"
+    hint = f"run `digitnet data download`, or {common.hints()[HINT_FOLDER]}"
     print(json.dumps(info, default=str, indent=2) if args.json else format_info(info, hint=hint))
     return 0 if info["ok"] else common.EXIT_ERROR
 

@@ -38,6 +38,14 @@ def add_arguments(sub: Any) -> None:
         help="write DIR/<image>.explain.png showing each preprocessing step and "
         "the 28x28 inputs the network received",
     )
+    p.add_argument(
+        "--style",
+        choices=("auto", "continental", "american"),
+        default="auto",
+        help="whose handwriting to expect where cultures disagree: continental "
+        "(a flagged stroke is a 1, a closed top a 4) or american (a 7, a 9); "
+        "default auto: the network decides",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--checker",
@@ -93,7 +101,9 @@ def run_predict(args: argparse.Namespace) -> int:
     results, failed, taken = [], 0, set()
     # text mode prints a line per image as it goes; --json prints at the end: a progress bar
     with ProgressBar(len(args.images), "Reading", enabled=None if args.json else False) as bar:
-        for r in recognise_files(args.images, model, single=args.single, top=top, checker=checker):
+        for r in recognise_files(
+            args.images, model, single=args.single, top=top, checker=checker, style=args.style
+        ):
             bar.update()
             if r.prepared is not None and explain is not None:
                 r.explain = str(write_explain(explain_path(explain, r.file, taken), r))

@@ -13,11 +13,14 @@ reduction); anything drawing random numbers stays on the caller's thread.
 Configured explicitly, never on import: :func:`set_threads` (the CLI calls it with
 ``DIGITNET_THREADS``), else ``DIGITNET_THREADS`` if set, else the CPUs this process may use
 when OpenBLAS's threads wait only briefly after a product (``OPENBLAS_THREAD_TIMEOUT`` in the
-environment: :func:`digitnet.nn.runtime.blas_env` gives the value the CLI sets before NumPy
-loads), else 1. With OpenBLAS's default ~0.1 s spin after each product the cores are never
-free between products and split work only queues behind them (measured: no gain on a cnn
-step). ``1`` turns the splitting off. Work below :data:`MIN_ELEMENTS` per thread runs on the
-caller's thread (handing it over costs ~20-50 microseconds).
+environment: :data:`digitnet.nn.runtime.BLAS_THREAD_TIMEOUT` is the value the CLI sets
+before NumPy loads), else 1. The one thing importing this module does is register a fork
+hook, so that a forked child (read-all's workers) starts its own helper threads instead of
+waiting on its parent's, which do not exist in it. With OpenBLAS's default ~0.1 s spin
+after each product the cores are never free between products and split work only queues
+behind them (measured: no gain on a cnn step). ``1`` turns the splitting off. Work below
+:data:`MIN_ELEMENTS` per thread runs on the caller's thread (handing it over costs ~20-50
+microseconds).
 
 The pool is a small one of its own rather than ``concurrent.futures``: a
 ``ThreadPoolExecutor`` took ~18 us to hand a task over against ~14 us here, and a LeNet-5
