@@ -9,10 +9,12 @@ import numpy as np
 from digitnet.data.preprocess import to_input
 from digitnet.evaluation.confidence import confidence_and_correct, selective
 from digitnet.evaluation.metrics import classification_report
-from digitnet.nn import Sequential
+from digitnet.nn import Ensemble, Sequential
 
 
-def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+def predict_proba(
+    model: Sequential | Ensemble, images: np.ndarray, batch_size: int = 1000
+) -> np.ndarray:
     """Class probabilities for raw images. (N, 28, 28) uint8 or float -> (N, 10) float32."""
     outs = [
         model.predict_proba(to_input(images[i : i + batch_size], model.input_shape), batch_size)
@@ -24,7 +26,7 @@ def predict_proba(model: Sequential, images: np.ndarray, batch_size: int = 1000)
 
 
 def evaluate(
-    model: Sequential,
+    model: Sequential | Ensemble,
     images: np.ndarray,
     labels: np.ndarray,
     batch_size: int = 1000,

@@ -6,54 +6,38 @@ import argparse
 import os
 from typing import Any
 
-from digitnet.apps.cli.common import (
-    add_data_dir,
-    add_model,
-    model_path,
-    positive_float,
-    positive_int,
-)
+from digitnet.apps.cli import common
 from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="a web page to draw or photograph digits, and a JSON API",
-        description="Serve a page where you draw a digit (or photograph a "
-        "number) and watch the network read it, and the JSON API it uses "
-        "(documented at /docs). Needs pip install 'digitnet[serve]'.",
+    p = common.command(
+        sub, "serve", run_serve, "a web page to draw or photograph digits, and a JSON API"
     )
-    add_model(p)
+    common.add_model(p)
     p.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+        "--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 for every interface"
     )
-    p.add_argument("--port", type=positive_int, default=8000, help="default 8000")
-    p.add_argument(
-        "--workers",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes, each with its own copy of the model (default 1)",
-    )
+    common.add_count(p, "--port", "the port", 8000)
+    common.add_count(p, "--workers", "worker processes, each with its own copy of the model", 1)
     p.add_argument(
         "--max-upload-mb",
-        type=positive_float,
+        type=common.positive_float,
         default=10,
         metavar="MB",
-        help="refuse larger uploads with 413 (default 10)",
+        help="refuse larger uploads with 413",
     )
-    add_data_dir(
+    common.add_data_dir(
         p,
         help='where "adapt to my handwriting" finds MNIST\'s training digits '
         "to replay (default: as train)",
     )
-    p.set_defaults(func=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    """Serve a page where you draw a digit (or photograph a number) and watch the network
+    read it, and the JSON API it uses (documented at /docs). Needs pip install
+    'digitnet[serve]'."""
     try:
         import uvicorn
 
@@ -63,7 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "digitnet serve needs the web extra: pip install "
             "'digitnet[serve]' (FastAPI, uvicorn, python-multipart)"
         ) from None
-    model = model_path(args)
+    model = common.model_path(args)
     limit = int(args.max_upload_mb * 1024 * 1024)
     create_app(model, max_upload=limit)  # a bad model fails here, in one line
     os.environ["DIGITNET_SERVE_MODEL"] = str(model)
