@@ -1,11 +1,14 @@
 """Fuzz every parser at length: inputs tried, crashes, hangs, peak memory.
 
 For each parser (the IDX reader, the model-file loader, the checkpoint loader, the image
-reader with ``recognise``), Hypothesis generates ``--examples`` inputs from the strategies
-in ``tests/fuzz_inputs.py`` (valid files broken every way: cut short, bytes flipped and
-inserted, odd headers, random bytes, foreign archives). Each parser runs in its own process,
-so the peak memory (``ru_maxrss``) is that parser's. A crash is any exception that is not
-digitnet's own one-line error; a hang is an input that takes more than ``--slow`` seconds.
+reader with ``recognise``, ``digitnet adapt``'s sample-folder reader), Hypothesis generates
+``--examples`` inputs from the strategies in ``tests/fuzz_inputs.py`` (valid files broken
+every way: cut short, bytes flipped and inserted, odd headers, random bytes, foreign
+archives; sample folders with near-miss, missing or empty digit folders, files where folders
+should be, folders and named pipes called like images, broken and looping links). Each
+parser runs in its own process, so the peak memory (``ru_maxrss``) is that parser's. A crash
+is any exception that is not digitnet's own one-line error; a hang is an input that takes
+more than ``--slow`` seconds.
 
 Usage (from the repository root)::
 
@@ -24,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARSERS = ("idx", "model", "checkpoint", "image")
+PARSERS = ("idx", "model", "checkpoint", "image", "samples")
 
 
 def run_one(name: str, examples: int, slow: float) -> dict:
@@ -64,6 +67,23 @@ def run_one(name: str, examples: int, slow: float) -> dict:
             def parse(data):
                 path.write_bytes(data)
                 checkpoint.load(folder)
+    elif name == "samples":
+        from fuzz_inputs import sample_trees, write_samples
+
+        from digitnet.errors import ConfigError
+        from digitnet.training.adapt import load_samples
+
+        images = image_files()
+        strategy = sample_trees([images[k] for k in ("png", "jpeg", "bmp", "gif")])
+
+        def parse(tree):
+            with tempfile.TemporaryDirectory() as folder:
+                try:
+                    load_samples(write_samples(folder, tree))
+                except ConfigError:
+                    raise
+                except DigitnetError as exc:  # the reader promises ConfigError only
+                    raise RuntimeError(f"not a ConfigError: {exc!r}") from None
     else:
         from digitnet.models import load_shipped_model
         from digitnet.reading.recognise import recognise

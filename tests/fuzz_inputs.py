@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import zipfile
 
@@ -212,3 +213,118 @@ def forged_npy_header(
                 )
             z.writestr(info.filename, data)
     return out.getvalue()
+
+
+# -- sample folders (digitnet adapt) -----------------------------------------------------------
+
+#: names a samples folder's sub-folders may have: the ten digits and near misses
+SAMPLE_DIRS = [str(d) for d in range(10)] + ["10", "01", "-1", " 3", "a", ".3", "３", "٣", "3.0"]
+#: names of the files in them: each image suffix in both cases, and others
+SAMPLE_FILES = ["a.png", "b.PNG", "c.jpg", "d.jpeg", "e.gif", "f.webp", "g.BMP", "h.tif"] + [
+    "notes.txt",
+    "noext",
+    ".png",
+    "x.png.txt",
+]
+
+
+@st.composite
+def sample_trees(draw, images: list[bytes]) -> tuple[str, list[tuple[str, str, object]]]:
+    """A samples folder to write with :func:`write_samples`: ``(root, entries)``, ``root``
+    "dir", "file" or "missing"; ``entries`` ``(kind, relative path, content)`` in the order
+    they are made: "dir", "file" (bytes), "link" (its target) or "fifo" (a named pipe, which
+    blocks whoever opens it: no writer ever comes). Usually a good folder (every digit, one
+    or two of ``images`` each) broken one to four ways: near-miss or missing or empty digit
+    folders, a file where a folder should be, a folder or a pipe named like an image, broken
+    or looping links, a linked digit folder, a name that is not UTF-8, broken, empty or
+    random image bytes."""
+    root = draw(st.sampled_from(["dir"] * 18 + ["file", "missing"]))
+    tree: dict[str, tuple[str, object]] = {}
+    for d in range(10):
+        tree[str(d)] = ("dir", None)
+        for name in draw(st.lists(st.sampled_from(SAMPLE_FILES[:8]), min_size=1, max_size=2)):
+            tree[f"{d}/{name}"] = ("file", draw(st.sampled_from(images)))
+    digit = st.sampled_from([str(d) for d in range(10)])
+    for _ in range(draw(st.integers(1, 4))):
+        how = draw(
+            st.sampled_from(
+                [
+                    "near-miss",
+                    "no-digit",
+                    "empty-digit",
+                    "file-for-folder",
+                    "folder-named-image",
+                    "fifo",
+                    "broken-link",
+                    "link-loop",
+                    "linked-folder",
+                    "not-utf8",
+                    "bad-bytes",
+                    "other-file",
+                ]
+            )
+        )
+        d = draw(digit)
+        inside = [k for k in tree if k.startswith(f"{d}/")]
+        if how == "near-miss":
+            name = draw(st.sampled_from(SAMPLE_DIRS[10:]))
+            tree[name] = ("dir", None)
+            if draw(st.booleans()):
+                tree[f"{name}/a.png"] = ("file", draw(st.sampled_from(images)))
+        elif how in ("no-digit", "empty-digit", "file-for-folder", "linked-folder"):
+            for k in inside:
+                tree.pop(k)
+            tree.pop(d, None)
+            if how == "empty-digit":
+                tree[d] = ("dir", None)
+            elif how == "file-for-folder":
+                tree[d] = ("file", draw(st.sampled_from(images)))
+            elif how == "linked-folder":  # to another digit's folder, or to itself (a loop)
+                tree[d] = ("link", draw(st.sampled_from([d, str((int(d) + 1) % 10)])))
+        elif how == "folder-named-image":
+            tree[f"{d}/{draw(st.sampled_from(SAMPLE_FILES[:8]))}"] = ("dir", None)
+        elif how == "fifo":
+            tree[f"{d}/pipe.png"] = ("fifo", None)
+        elif how == "broken-link":
+            tree[f"{d}/gone.png"] = ("link", "nowhere.png")
+        elif how == "link-loop":
+            tree[f"{d}/loop.png"] = ("link", "loop.png")
+        elif how == "not-utf8":
+            tree[f"{d}/" + os.fsdecode(b"\xff\xfe.png")] = ("file", draw(st.sampled_from(images)))
+        elif how == "bad-bytes":
+            content = draw(st.sampled_from([b"", b"not an image"]) | mutated(images))
+            tree[f"{d}/{draw(st.sampled_from(SAMPLE_FILES[:8]))}"] = ("file", content)
+        else:
+            name = draw(st.sampled_from(SAMPLE_FILES))
+            tree[f"{d}/{name}"] = ("file", draw(st.binary(max_size=200) | st.sampled_from(images)))
+    entries = sorted(
+        ((kind, path, content) for path, (kind, content) in tree.items()),
+        key=lambda e: e[1].count("/"),
+    )
+    return root, entries
+
+
+def write_samples(folder, tree) -> object:
+    """Make :func:`sample_trees`'s folder inside ``folder``; return the path to give."""
+    from pathlib import Path
+
+    root_kind, entries = tree
+    root = Path(folder) / "samples"
+    if root_kind == "file":
+        root.write_bytes(b"not a folder")
+    if root_kind != "dir":
+        return root
+    root.mkdir()
+    for kind, rel, content in entries:
+        path = root / rel
+        if not path.parent.is_dir() or path.parent.is_symlink():
+            continue  # its folder was replaced by a file or a link
+        if kind == "dir":
+            path.mkdir()
+        elif kind == "file":
+            path.write_bytes(content)
+        elif kind == "link":
+            path.symlink_to(content)
+        else:
+            os.mkfifo(path)
+    return root

@@ -286,3 +286,60 @@ def test_a_results_file_from_another_source_is_refused_and_kept(tmp_path, folder
         run(folder, results)
     results.close()
     assert out.read_text() == answered
+
+
+def test_the_results_file_is_locked_while_open(tmp_path):
+    from digitnet.errors import BusyError
+
+    out = tmp_path / "r.jsonl"
+    with Results(out):
+        assert (tmp_path / ".r.jsonl.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(
+            BusyError, match=rf"being written by another process \(pid {os.getpid()},"
+        ):
+            Results(out)
+    with Results(out):  # released by close
+        pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl"]  # no sidecar left
+
+
+def test_a_refused_results_file_releases_its_lock(tmp_path):
+    out = tmp_path / "r.jsonl"
+    out.write_text("hello\n")
+    from digitnet.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a results line"):
+        Results(out)
+    out.write_text("")
+    Results(out).close()  # not locked by the failed attempt
+
+
+def test_a_second_run_on_the_same_out_stops_at_once_naming_the_holder(tmp_path, folder):
+    """Two terminals, one results file: the second run exits 1 with one line naming the
+    first one's process id, and writes nothing; once the first is killed (SIGKILL: the
+    kernel drops its lock), a run proceeds."""
+    out = tmp_path / "r.jsonl"
+    env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    hold = (
+        "import sys, time; from digitnet.apps.bulk import Results; "
+        "r = Results(sys.argv[1]); print('locked', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(out)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = run_cli("read-all", str(folder), "--out", str(out), timeout=120)  # no wait
+        err = second.stderr.strip().splitlines()
+        assert second.returncode == 1 and second.stdout == ""
+        assert len(err) == 1 and err[0].startswith("digitnet read-all: error: ")
+        assert f"{out} is being written by another process (pid {holder.pid}," in err[0]
+        assert len(err[0]) <= 200 + len("digitnet read-all: error: ")
+        assert out.read_text() == ""
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / ".r.jsonl.lock").exists()  # left by the killed holder: harmless
+    with Results(out) as results:
+        assert run(folder, results)["images"] == 8
+    assert len(lines(out)) == 8

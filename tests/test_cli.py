@@ -62,8 +62,34 @@ def dead_mirror() -> str:
     return f"http://127.0.0.1:{port}/mnist/"
 
 
-def test_missing_data_is_one_clear_line(tmp_path):
-    # offline, empty folder: the download fails and the message says what and where
+@pytest.mark.parametrize("command", [["data", "download"], ["train", "--epochs", "1"]])
+def test_offline_with_no_files_is_one_short_line_and_leaves_no_folder(command):
+    """No network, no files, the default cache folder: one line of at most 200 characters
+    (after the command's prefix) saying where and why, what to do last in the command
+    line's words; the cache folder the download created is removed again. (A home-like
+    path: pytest's own temporary paths are twice as long as ~/.cache/digitnet/mnist.)"""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="dn") as home:
+        _offline(Path(home) / "cache", command)
+
+
+def _offline(cache, command):
+    env = {"DIGITNET_MIRRORS": dead_mirror(), "XDG_CACHE_HOME": str(cache), "DIGITNET_DATA_DIR": ""}
+    proc = run_cli(*command, env=env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    prefix = f"digitnet {command[0]}: error: "
+    line = lines[0]
+    assert line.startswith(prefix) and len(line) - len(prefix) <= 200
+    assert str(cache / "digitnet" / "mnist") in line and "(Connection refused" in line
+    assert line.endswith("; point --data-dir or DIGITNET_DATA_DIR at a folder with the MNIST files")
+    assert not cache.exists()
+
+
+def test_missing_data_in_a_given_folder_is_one_clear_line(tmp_path):
     proc = run_cli(
         "train",
         "--data-dir",
@@ -77,8 +103,8 @@ def test_missing_data_is_one_clear_line(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "train-images-idx3-ubyte" in lines[0] and str(tmp_path) in lines[0]
-    assert not list(tmp_path.glob("*.npz"))
+    assert f"no MNIST files in {tmp_path} and the download failed" in lines[0]
+    assert tmp_path.exists() and not list(tmp_path.iterdir())  # a folder given stays
 
 
 def test_corrupt_model_is_one_line(tmp_path, capsys):

@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 from digitnet.apps.cli import main  # noqa: E402
 from digitnet.errors import ExportError  # noqa: E402
 from digitnet.evaluation.evaluate import predict_proba  # noqa: E402
-from digitnet.interop import OPSET, to_onnx  # noqa: E402
+from digitnet.interop import INPUT_RANGES, OPSET, to_onnx  # noqa: E402
 from digitnet.modelfile import load_model, save_model  # noqa: E402
 from digitnet.models import SHIPPED_MODEL  # noqa: E402
 from digitnet.nn import (  # noqa: E402
@@ -121,11 +121,14 @@ def test_the_graph_is_checked_and_described(images):
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["preset"] == "tiny" and meta["test_accuracy"] == "0.5"
     assert "digitnet_version" in meta
+    assert meta["input_type"] == "uint8" and meta["input_range"] == INPUT_RANGES["uint8"]
     (inp,), outs = proto.graph.input, proto.graph.output
     assert inp.name == "pixels" and [o.name for o in outs] == ["probabilities", "label"]
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8  # the default
+    assert inp.doc_string == INPUT_RANGES["uint8"]
     assert inp.type.tensor_type.shape.dim[0].dim_param == "N"  # a dynamic batch
     for n in (1, 5):
-        assert run(proto, np.zeros((n, 28, 28), np.float32))[0].shape == (n, 10)
+        assert run(proto, np.zeros((n, 28, 28), np.uint8))[0].shape == (n, 10)
 
 
 def test_an_ensemble_averages_its_members(images):
@@ -175,6 +178,62 @@ def test_the_export_command(tmp_path, capsys, images):
     proba, _ = run(onnx.load(str(out)), images)
     np.testing.assert_allclose(proba, predict_proba(model, images), atol=TOLERANCE)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def session_of(path):
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def test_the_default_export_takes_uint8_like_the_page_and_refuses_another_range(
+    tmp_path, capsys, images
+):
+    """`digitnet export` with no --input-type writes what the web page's download writes
+    (uint8 0-255); onnxruntime shows the input type and the metadata says it; an array of
+    floats (0-255 or 0-1) is refused with an error instead of being read wrongly."""
+    model = randomised(
+        Sequential(ARCHITECTURES["lenet-like"](), (28, 28, 1), np.random.default_rng(7)), 8
+    )
+    save_model(tmp_path / "m.npz", model)
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "m.npz"), "--onnx", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"Saved {out} (ONNX opset {OPSET}; metadata input_type=uint8)"
+    assert printed[1] == "  input  'pixels' (N, 28, 28) " + INPUT_RANGES["uint8"]
+    session = session_of(out)
+    (inp,) = session.get_inputs()
+    assert inp.name == "pixels" and inp.type == "tensor(uint8)"
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["input_type"] == "uint8" and meta["input_range"] == INPUT_RANGES["uint8"]
+    proba = session.run(["probabilities"], {"pixels": images})[0]
+    np.testing.assert_allclose(proba, predict_proba(model, images), atol=TOLERANCE)
+    for wrong in (images.astype(np.float32), images.astype(np.float32) / 255):
+        with pytest.raises(
+            ort.capi.onnxruntime_pybind11_state.InvalidArgument,
+            match="tensor\\(float\\).*expected.*tensor\\(uint8\\)",
+        ):
+            session.run(["probabilities"], {"pixels": wrong})
+
+
+def test_a_float_export_says_its_range_where_a_reader_looks(tmp_path, capsys, images):
+    """--input-type float: 0-1 floats read as digitnet reads the images; the metadata, the
+    input's description and the printed line say so, because 0-255 floats are not refused
+    and are read differently (the silent mistake the default avoids)."""
+    model = load_model(SHIPPED_MODEL)
+    out = tmp_path / "f.onnx"
+    assert main(["export", "--onnx", str(out), "--input-type", "float"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("metadata input_type=float)")
+    assert (
+        "float32 0.0-1.0 (pixels / 255)" in printed[1] and "0-255 values read wrongly" in printed[1]
+    )
+    session = session_of(out)
+    assert session.get_inputs()[0].type == "tensor(float)"
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["input_type"] == "float" and meta["input_range"] == INPUT_RANGES["float"]
+    right = session.run(["label"], {"pixels": images.astype(np.float32) / np.float32(255)})[0]
+    wrong = session.run(["label"], {"pixels": images.astype(np.float32)})[0]
+    assert np.array_equal(right, predict_proba(model, images).argmax(axis=1))
+    assert not np.array_equal(wrong, right)  # no error, other answers: hence the metadata
 
 
 @pytest.mark.parametrize(

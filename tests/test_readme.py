@@ -26,6 +26,28 @@ def test_ci_runs_the_readme_test_command():
     assert quick_start_commands()[1] in ci
 
 
+def test_ci_runs_the_checkers_before_the_tests_with_the_dev_extra():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    tests = ci.index(quick_start_commands()[1])
+    checks = [
+        ci.index(line)
+        for line in (
+            '.venv/bin/pip install -q -e ".[dev]"',
+            ".venv/bin/ruff check .",
+            ".venv/bin/ruff format --check .",
+            ".venv/bin/mypy",
+        )
+    ]
+    assert checks == sorted(checks) and checks[-1] < tests
+    assert "set -euo pipefail" in ci  # a finding stops the run
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert {d.split("==")[0] for d in extras["dev"]} >= {"digitnet[test]", "ruff", "mypy"}
+
+
 def test_the_readme_engine_example_runs():
     """The README's "Use the engine directly" block: one training step on MNIST."""
     import os
@@ -40,5 +62,5 @@ def test_the_readme_engine_example_runs():
     (code,) = re.findall(r"```python\n(.+?)\n```", section, flags=re.S)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
-    assert 1.5 < scope["loss"] < 3.5                     # about log 10 before any training
+    assert 1.5 < scope["loss"] < 3.5  # about log 10 before any training
     assert scope["opt"].steps == 1

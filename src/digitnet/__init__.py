@@ -22,7 +22,9 @@ def _version() -> str:
 
 __version__ = _version()
 
+#: the exceptions of :mod:`digitnet.errors`, reachable here too (that module's ``__all__``)
 _ERRORS = (
+    "BusyError",
     "CheckpointError",
     "ConfigError",
     "DataError",
@@ -31,6 +33,7 @@ _ERRORS = (
     "ExportError",
     "ImageError",
     "ModelFileError",
+    "NoInkError",
     "PixelsError",
 )
 

@@ -9,6 +9,8 @@ field: also kept as ``subject``), and, last, what to do; they never name a comma
 
 from __future__ import annotations
 
+from digitnet import _ERRORS  # the package's one list of these names (it loads nothing)
+
 #: the longest line :func:`one_line` returns
 MAX_LINE = 200
 
@@ -17,15 +19,20 @@ class DigitnetError(Exception):
     """Base class: a problem with the user's input, files or settings.
 
     ``subject`` is what the problem is about (a file path, an option, a field), when known;
+    ``hint`` what to do, when given apart (it ends the message: ``"what is wrong; hint"``),
+    so that an interface can word it its own way (the CLI names its option);
     ``code`` a stable machine-readable kind, the same for every message of a class (the web
     page branches on it, never on the text).
     """
 
     code = "error"
 
-    def __init__(self, message: str = "", *, subject: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str = "", *, subject: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
         self.subject = subject
+        self.hint = hint or None
 
 
 class ConfigError(DigitnetError, ValueError):
@@ -82,23 +89,37 @@ class CheckpointError(DigitnetError):
     code = "checkpoint"
 
 
-def one_line(exc: BaseException, limit: int = MAX_LINE) -> str:
+class BusyError(DigitnetError):
+    """A file that another process is writing (it holds the file's lock)."""
+
+    code = "busy"
+
+
+def one_line(exc: BaseException, limit: int = MAX_LINE, *, hint: str | None = None) -> str:
     """The first line of ``exc``'s message (its class name when it has none), at most
-    ``limit`` characters (cut with an ellipsis): how every error is shown to a person."""
+    ``limit`` characters: how every error is shown to a person.
+
+    ``hint`` replaces the error's own ``hint`` (an interface's wording of what to do). A line
+    too long is shortened before its hint, which is kept whole: the hint is the error's
+    ``hint``, else what follows its last ``"; "`` (the "what is wrong; what to do"
+    convention), when that is short; otherwise the line is cut at the end. A cut is marked
+    with an ellipsis.
+    """
     text = str(exc).strip()
     line = text.splitlines()[0].strip() if text else type(exc).__name__
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    own = getattr(exc, "hint", None)
+    tail = own if isinstance(own, str) and line.endswith("; " + own) else None
+    if hint:
+        line = (line[: -len(tail)] if tail else line + "; ") + hint
+        tail = hint
+    if len(line) <= limit:
+        return line
+    if tail is None and "; " in line:
+        tail = line.rpartition("; ")[2]
+    if tail and len(tail) <= limit // 2:
+        room = limit - len(tail) - len("…; ")
+        return line[: len(line) - len(tail) - 2][:room].rstrip() + "…; " + tail
+    return line[: limit - 1].rstrip() + "…"
 
 
-__all__ = [
-    "CheckpointError",
-    "ConfigError",
-    "DataError",
-    "DigitnetError",
-    "DivergenceError",
-    "ExportError",
-    "ImageError",
-    "ModelFileError",
-    "PixelsError",
-    "one_line",
-]
+__all__ = [*_ERRORS, "one_line"]

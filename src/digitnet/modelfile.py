@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from digitnet import __version__
-from digitnet.errors import ModelFileError, one_line
+from digitnet.errors import DigitnetError, ModelFileError, one_line
 from digitnet.files import atomic_write
 from digitnet.nn import Ensemble, Sequential
 
@@ -56,7 +56,10 @@ def save_model(
         "meta": model.meta if meta is None else meta,
     }
     payload = json.dumps(doc, allow_nan=False, default=_json_default).encode("utf-8")
-    arrays = {name: np.ascontiguousarray(a) for name, a in model.state_dict().items()}
+    # dict[str, Any]: numpy's stub types savez's keywords as arrays beside `allow_pickle`
+    arrays: dict[str, Any] = {
+        name: np.ascontiguousarray(a) for name, a in model.state_dict().items()
+    }
     arrays[META_KEY] = np.frombuffer(payload, dtype=np.uint8)
     try:
         atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
@@ -84,29 +87,39 @@ def load_model(path: str | os.PathLike) -> Sequential | Ensemble:
         Missing, truncated, corrupted, foreign or newer-format file (one line, with the fix).
     """
     path = Path(path)
-    if not path.is_file():
+    arrays = read_npz(
+        path,
+        ModelFileError,
+        missing=f"model file {path} not found; check the path, or train one (digitnet train)",
+        damaged=f"{path} is not a readable digitnet model (truncated, corrupted or another "
+        "kind of file: {cause}); re-create or re-download it",
+    )
+    if META_KEY not in arrays:
         raise ModelFileError(
-            f"model file {path} not found: check the path, or train one with "
-            "`digitnet train --out MODEL.npz`"
+            f"{path} is an .npz archive but not a digitnet model (no digitnet metadata)",
+            subject=str(path),
         )
+    doc = _read_doc(path, arrays.pop(META_KEY))
+    return _build(path, doc, arrays)
+
+
+def read_npz(
+    path: Path, error: type[DigitnetError], *, missing: str, damaged: str
+) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` archive ``path`` (model files and checkpoints), read
+    without pickle and only after its zip directory and array headers were checked (bombs,
+    forged sizes). Raises ``error``: ``missing`` when there is no such file, ``damaged``
+    (its ``{cause}`` filled in) when it cannot be read."""
+    if not path.is_file():
+        raise error(missing, subject=str(path))
     try:
-        unpacked_size(path, MAX_UNPACKED, ModelFileError)
+        unpacked_size(path, MAX_UNPACKED, error)
         with np.load(path, allow_pickle=False) as npz:
-            if META_KEY not in npz.files:
-                raise ModelFileError(
-                    f"{path} is an .npz archive but not a digitnet model (no digitnet metadata)"
-                )
-            doc = _read_doc(path, npz[META_KEY])
-            arrays = {k: npz[k] for k in npz.files if k != META_KEY}
-    except ModelFileError:
+            return {k: npz[k] for k in npz.files}
+    except DigitnetError:
         raise
     except NPZ_ERRORS as exc:
-        raise ModelFileError(
-            f"{path} is not a readable digitnet model (truncated, corrupted "
-            f"or another kind of file: {one_line(exc, 120)}); re-create or "
-            "re-download it"
-        ) from None
-    return _build(path, doc, arrays)
+        raise error(damaged.format(cause=one_line(exc, 80)), subject=str(path)) from None
 
 
 #: what reading a damaged .npz can raise: zip and zlib errors, NumPy's header parser
@@ -159,16 +172,14 @@ def _check_declared_size(
             shape, _, dtype = fmt.read_array_header_2_0(f)
         else:
             raise error(
-                f"{path}: array {info.filename} has the .npy format version "
-                f"{version[0]}.{version[1]}, which digitnet does not read; re-create "
-                "the file with digitnet"
+                f"{path}: array {info.filename} has .npy format {version[0]}.{version[1]}, "
+                "which digitnet does not read; re-create the file with digitnet"
             )
     declared = math.prod(int(n) for n in shape) * dtype.itemsize
     if declared > info.file_size:
         raise error(
-            f"{path}: array {info.filename} declares shape {tuple(shape)} "
-            f"({declared:,} bytes) but holds only {info.file_size:,} bytes (truncated "
-            "or forged); re-create or re-download it"
+            f"{path}: array {info.filename} declares shape {tuple(shape)} but holds "
+            f"{info.file_size:,} bytes (truncated or forged); re-create or re-download it"
         )
 
 
@@ -177,7 +188,7 @@ def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
         doc = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(
-            f"{path}: the model metadata is corrupted ({one_line(exc, 120)}); "
+            f"{path}: the model metadata is corrupted ({one_line(exc, 80)}); "
             "re-create or re-download the file"
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -197,6 +208,7 @@ def _read_doc(path: Path, raw: np.ndarray) -> dict[str, Any]:
 
 
 def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential | Ensemble:
+    model: Sequential | Ensemble
     try:
         arch = doc["architecture"]
         if arch.get("type") == "Ensemble":
@@ -207,7 +219,7 @@ def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Se
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(
             f"{path}: the architecture and weights do not fit together "
-            f"({one_line(exc, 120)}); the file is corrupted or was edited"
+            f"({one_line(exc, 80)}); the file is corrupted or was edited"
         ) from None
     model.meta = doc.get("meta") or {}
     model.saved_with = doc.get("digitnet_version")

@@ -11,7 +11,9 @@ rerun resumes.
   (the model loaded once per process) and returns one record per image; an image that
   cannot be read gives a record with ``error`` and never stops the run.
 - :class:`Results` is the output file: records appended and flushed as they come; on a rerun
-  the keys already answered are skipped (a line torn by a kill is dropped first).
+  the keys already answered are skipped (a line torn by a kill is dropped first). It is
+  locked while open (:class:`~digitnet.files.FileLock`): a second run on the same file stops
+  at once with :class:`~digitnet.errors.BusyError`, naming the process that holds it.
 - :func:`run` maps :func:`read_items` over batches with local processes
   (``concurrent.futures``) or Dask's distributed scheduler, writing in order of completion.
 """
@@ -33,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from digitnet.errors import ConfigError, DigitnetError, one_line
+from digitnet.files import FileLock, atomic_write
 
 #: archive members larger than this (unpacked) are refused: no photo is that large
 MAX_MEMBER = 64 * 1024 * 1024
@@ -242,7 +245,11 @@ def _read_url(url: str) -> bytes:
 
 class Results:
     """The results file, JSON Lines (``fmt="jsonl"``) or CSV; :attr:`done` holds the keys
-    already answered (the ones with an error too, unless ``retry_errors``)."""
+    already answered (the ones with an error too, unless ``retry_errors``).
+
+    It is locked from the start (before a torn line is cut off) until :meth:`close`: another
+    process opening it raises :class:`~digitnet.errors.BusyError` at once. Use it as a
+    context manager, or call :meth:`close`."""
 
     def __init__(
         self, path: str | os.PathLike, fmt: str = "jsonl", *, retry_errors: bool = False
@@ -251,14 +258,22 @@ class Results:
             raise ConfigError(f"format must be jsonl or csv, got {fmt!r}")
         self.path, self.fmt = Path(path), fmt
         if not self.path.parent.is_dir():
-            raise ConfigError(f"--out {self.path}: folder {self.path.parent} does not exist")
-        records = self._read_back()
-        if retry_errors:
-            records = [r for r in records if not r.get("error")]
-            self._rewrite(records)
-        self.done = {r["path"] for r in records}
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = open(self.path, "a", encoding="utf-8", newline="")
+            raise ConfigError(
+                f"{self.path}: folder {self.path.parent} does not exist; create it or "
+                "choose another results file"
+            )
+        self._lock = FileLock(self.path).acquire()
+        try:
+            records = self._read_back()
+            if retry_errors:
+                records = [r for r in records if not r.get("error")]
+                self._rewrite(records)
+            self.done = {r["path"] for r in records}
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self._file = open(self.path, "a", encoding="utf-8", newline="")
+        except BaseException:
+            self._lock.release()
+            raise
         self._csv = csv.DictWriter(self._file, FIELDS) if fmt == "csv" else None
         if self._csv is not None and new:
             self._csv.writeheader()
@@ -283,16 +298,14 @@ class Results:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 raise ConfigError(
-                    f"{self.path}, line {n}: not a results line; use another "
-                    "--out, or delete the file to start again"
+                    f"{self.path}, line {n}: not a results line; choose another results "
+                    "file, or delete this one to start again"
                 ) from None
             if isinstance(record, dict) and "path" in record:
                 out.append(record)
         return out
 
     def _rewrite(self, records: list[dict[str, Any]]) -> None:
-        from digitnet.files import atomic_write
-
         def write(f):
             text = io.StringIO()
             if self.fmt == "csv":
@@ -317,9 +330,21 @@ class Results:
         self.done.add(record["path"])
 
     def close(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        """Flush and sync the file, close it and release its lock (again: nothing)."""
+        if self._file.closed:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> Results:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -358,7 +383,7 @@ def run(
     if results.done and all_items and not results.done & keys:
         raise ConfigError(
             f"{results.path} holds answers for another source, none for an "
-            f"image of {source}; use another --out"
+            f"image of {source}; choose another results file"
         )
     todo = [i for i in all_items if i.key not in results.done]
     if on_todo is not None:
@@ -452,7 +477,7 @@ def _run_dask(chunks, take, address: str, workers: int, model_path: str | None) 
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise ConfigError("--dask needs Dask: pip install 'digitnet[dask]'") from None
+        raise ConfigError("reading on Dask needs Dask: pip install 'digitnet[dask]'") from None
     import dask
 
     cluster = None
@@ -471,7 +496,7 @@ def _run_dask(chunks, take, address: str, workers: int, model_path: str | None) 
         try:
             client = Client(address, timeout="20s")
         except OSError as exc:
-            raise ConfigError(f"--dask {address}: cannot reach the scheduler ({exc})") from None
+            raise ConfigError(f"cannot reach the Dask scheduler {address} ({exc})") from None
     try:
         futures = as_completed()
         inflight = 0

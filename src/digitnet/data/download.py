@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import IO, TextIO
 
 from digitnet import __version__
-from digitnet.data.files import FILES, MnistFile, describe_source, find_file, resolve_data_dir
+from digitnet.data.files import (
+    FILES,
+    HINT_FOLDER,
+    HINT_WRITABLE,
+    MnistFile,
+    describe_source,
+    find_file,
+    resolve_data_dir,
+)
 from digitnet.data.idx import IdxError, check_sha256, decompress, parse_idx
 from digitnet.errors import ConfigError, DataError
 from digitnet.progress import ProgressBar
@@ -49,12 +57,6 @@ def default_mirrors() -> tuple[str, ...]:
     return MIRRORS
 
 
-OFFLINE_HINT = (
-    "to install without a network, copy the four MNIST IDX files (.gz or "
-    "decompressed) into that folder, or point --data-dir or DIGITNET_DATA_DIR at a "
-    "folder that holds them"
-)
-
 ProgressCallback = Callable[[int, int, str], None]
 """``progress(bytes_done, bytes_total, filename)``; ``bytes_total`` is 0 when unknown."""
 
@@ -75,14 +77,27 @@ class DownloadError(DataError):
         Where it was to be written.
     failures : list of str
         One ``"url (reason)"`` entry per mirror tried.
+    reasons : list of str
+        The distinct reasons, in the order met (what the message shows).
     """
 
-    def __init__(self, spec: MnistFile, folder: Path, failures: list[str]) -> None:
+    def __init__(
+        self, spec: MnistFile, folder: Path, failures: list[str], reasons: list[str] | None = None
+    ) -> None:
         self.spec, self.folder, self.failures = spec, folder, failures
+        self.reasons = list(dict.fromkeys(reasons or failures))
         super().__init__(
-            f"could not download {spec.gz_name} into {folder}: "
-            f"{'; '.join(failures)}; {OFFLINE_HINT}"
+            f"could not download {spec.gz_name} into {folder} ({self.summary()})",
+            subject=str(folder),
+            hint=HINT_FOLDER,
         )
+
+    def summary(self, limit: int = 60) -> str:
+        """The first reason, at most ``limit`` characters, and how many mirrors failed."""
+        first = self.reasons[0] if self.reasons else "no mirror"
+        first = first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+        n = len(self.failures)
+        return first if n <= 1 else f"{first}; {n} mirrors"
 
 
 class _MirrorFailed(Exception):
@@ -159,13 +174,18 @@ def download_mnist(
     present: list[Path] = []
     downloaded: list[Path] = []
     unreachable: dict[str, str] = {}  # mirror -> reason; not retried for the following files
-    for spec in files.values():
-        found = find_file(folder, spec)
-        if found is not None:
-            present.append(found)
-            continue
-        _make_folder(folder, source)
-        downloaded.append(_download_file(spec, folder, mirrors, unreachable, progress, timeout))
+    created: list[Path] = []  # folders this call made, deepest last
+    try:
+        for spec in files.values():
+            found = find_file(folder, spec)
+            if found is not None:
+                present.append(found)
+                continue
+            created = created or _make_folder(folder, source)
+            downloaded.append(_download_file(spec, folder, mirrors, unreachable, progress, timeout))
+    except BaseException:
+        _remove_empty(created)  # a failed download leaves no empty cache folder behind
+        raise
     return DownloadResult(folder, source, tuple(downloaded), tuple(present))
 
 
@@ -180,15 +200,29 @@ def _check_download_args(
         raise ConfigError(f"progress must be a callable or None, got {progress!r}")
 
 
-def _make_folder(folder: Path, source: str) -> None:
+def _make_folder(folder: Path, source: str) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those it created, outermost first."""
+    new = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_empty(new)
         raise DataError(
             f"cannot create the data folder {folder} ({describe_source(source)}): "
-            f"{e.strerror or e}; choose a writable folder with --data-dir or "
-            "DIGITNET_DATA_DIR"
+            f"{e.strerror or e}",
+            subject=str(folder),
+            hint=HINT_WRITABLE,
         ) from None
+    return new
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders of ``folders`` (outermost first) that are empty, deepest first."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a file was kept) or already gone: leave it
+            return
 
 
 def _download_file(
@@ -200,19 +234,21 @@ def _download_file(
     timeout: float,
 ) -> Path:
     """Try each mirror in turn for one file; return its final path."""
-    failures = []
+    failures, reasons = [], []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + spec.gz_name
         if mirror in unreachable:
             failures.append(f"{url} (skipped, unreachable: {unreachable[mirror]})")
+            reasons.append(unreachable[mirror])
             continue
         try:
             return _fetch_verified(url, spec, folder, progress, timeout)
         except _MirrorFailed as e:
             failures.append(f"{url} ({e.reason})")
+            reasons.append(e.reason)
             if e.unreachable:
                 unreachable[mirror] = e.reason
-    raise DownloadError(spec, folder, failures)
+    raise DownloadError(spec, folder, failures, reasons)
 
 
 def _fetch_verified(
@@ -225,8 +261,9 @@ def _fetch_verified(
         )
     except OSError as e:
         raise DataError(
-            f"cannot write into the data folder {folder}: {e.strerror or e}; "
-            "choose a writable folder with --data-dir or DIGITNET_DATA_DIR"
+            f"cannot write into the data folder {folder}: {e.strerror or e}",
+            subject=str(folder),
+            hint=HINT_WRITABLE,
         ) from None
     tmp_path = Path(tmp.name)
     try:
@@ -241,8 +278,9 @@ def _fetch_verified(
     except OSError as e:  # network errors were turned into _MirrorFailed: this one is local
         tmp_path.unlink(missing_ok=True)
         raise DataError(
-            f"cannot write {folder / spec.gz_name}: {e.strerror or e}; free some "
-            "space or choose another folder with --data-dir or DIGITNET_DATA_DIR"
+            f"cannot write {folder / spec.gz_name}: {e.strerror or e}; free some space",
+            subject=str(folder / spec.gz_name),
+            hint=HINT_WRITABLE,
         ) from None
     except BaseException:  # including KeyboardInterrupt: never leave a partial file behind
         tmp_path.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
 """The four MNIST files: what they are (names, shapes, checksums) and where to find them.
 
-The data folder is resolved in this order: an explicit argument (the CLI's ``--data-dir``), the
+The data folder is resolved in this order: an explicit argument (``data_dir``), the
 ``DIGITNET_DATA_DIR`` environment variable, then the user cache folder
 (``$XDG_CACHE_HOME/digitnet/mnist``, by default ``~/.cache/digitnet/mnist``).
 """
@@ -18,16 +18,23 @@ from digitnet.errors import ConfigError
 
 ENV_VAR = "DIGITNET_DATA_DIR"
 
-#: Where a data folder came from, as returned by :func:`resolve_data_dir`.
+#: Where a data folder came from, as returned by :func:`resolve_data_dir` (identifiers kept
+#: stable for ``mnist_info``'s JSON: the first is the CLI's name for the ``data_dir`` argument)
 SOURCE_ARGUMENT = "--data-dir"
 SOURCE_ENV = ENV_VAR
 SOURCE_CACHE = "cache"
 
 _SOURCE_TEXT = {
-    SOURCE_ARGUMENT: "from --data-dir",
+    SOURCE_ARGUMENT: "the folder given",
     SOURCE_ENV: f"from {ENV_VAR}",
     SOURCE_CACHE: "the default cache folder",
 }
+
+#: what to do when the MNIST files are neither in the data folder nor downloadable, and when
+#: the folder cannot be written: the ``hint`` of those errors (an interface may word it its
+#: own way: the CLI names its --data-dir option)
+HINT_FOLDER = f"point data_dir or {ENV_VAR} at a folder with the MNIST files"
+HINT_WRITABLE = f"choose a writable data folder (data_dir or {ENV_VAR})"
 
 
 @dataclass(frozen=True)
@@ -143,14 +150,15 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Pa
     Parameters
     ----------
     data_dir : path, optional
-        Explicit folder (the CLI's ``--data-dir``); wins when given.
+        Explicit folder; wins when given.
 
     Returns
     -------
     folder : Path
         Absolute path of the folder (it may not exist yet).
     source : str
-        Where it came from: ``"--data-dir"``, ``"DIGITNET_DATA_DIR"`` or ``"cache"``.
+        Where it came from: :data:`SOURCE_ARGUMENT`, :data:`SOURCE_ENV` or
+        :data:`SOURCE_CACHE`.
     """
     if data_dir is not None:
         if not isinstance(data_dir, str | os.PathLike) or not os.fspath(data_dir):

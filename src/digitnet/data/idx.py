@@ -34,10 +34,7 @@ MAGIC_LABELS = 0x00000801
 MAGIC_IMAGES = 0x00000803
 IMAGE_SHAPE = (28, 28)
 
-DEFAULT_HINT = (
-    "delete it and run `digitnet data download`, "
-    "or point --data-dir at a folder with the official MNIST files"
-)
+DEFAULT_HINT = "replace it with the official MNIST file"
 
 
 class IdxError(DataError):
@@ -50,14 +47,13 @@ class IdxError(DataError):
     problem : str
         What is wrong, without the file name or the advice.
     hint : str
-        What the user should do; may be empty.
+        What the user should do; None when not given.
     """
 
     def __init__(self, source: object, problem: str, hint: str = DEFAULT_HINT) -> None:
         self.source = str(source)
         self.problem = problem
-        self.hint = hint
-        super().__init__(f"{source}: {problem}" + (f"; {hint}" if hint else ""))
+        super().__init__(f"{source}: {problem}", subject=self.source, hint=hint)
 
 
 def read_idx(

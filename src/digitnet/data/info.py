@@ -6,7 +6,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from digitnet.data.files import FILES, MnistFile, describe_source, find_file, resolve_data_dir
+from digitnet.data.files import (
+    FILES,
+    HINT_FOLDER,
+    MnistFile,
+    describe_source,
+    find_file,
+    resolve_data_dir,
+)
 from digitnet.data.idx import IdxError, check_sha256, parse_idx, read_file_bytes
 
 
@@ -25,8 +32,8 @@ def mnist_info(
     Returns
     -------
     dict
-        JSON-serialisable: ``data_dir`` (str), ``source`` (``"--data-dir"``,
-        ``"DIGITNET_DATA_DIR"`` or ``"cache"``), ``exists`` (bool), ``ok`` (all files present
+        JSON-serialisable: ``data_dir`` (str), ``source`` (``"--data-dir"`` for a folder
+        given, ``"DIGITNET_DATA_DIR"`` or ``"cache"``), ``exists`` (bool), ``ok`` (all files present
         and valid) and ``files``: one dict per file with ``name``, ``status`` (``"ok"``,
         ``"bad"`` or ``"missing"``), ``path`` and ``size`` (bytes on disk; None when missing),
         ``sha256`` (of the decompressed content; None unless ok) and ``problem``
@@ -66,8 +73,10 @@ def _file_info(path: os.PathLike[str] | None, spec: MnistFile) -> dict[str, Any]
     return entry
 
 
-def format_info(info: Mapping[str, Any]) -> str:
+def format_info(info: Mapping[str, Any], *, hint: str = f"download them, or {HINT_FOLDER}") -> str:
     """Render :func:`mnist_info` output as a table with a closing verdict (no trailing newline).
+
+    ``hint`` is what to do about missing files (the CLI names its own command and option).
 
     Example::
 
@@ -90,11 +99,11 @@ def format_info(info: Mapping[str, Any]) -> str:
         )
         if entry["status"] == "bad":
             lines.append(f"{'':<{width}}  problem: {entry['problem']}")
-    lines.append(_verdict(info))
+    lines.append(_verdict(info, hint))
     return "\n".join(lines)
 
 
-def _verdict(info: Mapping[str, Any]) -> str:
+def _verdict(info: Mapping[str, Any], hint: str) -> str:
     n = len(info["files"])
     if info["ok"]:
         return f"all {n} files present and verified"
@@ -102,12 +111,9 @@ def _verdict(info: Mapping[str, Any]) -> str:
     bad = [e["name"] for e in info["files"] if e["status"] == "bad"]
     parts = []
     if bad:
-        parts.append(f"{len(bad)} bad (delete them, then run `digitnet data download`)")
+        parts.append(f"{len(bad)} bad (delete them, then download them again)")
     if missing:
-        parts.append(
-            f"{len(missing)} missing (run `digitnet data download`, or point "
-            "--data-dir or DIGITNET_DATA_DIR at a folder with the files)"
-        )
+        parts.append(f"{len(missing)} missing ({hint})")
     return f"{n - len(bad) - len(missing)} of {n} files ok; " + "; ".join(parts)
 
 

@@ -14,10 +14,10 @@ from digitnet.data.download import DownloadError, ProgressCallback, download_mni
 from digitnet.data.files import (
     ENV_VAR,
     FILES,
+    HINT_FOLDER,
     SOURCE_CACHE,
     SOURCE_ENV,
     MnistFile,
-    describe_source,
     find_file,
     missing_files,
     resolve_data_dir,
@@ -157,6 +157,8 @@ def split_train_val(
     Returns read-only ``(train, val)``; each keeps the original order of its items.
     """
     n = len(labels)
+    train_idx: slice | np.ndarray
+    val_idx: slice | np.ndarray
     if not 0 <= val_size < n:
         raise ConfigError(
             f"val_size must be between 0 and {n - 1} (the training file holds "
@@ -186,7 +188,7 @@ def _check_load_args(
     if (
         isinstance(val_size, bool)
         or not isinstance(val_size, numbers.Integral)
-        or not 0 <= val_size < n_train
+        or not 0 <= int(val_size) < n_train
     ):
         raise ConfigError(
             f"val_size must be an integer between 0 and {n_train - 1} (the "
@@ -208,7 +210,7 @@ def _locate(
     files: Mapping[str, MnistFile],
     download: bool,
     progress: ProgressCallback | None,
-    mirrors: Sequence[str],
+    mirrors: Sequence[str] | None,
 ) -> dict[str, Path]:
     """Path of each file, downloading the missing ones if allowed."""
     missing = missing_files(folder, files.values())
@@ -216,26 +218,31 @@ def _locate(
         try:
             download_mnist(folder, mirrors=mirrors, files=files, progress=progress)
         except DownloadError as e:
-            raise DataError(_missing_message(folder, source, missing, e)) from None
+            raise _missing(
+                folder, source, missing, f"the download failed ({e.summary()})"
+            ) from None
     elif missing:
-        raise DataError(_missing_message(folder, source, missing, None))
-    return {role: find_file(folder, spec) for role, spec in files.items()}
+        raise _missing(folder, source, missing, "downloading is off")
+    paths: dict[str, Path] = {}
+    for role, spec in files.items():
+        path = find_file(folder, spec)
+        if path is None:  # removed since it was downloaded
+            raise _missing(folder, source, [spec], "it was removed")
+        paths[role] = path
+    return paths
 
 
-def _missing_message(
-    folder: Path, source: str, missing: list[MnistFile], error: DownloadError | None
-) -> str:
-    names = ", ".join(spec.name for spec in missing)
-    where = f"{folder} ({describe_source(source)})"
-    if error is None:
-        why = "downloading is disabled"
+def _missing(folder: Path, source: str, missing: list[MnistFile], why: str) -> DataError:
+    """``no MNIST files in FOLDER and the download failed (reason); HINT`` (or the file
+    missing, or how many), one line of at most about 200 characters."""
+    where = f"{folder}" + (f" ({ENV_VAR})" if source == SOURCE_ENV else "")
+    if len(missing) == 1:
+        what = f"MNIST file {missing[0].name} missing from {where}"
+    elif len(missing) == len(ROLES):
+        what = f"no MNIST files in {where}"
     else:
-        why = f"the download failed ({error.spec.gz_name}: {'; '.join(error.failures)})"
-    return (
-        f"MNIST files missing from {where}: {names}; {why}. Run `digitnet data download` "
-        f"when online, or point --data-dir or {ENV_VAR} at a folder with the four MNIST IDX "
-        "files (.gz or decompressed)"
-    )
+        what = f"{len(missing)} MNIST files missing from {where}"
+    return DataError(f"{what} and {why}", subject=str(folder), hint=HINT_FOLDER)
 
 
 def _read_files(
@@ -260,12 +267,10 @@ def _read_files(
 def _hint(source: str) -> str:
     """What to do about a bad file, depending on who chose its folder."""
     if source == SOURCE_CACHE:
-        return "delete it and run `digitnet data download`"
-    option = ENV_VAR if source == SOURCE_ENV else "--data-dir"
-    return (
-        f"replace it with the official file, or point {option} at a folder with the "
-        "official MNIST files"
-    )
+        return "delete it: the next load downloads it again"
+    if source == SOURCE_ENV:
+        return f"replace it with the official file, or point {ENV_VAR} at the official files"
+    return "replace it with the official file, or use a folder with the official files"
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:

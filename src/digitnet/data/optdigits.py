@@ -9,13 +9,12 @@ for verification elsewhere and is not read here.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
+from digitnet.data.checked import read_checked
 from digitnet.errors import DataError
 
 FILES = {
@@ -71,12 +70,8 @@ def load_optdigits(
         raise DataError(f"optdigits split must be one of train, cv, all, got {split!r}")
     name, count, sha = FILES[split]
     path = Path(folder) / name
-    if not path.is_file():
-        raise DataError(f"{path}: optdigits file not found (the folder should hold {name})")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != sha:
-        raise DataError(f"{path}: checksum mismatch: not the optdigits file expected")
-    images, labels = _parse(gzip.decompress(raw).decode("ascii", "replace"), path)
+    text = read_checked(path, sha, "optdigits").decode("ascii", "replace")
+    images, labels = _parse(text, path)
     if len(labels) != count:
         raise DataError(f"{path}: expected {count} digits, found {len(labels)}")
     return images, labels

@@ -15,7 +15,9 @@ PIXEL_MAX = np.float32(255)
 
 
 def to_input(
-    images: np.ndarray, input_shape: tuple[int, ...] = INPUT_SHAPE, out: np.ndarray | None = None
+    images: np.ndarray,
+    input_shape: tuple[int, ...] | None = INPUT_SHAPE,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Turn MNIST-style images into network input: THE preprocessing every model uses.
 
@@ -31,7 +33,8 @@ def to_input(
         already in [0, 1] (augmented or distorted images), taken as they are.
     input_shape : tuple of int
         The model's per-example input shape, ``model.input_shape``; (28, 28, 1) by default.
-        Old MLP model files have (1, 28, 28): the same 784 values in the same order.
+        Old MLP model files have (1, 28, 28): the same 784 values in the same order. None
+        (the input shape of a network that was never built) is refused.
     out : np.ndarray, optional
         A float32 ``(N, *input_shape)`` array to write into (the training loop reuses one).
 
@@ -44,8 +47,10 @@ def to_input(
     ------
     ConfigError
         A dtype that is neither uint8 nor floating, or a shape that does not hold N images
-        of ``input_shape``.
+        of ``input_shape``, or no ``input_shape``.
     """
+    if input_shape is None:
+        raise ConfigError("the model has no input shape: it was never built or trained")
     images = np.asarray(images)
     shape = (len(images),) + tuple(input_shape) if images.ndim else ()
     if images.ndim < 2 or int(np.prod(images.shape[1:])) != int(np.prod(input_shape)):

@@ -8,13 +8,12 @@ per line: 256 values 0/1 (row by row, 1 = ink), then the one-hot label.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
+from digitnet.data.checked import number_table, read_checked
 from digitnet.errors import DataError
 
 FILE = "semeion.data.gz"
@@ -31,17 +30,7 @@ def load_semeion(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         A missing file, a checksum or a format that is not semeion's.
     """
     path = Path(folder) / FILE
-    if not path.is_file():
-        raise DataError(f"{path}: semeion file not found (the folder should hold {FILE})")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != SHA256:
-        raise DataError(f"{path}: checksum mismatch: not the semeion file expected")
-    try:
-        values = np.loadtxt(gzip.decompress(raw).decode().splitlines(), dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not semeion's format ({exc})") from None
-    if values.shape != (COUNT, 266):
-        raise DataError(f"{path}: expected {COUNT} lines of 266 numbers, got {values.shape}")
+    values = number_table(read_checked(path, SHA256, "semeion"), path, "semeion", (COUNT, 266))
     onehot = values[:, 256:]
     if not np.all(onehot.sum(axis=1) == 1):
         raise DataError(f"{path}: a label is not one-hot")

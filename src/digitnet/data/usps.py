@@ -11,13 +11,12 @@ convention: 0 background, 255 ink.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
+from digitnet.data.checked import number_table, read_checked
 from digitnet.errors import DataError
 
 FILES = {
@@ -46,17 +45,7 @@ def load_usps(folder: str | os.PathLike, split: str = "test") -> tuple[np.ndarra
         raise DataError(f"USPS split must be one of {', '.join(FILES)}, got {split!r}")
     name, count, sha = FILES[split]
     path = Path(folder) / name
-    if not path.is_file():
-        raise DataError(f"{path}: USPS file not found (the folder should hold {name})")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != sha:
-        raise DataError(f"{path}: checksum mismatch: not the USPS file expected")
-    try:
-        values = np.loadtxt(gzip.decompress(raw).decode().splitlines(), dtype=np.float64)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not USPS's format ({exc})") from None
-    if values.shape != (count, 257):
-        raise DataError(f"{path}: expected {count} lines of 257 numbers, got {values.shape}")
+    values = number_table(read_checked(path, sha, "USPS"), path, "USPS", (count, 257))
     labels = values[:, 0].astype(np.int64)
     images = np.rint((np.clip(values[:, 1:], -1, 1) + 1) * 127.5).astype(np.uint8)
     return images.reshape(-1, 16, 16), labels

@@ -106,7 +106,7 @@ def open_image(
             img = img.resize(_fit(img.size, max_side), Image.Resampling.BOX)
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(
-            f"{name}: cannot decode the image ({one_line(exc, 120)}); the file is "
+            f"{name}: cannot decode the image ({one_line(exc, 80)}); the file is "
             "truncated or corrupted"
         ) from None
     return LoadedImage(img, (w, h), name)
@@ -181,7 +181,7 @@ def _open_file(source: str | os.PathLike | bytes, max_pixels: int, path: str) ->
         raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     except (ValueError, SyntaxError, EOFError, struct.error) as exc:  # a mangled header
         raise ImageError(
-            f"{path}: not a readable image ({one_line(exc, 120)}); the file is "
+            f"{path}: not a readable image ({one_line(exc, 80)}); the file is "
             "truncated or corrupted"
         ) from None
     return img  # not decoded yet; animations and multi-page files: frame 1
@@ -191,8 +191,8 @@ def _check_size(img: Image.Image, max_pixels: int, name: str) -> None:
     w, h = img.size
     if w * h > max_pixels:
         raise ImageError(
-            f"{name}: image too large ({w} x {h} = {w * h:,} pixels, the limit is "
-            f"{max_pixels:,}; it may be a decompression bomb): resize it first"
+            f"{name}: image too large ({w} x {h} pixels, over {max_pixels:,}: maybe a "
+            "decompression bomb); resize it first"
         )
     if w == 0 or h == 0:
         raise ImageError(f"{name}: the image has no pixels ({w} x {h})")

@@ -1,10 +1,15 @@
 """A digitnet model as an ONNX graph, for onnxruntime, browsers and phones.
 
 The graph takes what :func:`digitnet.evaluation.evaluate.predict_proba` takes, MNIST-style images
-``(N, 28, 28)`` (0 = background), either as float32 in [0, 1] (``input_type="float"``) or as
-uint8 0-255 (``input_type="uint8"``, divided by 255 in the graph exactly as
-:func:`digitnet.data.preprocess.to_input` does), with a dynamic batch dimension. It gives
-two outputs: ``probabilities`` ``(N, classes)`` float32 and ``label`` ``(N,)`` int64.
+``(N, 28, 28)`` (0 = background), with a dynamic batch dimension: by default as uint8 0-255,
+as stored in the MNIST files and sent by the web page (``input_type="uint8"``, divided by 255
+in the graph exactly as :func:`digitnet.data.preprocess.to_input` does), or as float32 in
+[0, 1] (``input_type="float"``). One convention by default, and a uint8 input cannot be fed
+the wrong range by mistake: onnxruntime refuses a float array for it, while a float graph
+fed 0-255 answers without an error and mostly wrongly. The input type and range are written
+in the file's metadata (``metadata_props``: ``input_type``, ``input_range``) and on the
+input itself (its ``doc_string``). It gives two outputs: ``probabilities`` ``(N, classes)``
+float32 and ``label`` ``(N,)`` int64.
 
 Layout: digitnet's images are channels-last ``(N, H, W, C)``; ONNX's Conv, pooling and
 BatchNormalization work on ``(N, C, H, W)``. The graph transposes to NCHW before the first
@@ -53,7 +58,20 @@ OPSET = 17
 #: the IR version written: the one that opset 17 came with (onnx 1.12), which every
 #: onnxruntime since 1.12 reads
 IR_VERSION = 8
-INPUT_TYPES = ("float", "uint8")
+INPUT_TYPES = ("uint8", "float")
+#: what each input type takes: the metadata's ``input_range`` and what ``digitnet export`` says
+INPUT_RANGES = {
+    "uint8": "uint8 0-255 as in the MNIST files, 0 = background",
+    "float": "float32 0.0-1.0 (pixels / 255), 0 = background; 0-255 values read wrongly",
+}
+
+
+def describe_input(input_type: str) -> str:
+    """``'pixels' (N, 28, 28) uint8 0-255 as in the MNIST files, 0 = background``: the input
+    of a graph written with ``input_type``."""
+    return f"'pixels' (N, 28, 28) {INPUT_RANGES[input_type]}"
+
+
 #: the layer types with an ONNX form (exact types: a subclass may compute something else)
 SUPPORTED = (
     AvgPool2D,
@@ -73,17 +91,17 @@ SUPPORTED = (
 
 
 def to_onnx(
-    model: Sequential | Ensemble, *, input_type: str = "float", name: str = "digitnet"
+    model: Sequential | Ensemble, *, input_type: str = "uint8", name: str = "digitnet"
 ) -> Any:
     """Build and check the ONNX graph of a built model.
 
     Parameters
     ----------
     model : Sequential or Ensemble
-    input_type : "float" or "uint8"
-        The input ``pixels``: float32 in [0, 1] or uint8 0-255, shape ``(N, *image)`` where
+    input_type : "uint8" (default) or "float"
+        The input ``pixels``: uint8 0-255 or float32 in [0, 1], shape ``(N, *image)`` where
         ``image`` is the model's input shape without a trailing channel of 1 (``(28, 28)``
-        for every preset).
+        for every preset); written in the metadata as ``input_type`` and ``input_range``.
     name : str
         The graph's name.
 
@@ -107,9 +125,9 @@ def to_onnx(
         ) from None
     if input_type not in INPUT_TYPES:
         raise ExportError(f"input type must be one of {', '.join(INPUT_TYPES)}, got {input_type!r}")
-    members = model.members if isinstance(model, Ensemble) else [model]
     if model.input_shape is None:
         raise ExportError("the model is not built (no input shape): build or train it first")
+    members = model.members if isinstance(model, Ensemble) else [model]
     g = _Graph()
     shape = tuple(model.input_shape)
     image = shape[:-1] if len(shape) == 3 and shape[-1] == 1 else shape
@@ -123,11 +141,13 @@ def to_onnx(
     proba = outs[0] if len(outs) == 1 else g.node("Mean", outs)
     g.node("Identity", [proba], out="probabilities")
     g.node("ArgMax", ["probabilities"], out="label", axis=1, keepdims=0)
-    classes = int(members[0].output_shape[-1])
+    classes = int(model.output_shape[-1])
+    pixels = helper.make_tensor_value_info("pixels", dtype, ["N", *image])
+    pixels.doc_string = INPUT_RANGES[input_type]
     graph = helper.make_graph(
         g.nodes,
         name,
-        [helper.make_tensor_value_info("pixels", dtype, ["N", *image])],
+        [pixels],
         [
             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", classes]),
             helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
@@ -142,9 +162,8 @@ def to_onnx(
     )
     proto.ir_version = IR_VERSION
     proto.doc_string = (
-        "MNIST-style digit images (N, 28, 28), 0 = background, "
-        + ("float32 in [0, 1]" if input_type == "float" else "uint8 0-255")
-        + " -> class probabilities (N, classes) and the label (N,)"
+        f"MNIST-style digit images {describe_input(input_type)} -> class probabilities "
+        "'probabilities' (N, classes) and the label 'label' (N,)"
     )
     helper.set_model_props(proto, _metadata(model, input_type))
     onnx.checker.check_model(proto, full_check=True)
@@ -156,6 +175,7 @@ def _metadata(model: Sequential | Ensemble, input_type: str) -> dict[str, str]:
     out = {
         "digitnet_version": __version__,
         "input_type": input_type,
+        "input_range": INPUT_RANGES[input_type],
         "architecture": json.dumps(model.get_config()),
     }
     test = meta.get("test")
@@ -275,7 +295,7 @@ def _member(g: _Graph, model: Sequential, x: str, prefix: str) -> str:
     return g.node("Softmax", [x], axis=1)
 
 
-def write_onnx(path, model: Sequential | Ensemble, *, input_type: str = "float") -> None:
+def write_onnx(path, model: Sequential | Ensemble, *, input_type: str = "uint8") -> None:
     """Write :func:`to_onnx` of ``model`` to ``path`` atomically (temporary file, then
     rename: a crash never leaves a half-written file under the final name)."""
     from digitnet.files import atomic_write

@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from digitnet.errors import DigitnetError
 from digitnet.nn import Dense, ReLU, Sequential
-from digitnet.training.loop import TrainConfig, fit
+from digitnet.training.loop import TrainConfig, fit, make_model_optimizer
 
 IMAGE_FEATURES = 28 * 28
 
@@ -72,6 +72,13 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         Fixes the initial weights, the shuffling and dropout.
     verbose : bool, default=False
         Print each epoch's training loss.
+    shuffle : bool, default=True
+        Shuffle the samples before each pass; False keeps their order.
+
+    The optimizer's state (its moments and step count) is kept from call to call, as
+    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
+    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
+    over X. :meth:`fit` starts a new network and optimizer.
 
     Attributes
     ----------
@@ -95,6 +102,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         schedule: str = "constant",
         random_state: Any = None,
         verbose: bool = False,
+        shuffle: bool = True,
     ) -> None:
         self.architecture = architecture
         self.hidden = hidden
@@ -106,6 +114,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         self.schedule = schedule
         self.random_state = random_state
         self.verbose = verbose
+        self.shuffle = shuffle
 
     # -- training ------------------------------------------------------------------------------
 
@@ -152,6 +161,8 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         layers, shape = self._layers(n_features, len(self.classes_))
         self.model_ = Sequential(layers, shape, np.random.default_rng(int(seeds[1])))
         self.history_: list[dict[str, Any]] = []
+        #: the optimizer's state after the last call (plain arrays: pickles with the rest)
+        self._optimizer_state: dict[str, np.ndarray] | None = None
 
     def _layers(self, n_features: int, n_classes: int) -> tuple[list, tuple[int, ...]]:
         if self.architecture == "dense":
@@ -189,6 +200,7 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             weight_decay=self.weight_decay,
             schedule=self.schedule,
             seed=int(self._rng.integers(2**31 - 1)),
+            shuffle=self.shuffle,
         )
         log = (
             (lambda r: print(f"epoch {len(self.history_) + 1}: loss {r['train_loss']:.4f}"))
@@ -196,6 +208,10 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
             else None
         )
         try:
+            config.validate()  # before the optimizer is made: one message per bad setting
+            optimizer = make_model_optimizer(self.model_, config)
+            if self._optimizer_state is not None:
+                optimizer.load_state_dict(self._optimizer_state)
             history = fit(
                 self.model_,
                 _Split(X.astype(np.float32), y.astype(np.int64)),
@@ -203,9 +219,11 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
                 config,
                 log=log,
                 progress=False,
+                optimizer=optimizer,
             )
         except DigitnetError as exc:
             raise ValueError(str(exc)) from None
+        self._optimizer_state = optimizer.state_dict()
         done = len(self.history_)
         self.history_ = self.history_ + [
             dict(r, epoch=done + i + 1) for i, r in enumerate(history.epochs)

@@ -20,9 +20,8 @@ def shipped_model_path() -> Path:
     """Path of the shipped model file; ModelFileError when this install has none."""
     if not SHIPPED_MODEL.is_file():
         raise ModelFileError(
-            f"no model given and no shipped model in this install "
-            f"({SHIPPED_MODEL} is missing): pass MODEL.npz, or train one with "
-            "`digitnet train --out MODEL.npz`"
+            f"no model given and no shipped model in this install ({SHIPPED_MODEL} is "
+            "missing); give a model file, or train one (digitnet train)"
         )
     return SHIPPED_MODEL
 

@@ -33,6 +33,8 @@ class Ensemble:
             )
         self.members = list(members)
         self.meta: dict[str, Any] = {}
+        #: the digitnet version that wrote the model file it was loaded from (None: made here)
+        self.saved_with: str | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -134,6 +134,8 @@ class Sequential(Module):
         self.built = False
         #: free-form JSON-compatible metadata saved with the model (see digitnet.modelfile)
         self.meta: dict[str, Any] = {}
+        #: the digitnet version that wrote the model file it was loaded from (None: made here)
+        self.saved_with: str | None = None
         #: a network's input is data: no dx unless asked for (see backward)
         self.needs_input_grad = False
         if input_shape is not None:
@@ -205,6 +207,14 @@ class Sequential(Module):
             layer.params[key] = view
             layer.grads[key] = flat_g[off : off + p.size].reshape(p.shape)
         self.flat_params, self.flat_grads = flat_p, flat_g
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled or deep-copied: NumPy copied each layer's parameter views on their own,
+        so they are moved back into new flat buffers, as :meth:`build` leaves them (an
+        optimizer made afterwards updates the layers' own arrays)."""
+        self.__dict__.update(state)
+        if getattr(self, "flat_params", None) is not None:
+            self._flatten_parameters()
 
     def flat_buffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The two 1-D buffers holding every parameter and every gradient (each layer's

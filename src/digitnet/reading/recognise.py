@@ -219,7 +219,7 @@ def recognise_files(
     are held at a time). ``checker`` and ``exhaustive`` as for :func:`recognise`.
     """
     check_style(style)
-    checker = _checker(checker)
+    second = _checker(checker)
     pending: list[tuple[str, Prepared | Recognition | str]] = []
     pixels = 0
     for path in paths:
@@ -232,9 +232,9 @@ def recognise_files(
         except DigitnetError as exc:
             pending.append((str(path), str(exc)))
         if len(pending) >= batch_size or pixels >= BATCH_PIXELS:
-            yield from _read_batch(pending, model, top, checker, exhaustive, style)
+            yield from _read_batch(pending, model, top, second, exhaustive, style)
             pending, pixels = [], 0
-    yield from _read_batch(pending, model, top, checker, exhaustive, style)
+    yield from _read_batch(pending, model, top, second, exhaustive, style)
 
 
 def _checker(checker: Sequential | bool) -> Sequential | None:
@@ -339,8 +339,9 @@ def _read_segments(
         proba[k][w] = read[start : start + len(w)]
         if own is not None:
             own[k][w] = top[start : start + len(w)]
-        if flags is not None:
-            not_one[k][w] = flags[start : start + len(w)]
+        row = not_one[k]
+        if flags is not None and row is not None:
+            row[w] = flags[start : start + len(w)]
         start += len(w)
 
 

@@ -63,6 +63,8 @@ def load_samples(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, str
                 f"{sub}: no sample of the digit {digit}; give at least one image of every digit"
             )
         for path in files:
+            if not path.is_file():  # a folder, a broken link, or a pipe that would block
+                raise ConfigError(f"{path}: not an image file; remove it from the samples")
             try:
                 images.append(to_mnist(path))
             except DigitnetError as exc:

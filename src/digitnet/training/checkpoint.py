@@ -31,7 +31,7 @@ import numpy as np
 
 from digitnet import __version__
 from digitnet.errors import CheckpointError, DigitnetError, one_line
-from digitnet.modelfile import MAX_UNPACKED, NPZ_ERRORS, unpacked_size
+from digitnet.modelfile import read_npz
 from digitnet.nn import Sequential
 from digitnet.training.loop import History, LoopState, TrainConfig
 
@@ -136,30 +136,26 @@ def load(folder: str | Path) -> Resumed:
         No checkpoint there, a damaged or truncated file, or one of a newer format.
     """
     path = Path(folder) / FILE
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: no checkpoint there (start the run with --checkpoint {folder})"
-        )
+    damaged = (
+        f"{path}: damaged or truncated checkpoint ({{cause}}); delete it to start the run again"
+    )
+    arrays = read_npz(
+        path,
+        CheckpointError,
+        missing=f"{path}: no checkpoint there; give the folder a run was checkpointed into",
+        damaged=damaged,
+    )
     try:
-        unpacked_size(path, MAX_UNPACKED, CheckpointError)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
-    except CheckpointError:
-        raise
-    except NPZ_ERRORS + (UnicodeDecodeError,) as exc:
-        raise CheckpointError(
-            f"{path}: damaged or truncated checkpoint ({one_line(exc, 120)}); "
-            "delete it to start the run again"
-        ) from None
+    except (KeyError, ValueError) as exc:  # no metadata, not UTF-8, not JSON
+        raise CheckpointError(damaged.format(cause=one_line(exc, 80))) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a digitnet checkpoint")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: checkpoint format {version!r} was written by a newer "
-            f"digitnet ({meta.get('digitnet_version')}); this is "
-            f"{__version__}: upgrade digitnet to resume it"
+            f"{path}: checkpoint format {version!r} is from a newer digitnet "
+            f"({meta.get('digitnet_version')}, this is {__version__}); upgrade digitnet"
         )
     try:
         loop = meta["loop"]
@@ -190,7 +186,7 @@ def load(folder: str | Path) -> Resumed:
         )
     except (KeyError, TypeError, ValueError, DigitnetError) as exc:
         raise CheckpointError(
-            f"{path}: damaged checkpoint ({one_line(exc, 120)}); delete it to start the run again"
+            f"{path}: damaged checkpoint ({one_line(exc, 80)}); delete it to start the run again"
         ) from None
 
 
@@ -200,9 +196,8 @@ def check_same_run(folder: str | Path, saved: dict[str, Any], given: dict[str, A
     for key in sorted(set(saved) | set(given)):
         if saved.get(key) != given.get(key):
             raise CheckpointError(
-                f"{Path(folder) / FILE} is a checkpoint of another run: its {key} is "
-                f"{saved.get(key)!r}, here it is {given.get(key)!r}; resume it with the "
-                "same settings and data, or use another checkpoint folder"
+                f"{Path(folder) / FILE} is of another run (its {key} is {saved.get(key)!r}, "
+                f"here {given.get(key)!r}); resume with its settings and data"
             )
 
 

@@ -55,16 +55,12 @@ def train_preset(
     preset = presets.get(name)
     base_seed = preset.config.seed if seed is None else seed
     start = time.perf_counter()
-    mixed = None
-    if preset.mix is not None:
+    mix, mixed = preset.mix, None
+    if mix is not None:
         from digitnet.training.mix import with_mix
 
         data, mixed = with_mix(
-            data,
-            preset.mix,
-            seed=base_seed,
-            data_dir=getattr(data, "data_dir", None),
-            extra_dir=extra_dir,
+            data, mix, seed=base_seed, data_dir=getattr(data, "data_dir", None), extra_dir=extra_dir
         )
     members, member_meta = [], []
     for i in range(ensemble):
@@ -95,13 +91,13 @@ def train_preset(
             model.meta = {"member": info}
             save_model(member_path(checkpoint.folder, i), model)
     wall = time.perf_counter() - start
-    model = members[0] if ensemble == 1 else Ensemble(members)
-    test = evaluate(model, data.test.images, data.test.labels)
+    result: Sequential | Ensemble = members[0] if ensemble == 1 else Ensemble(members)
+    test = evaluate(result, data.test.images, data.test.labels)
     meta = _common_meta(name, data, wall)
-    if mixed is not None:
-        meta["data"]["mix"] = {**preset.mix.to_dict(), "examples": mixed}
-        if preset.mix.nondigits and len(data.val.labels):
-            meta.update(_not_a_digit(model, data))
+    if mix is not None:
+        meta["data"]["mix"] = {**mix.to_dict(), "examples": mixed}
+        if mix.nondigits and len(data.val.labels):
+            meta.update(_not_a_digit(result, data))
     meta["test"] = {k: test[k] for k in ("accuracy", "correct", "total", "macro_f1")}
     if ensemble == 1:
         meta.update(member_meta[0])
@@ -110,8 +106,8 @@ def train_preset(
         meta["members"] = member_meta
         meta["train_config"] = member_meta[0]["train_config"]
         meta["history"] = {"train_seconds": sum(m["history"]["train_seconds"] for m in member_meta)}
-    model.meta = meta
-    return model
+    result.meta = meta
+    return result
 
 
 def _not_a_digit(model: Sequential | Ensemble, data: Any) -> dict[str, Any]:
@@ -144,7 +140,9 @@ def combine(models: list[Sequential | Ensemble], data: Any) -> Ensemble:
             member_meta += m.meta.get("members") or [{} for _ in m.members]
         else:
             members.append(m)
-            info = {k: m.meta[k] for k in ("seed", "train_config", "history") if k in m.meta}
+            info: dict[str, Any] = {
+                k: m.meta[k] for k in ("seed", "train_config", "history") if k in m.meta
+            }
             if "seed" not in info and "train_config" in info:
                 info["seed"] = info["train_config"].get("seed")
             info["member_test_accuracy"] = (m.meta.get("test") or {}).get("accuracy")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from digitnet.data.preprocess import to_input
 from digitnet.errors import ConfigError, DivergenceError
-from digitnet.nn import Sequential, make_optimizer, make_schedule
+from digitnet.nn import Optimizer, Sequential, make_optimizer, make_schedule
 from digitnet.nn.losses import get_loss, softmax_cross_entropy
 from digitnet.progress import ProgressBar
 
@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     augment: dict[str, float] | None = None
     eval_batch_size: int = 1000
+    shuffle: bool = True  # a new order each epoch; False: the training set's own order
 
     def validate(self) -> None:
         """Raise ConfigError naming the first invalid setting."""
@@ -83,17 +84,11 @@ class TrainConfig:
             raise bad("label_smoothing", "must be in [0, 1)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise bad("seed", "must be a non-negative integer")
+        if not isinstance(self.shuffle, bool):
+            raise bad("shuffle", "must be True or False")
         try:
             get_loss(self.loss)
-            make_schedule(
-                self.schedule,
-                self.lr,
-                self.epochs,
-                warmup=self.warmup,
-                step_size=self.step_size,
-                gamma=self.gamma,
-                min_lr=self.min_lr,
-            )
+            self.lr_schedule()
             # the optimizer checks its own settings (name, lr, momentum, weight decay)
             make_optimizer(
                 self.optimizer,
@@ -104,6 +99,18 @@ class TrainConfig:
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def lr_schedule(self) -> Callable[[float], float]:
+        """The learning rate at a point of the run (in epochs from 0), from these settings."""
+        return make_schedule(
+            self.schedule,
+            self.lr,
+            self.epochs,
+            warmup=self.warmup,
+            step_size=self.step_size,
+            gamma=self.gamma,
+            min_lr=self.min_lr,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -178,7 +185,7 @@ class LoopState:
     best_state: dict[str, np.ndarray] | None = None
     waited: int = 0
     history: History = field(default_factory=History)
-    rng: dict[str, dict] | None = None
+    rng: dict[str, Mapping[str, Any]] | None = None
     finished: bool = False
 
 
@@ -195,6 +202,19 @@ class Interrupted(Exception):
 Checkpoint = Callable[[Sequential, Any, "TrainConfig", LoopState], None]
 
 
+def make_model_optimizer(model: Sequential, config: TrainConfig) -> Optimizer:
+    """The optimizer :func:`fit` trains ``model`` with: ``config``'s kind and settings over
+    the model's parameters, updated in its flat buffers."""
+    return make_optimizer(
+        config.optimizer,
+        list(model.named_parameters()),
+        config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        flat=model.flat_buffers(),
+    )
+
+
 def fit(
     model: Sequential,
     train: Any,
@@ -207,6 +227,7 @@ def fit(
     checkpoint_every: int | None = None,
     resume: tuple[LoopState, dict[str, np.ndarray]] | None = None,
     stop: Callable[[], bool] | None = None,
+    optimizer: Optimizer | None = None,
 ) -> History:
     """Train ``model`` in place and return its :class:`History`.
 
@@ -231,6 +252,10 @@ def fit(
     stop : callable, optional
         Asked after every mini-batch; when it returns True the state is checkpointed and
         :class:`Interrupted` raised.
+    optimizer : Optimizer, optional
+        The optimizer to continue with (:func:`make_model_optimizer` of ``model``, its
+        moments and step count carried over from earlier calls, as scikit-learn's
+        ``partial_fit`` does); by default a new one. Not together with ``resume``.
 
     Raises
     ------
@@ -242,29 +267,19 @@ def fit(
     for layer in model.layers:  # dropout draws from its own stream
         if hasattr(layer, "rng"):
             layer.rng = streams["dropout"]
-    optimizer = make_optimizer(
-        config.optimizer,
-        list(model.named_parameters()),
-        config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        flat=model.flat_buffers(),
-    )
-    schedule = make_schedule(
-        config.schedule,
-        config.lr,
-        config.epochs,
-        warmup=config.warmup,
-        step_size=config.step_size,
-        gamma=config.gamma,
-        min_lr=config.min_lr,
-    )
+    if optimizer is None:
+        optimizer = make_model_optimizer(model, config)
+    elif resume is not None:
+        raise ConfigError("give an optimizer to continue with or a run to resume, not both")
+    schedule = config.lr_schedule()
     augment = _make_augmenter(config, streams["augment"])
     state = LoopState()
     if resume is not None:
         state, optimizer_state = resume
         try:
             optimizer.load_state_dict(optimizer_state)
+            if state.rng is None:
+                raise ValueError("it holds no random streams")
             for name, gen in streams.items():
                 gen.bit_generator.state = state.rng[name]
         except (ValueError, TypeError, KeyError) as exc:
@@ -333,8 +348,11 @@ def _make_augmenter(config: TrainConfig, rng: np.random.Generator):
         return None
     from digitnet.data.augment import Augmenter
 
+    # the settings come from presets, model files and checkpoints (JSON): Augmenter checks
+    # each name and value, and an unknown name is a TypeError
+    settings: dict[str, Any] = dict(config.augment)
     try:
-        return Augmenter(**config.augment, rng=rng)
+        return Augmenter(**settings, rng=rng)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid augmentation settings {config.augment}: {exc}") from None
 
@@ -352,7 +370,8 @@ def _train_epoch(
     epoch = state.epoch
     start = time.perf_counter() - state.epoch_seconds
     if state.order is None:
-        state.order, state.step, state.loss_sum = rng.permutation(n), 0, 0.0
+        order = rng.permutation(n) if config.shuffle else np.arange(n)
+        state.order, state.step, state.loss_sum = order, 0, 0.0
     order = state.order
     label = f"Epoch {epoch}/{config.epochs}"
     with ProgressBar(steps, label, enabled=progress) as bar:
@@ -369,9 +388,9 @@ def _train_epoch(
                 loss, dout = loss_fn(out, labels[idx])
             if not math.isfinite(loss):
                 raise DivergenceError(
-                    f"training diverged at epoch {epoch}, batch {step + 1}: the loss became "
-                    f"{loss}. The learning rate ({optimizer.lr:g}) is probably too high; try "
-                    f"a smaller one (e.g. {config.lr / 10:g})"
+                    f"training diverged at epoch {epoch}, batch {step + 1} (loss {loss}): the "
+                    f"learning rate {optimizer.lr:g} is probably too high; try "
+                    f"{config.lr / 10:g}"
                 )
             model.backward(dout)
             optimizer.step()

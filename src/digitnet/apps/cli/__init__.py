@@ -17,7 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from digitnet import __version__
-from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, format_epoch
+from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, error_line
+from digitnet.apps.cli.epochs import format_epoch
 from digitnet.errors import ConfigError, DigitnetError, one_line
 
 #: the command groups' modules, in the order ``digitnet --help`` lists them (imported when the
@@ -68,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except DigitnetError as exc:
-        print(f"digitnet {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(error_line(args.command, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"digitnet {args.command}: interrupted", file=sys.stderr)

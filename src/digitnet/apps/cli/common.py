@@ -5,15 +5,14 @@ library calls."""
 from __future__ import annotations
 
 import argparse
-import contextlib
+import inspect
 import json
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from digitnet.errors import DigitnetError
+from digitnet.errors import DigitnetError, one_line
 
 #: exit statuses of every command: 0 done (every input answered, "not a digit" included),
 #: 1 an error (a bad file or setting; with several inputs, at least one failed and the others
@@ -24,11 +23,59 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def hints() -> dict[str, str]:
+    """The library's hints about its ``data_dir`` argument, as the command line words them
+    (imported here when needed: :mod:`digitnet.data` loads NumPy, which must wait for
+    :func:`~digitnet.apps.cli.configure_runtime`)."""
+    from digitnet.data.files import ENV_VAR, HINT_FOLDER, HINT_WRITABLE
+
+    return {
+        HINT_FOLDER: f"point --data-dir or {ENV_VAR} at a folder with the MNIST files",
+        HINT_WRITABLE: f"choose a writable folder with --data-dir or {ENV_VAR}",
+    }
+
+
+def error_line(command: str, exc: BaseException) -> str:
+    """``digitnet COMMAND: error: what is wrong (where); what to do``: how every command
+    shows a :class:`~digitnet.errors.DigitnetError` (at most 200 characters after the
+    prefix, the hint whole and last, in the command line's words)."""
+    own = getattr(exc, "hint", None)
+    hint = hints().get(own) if own else None
+    return f"digitnet {command}: error: {one_line(exc, hint=hint)}"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's default, when it has one, after its help, taken from the declaration:
+    the value is written once."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        unset = action.default is None or action.default is False  # not 0: a real default
+        if action.option_strings and not unset and action.default != argparse.SUPPRESS:
+            text += " (default: %(default)s)"
+        return text
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``digitnet train: error: ...`` and exit status 2."""
+    """argparse with one-line errors: ``digitnet train: error: ...`` and exit status 2, and
+    the defaults in the help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def command(
+    sub: Any, name: str, run: Callable[[argparse.Namespace], int], help: str
+) -> argparse.ArgumentParser:
+    """The parser of ``digitnet NAME``, which ``run(args)`` carries out: ``help`` is its line
+    in ``digitnet --help``, ``run``'s docstring its description (as click does)."""
+    p = sub.add_parser(name, help=help, description=inspect.cleandoc(run.__doc__ or help))
+    p.set_defaults(func=run)
+    return p
 
 
 # -- argument types: each rejects a bad value with a message naming it ---------------------
@@ -88,6 +135,33 @@ def add_output(
         p.add_argument("--quiet", action="store_true", help=quiet_help)
 
 
+def add_out(
+    p: argparse.ArgumentParser,
+    metavar: str,
+    help: str = "where to save it",
+    *,
+    default: str | None = None,
+    required: bool | None = None,
+) -> None:
+    """``--out``, what a command writes: by default required unless it has a default."""
+    required = default is None if required is None else required
+    p.add_argument("--out", metavar=metavar, default=default, required=required, help=help)
+
+
+def add_seed(
+    p: argparse.ArgumentParser, help: str = "random seed", default: int | None = 0
+) -> None:
+    p.add_argument("--seed", type=non_negative_int, default=default, metavar="S", help=help)
+
+
+def add_count(
+    p: argparse.ArgumentParser, flag: str, help: str, default: int | None = None, **kwargs: Any
+) -> None:
+    """``--FLAG N``: a positive number of things (epochs, workers, images...)."""
+    kwargs.setdefault("type", positive_int)
+    p.add_argument(flag, default=default, metavar="N", help=help, **kwargs)
+
+
 def add_data_dir(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument(
         "--data-dir",
@@ -141,54 +215,3 @@ def print_json(obj: Any) -> None:
 
 def warn(command: str, message: str) -> None:
     print(f"digitnet {command}: {message}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def stop_on_ctrl_c(enabled: bool):
-    """With checkpoints, the first Ctrl+C asks training to stop after the mini-batch in
-    progress (it saves a checkpoint first); a second one interrupts at once. Yields the
-    ``stop()`` callable for :func:`digitnet.training.loop.fit` (None when not enabled)."""
-    import signal
-
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield None
-        return
-    asked = []
-
-    def on_sigint(signum, frame):
-        if asked:
-            raise KeyboardInterrupt
-        asked.append(True)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield lambda: bool(asked)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def printer(args: argparse.Namespace):
-    """The epoch callback: a JSON line, the seeds' text line, or nothing (``--quiet``);
-    flushed as each epoch ends, so a pipe sees it at once."""
-
-    def emit(record: dict[str, Any]) -> None:
-        if args.json:
-            print_json({"event": "epoch", **record})
-        elif not args.quiet:
-            print(format_epoch(record), flush=True)
-
-    return emit
-
-
-def format_epoch(r: dict[str, Any]) -> str:
-    """``Epoch 3/4: 9712 / 10000  train loss 0.0951  val loss 0.0987  val acc 97.12%
-    1.3s`` (the seed projects' ``Epoch k: correct / 10000``, with the total epochs)."""
-    who = f"[net {r['member']}/{r['members']}] " if "member" in r else ""
-    epoch = f"{r['epoch']}/{r['epochs']}" if "epochs" in r else f"{r['epoch']}"
-    if "val_correct" not in r:
-        return f"{who}Epoch {epoch}: train loss {r['train_loss']:.4f}  {r['seconds']:.1f}s"
-    return (
-        f"{who}Epoch {epoch}: {r['val_correct']} / {r['val_total']}  "
-        f"train loss {r['train_loss']:.4f}  val loss {r['val_loss']:.4f}  "
-        f"val acc {r['val_accuracy']:.2%}  {r['seconds']:.1f}s"
-    )

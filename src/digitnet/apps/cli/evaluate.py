@@ -5,119 +5,72 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from digitnet.apps.cli.common import (
-    add_data_dir,
-    add_model,
-    add_output,
-    count_or_all,
-    fraction,
-    load_data,
-    model_path,
-    non_negative_int,
-    output_file,
-    print_json,
-)
+from digitnet.apps.cli import common
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="accuracy, per-class metrics and confusion matrix",
-        description="Evaluate a model on the MNIST test set.",
+    p = common.command(
+        sub, "evaluate", run_evaluate, "accuracy, per-class metrics and confusion matrix"
     )
-    add_model(p, positional=True)
-    add_data_dir(p)
-    p.add_argument(
-        "--split",
-        choices=("test", "val", "train"),
-        default="test",
-        help="which split to evaluate on (default: test)",
-    )
-    add_output(p, json_help="print the metrics as one JSON object")
+    common.add_model(p, positional=True)
+    common.add_data_dir(p)
+    p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split")
+    common.add_output(p, json_help="print the metrics as one JSON object")
     p.add_argument(
         "--reject-below",
-        type=fraction,
+        type=common.fraction,
         metavar="P",
         help='answer "not sure" when the top class probability is below P, and '
         "report the coverage and the accuracy on the answered images",
     )
-    p.set_defaults(func=run_evaluate)
 
-    p = sub.add_parser(
-        "report",
-        help="write an HTML report with figures and metrics.json",
-        description="Evaluate a model on the MNIST test set and write a "
-        "self-contained report folder: index.html (opens from disk), one PNG "
-        "per figure and metrics.json.",
+    p = common.command(
+        sub, "report", run_report, "write an HTML report with figures and metrics.json"
     )
-    add_model(p, positional=True)
-    p.add_argument(
-        "--out",
+    common.add_model(p, positional=True)
+    common.add_out(
+        p,
+        "DIR",
+        "the report folder: new, empty, or a previous report, which is replaced",
         default="report",
-        metavar="DIR",
-        help="the report folder: new, empty, or a previous report, which is "
-        "replaced (default: report)",
     )
-    add_data_dir(p)
-    p.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=0,
-        metavar="S",
-        help="seed of the robustness distortions (default 0)",
-    )
-    p.add_argument(
+    common.add_data_dir(p)
+    common.add_seed(p, "seed of the robustness distortions")
+    common.add_count(
+        p,
         "--robustness-images",
-        type=count_or_all,
-        default=2000,
-        metavar="N",
-        help="test images distorted for the robustness curves, or 'all' (default 2000)",
+        "test images distorted for the robustness curves, or 'all'",
+        2000,
+        type=common.count_or_all,
     )
-    p.add_argument(
-        "--gallery",
-        type=non_negative_int,
-        default=40,
-        metavar="N",
-        help="misclassified images shown (default 40)",
-    )
-    add_output(p, quiet_help="no progress bar")
-    p.set_defaults(func=run_report)
+    common.add_count(p, "--gallery", "misclassified images shown", 40, type=common.non_negative_int)
+    common.add_output(p, quiet_help="no progress bar")
 
-    p = sub.add_parser(
-        "ensemble",
-        help="combine trained models into one that averages them",
-        description="Average the probabilities of several trained models (same "
-        "input and output), evaluate the result on the test set and save it as "
-        "one model file.",
+    p = common.command(
+        sub, "ensemble", run_ensemble, "combine trained models into one that averages them"
     )
     p.add_argument("models", nargs="+", metavar="MODEL.npz", help="two or more model files")
-    add_data_dir(p)
-    p.add_argument("--out", required=True, metavar="ENSEMBLE.npz", help="where to save it")
-    add_output(p, json_help="print the result as JSON")
-    p.set_defaults(func=run_ensemble)
+    common.add_data_dir(p)
+    common.add_out(p, "ENSEMBLE.npz")
+    common.add_output(p, json_help="print the result as JSON")
 
-    p = sub.add_parser(
-        "presets",
-        help="list the named architectures",
-        description="List the presets with their target accuracy and the "
-        "accuracy the seed project they reproduce reported.",
-    )
-    add_output(p, json_help="print as JSON")
-    p.set_defaults(func=run_presets)
+    p = common.command(sub, "presets", run_presets, "list the named architectures")
+    common.add_output(p, json_help="print as JSON")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a model on the MNIST test set."""
     from digitnet.evaluation.evaluate import evaluate
     from digitnet.evaluation.metrics import format_report
     from digitnet.modelfile import load_model
 
-    path = model_path(args)
+    path = common.model_path(args)
     model = load_model(path)
-    data = load_data(args.data_dir, quiet=args.json)
+    data = common.load_data(args.data_dir, quiet=args.json)
     split = getattr(data, args.split)
     report = evaluate(model, split.images, split.labels, reject_below=args.reject_below)
     if args.json:
-        print_json({"model": str(path), "split": args.split, **report})
+        common.print_json({"model": str(path), "split": args.split, **report})
         return 0
     print(f"Model {path} on the {args.split} split ({len(split.labels):,} images)\n")
     print(format_report(report))
@@ -129,6 +82,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    """Evaluate a model on the MNIST test set and write a self-contained report folder:
+    index.html (opens from disk), one PNG per figure and metrics.json."""
     from digitnet.modelfile import load_model
     from digitnet.report import ReportConfig, check_output_folder, write_report
 
@@ -136,9 +91,9 @@ def run_report(args: argparse.Namespace) -> int:
     config = ReportConfig(
         seed=args.seed, gallery=args.gallery, robustness_images=args.robustness_images
     )
-    path = model_path(args)
+    path = common.model_path(args)
     model = load_model(path)
-    data = load_data(args.data_dir, quiet=args.quiet)
+    data = common.load_data(args.data_dir, quiet=args.quiet)
     page = write_report(
         model, data, out, config=config, model_path=path, progress=False if args.quiet else None
     )
@@ -147,17 +102,19 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_ensemble(args: argparse.Namespace) -> int:
+    """Average the probabilities of several trained models (same input and output), evaluate
+    the result on the test set and save it as one model file."""
     from digitnet.modelfile import load_model, save_model
     from digitnet.training.jobs import combine
 
-    out = output_file("--out", args.out)
+    out = common.output_file("--out", args.out)
     models = [load_model(path) for path in args.models]
-    data = load_data(args.data_dir, quiet=args.json)
+    data = common.load_data(args.data_dir, quiet=args.json)
     ensemble = combine(models, data)
     save_model(out, ensemble)
     test = ensemble.meta["test"]
     if args.json:
-        print_json(
+        common.print_json(
             {
                 "model": str(out),
                 "ensemble": len(ensemble.members),
@@ -180,6 +137,8 @@ def run_ensemble(args: argparse.Namespace) -> int:
 
 
 def run_presets(args: argparse.Namespace) -> int:
+    """List the presets with their target accuracy and the accuracy the seed project they
+    reproduce reported."""
     from digitnet.training import presets
 
     rows = [
@@ -194,7 +153,7 @@ def run_presets(args: argparse.Namespace) -> int:
         for p in presets.PRESETS.values()
     ]
     if args.json:
-        print_json(rows)
+        common.print_json(rows)
         return 0
     print(f"{'preset':<16}{'target':>8}{'seed project':>14}{'epochs':>8}  architecture")
     for r in rows:

@@ -6,77 +6,36 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from digitnet.apps.cli.common import (
-    add_data_dir,
-    add_model,
-    add_output,
-    load_data,
-    model_path,
-    non_negative_int,
-    output_file,
-    positive_int,
-)
+from digitnet.apps.cli import common
 from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write a model as an ONNX graph (onnxruntime, browsers)",
-        description="Write a model file (default: the shipped model) as an ONNX "
-        "graph: input 'pixels' (N, 28, 28), MNIST-style, 0 = background; "
-        "outputs 'probabilities' (N, 10) and 'label' (N,). The input's type and "
-        "range are written in the file's metadata. Needs pip install "
-        "'digitnet[onnx]'.",
+    p = common.command(
+        sub, "export", run_export, "write a model as an ONNX graph (onnxruntime, browsers)"
     )
-    add_model(p, positional=True)
+    common.add_model(p, positional=True)
     p.add_argument("--onnx", "-o", required=True, metavar="OUT.onnx", help="where to write it")
     p.add_argument(
         "--input-type",
-        choices=("float", "uint8"),
-        default="float",
-        help="float32 pixels in [0, 1] (default) or uint8 0-255",
+        choices=("uint8", "float"),
+        default="uint8",
+        help="uint8 pixels 0-255, or float32 in [0, 1] (fed 0-255, a float graph answers "
+        "wrongly without an error)",
     )
-    p.set_defaults(func=run_export)
 
-    p = sub.add_parser(
-        "adapt",
-        help="teach a model a handwriting from a few samples",
-        description="Fine-tune a model (default: the shipped one) on labelled "
-        "samples: SAMPLES holds one sub-folder per digit (0/ to 9/, at least "
-        "one image each), read like `digitnet predict` reads images. MNIST "
-        "training digits are replayed beside them so that MNIST is not "
-        "forgotten.",
-    )
+    p = common.command(sub, "adapt", run_adapt, "teach a model a handwriting from a few samples")
     p.add_argument("samples", metavar="SAMPLES")
-    p.add_argument("--out", required=True, metavar="MINE.npz")
-    add_model(p, what="the base model")
-    add_data_dir(p)
-    p.add_argument(
-        "--replay",
-        type=positive_int,
-        default=2000,
-        metavar="N",
-        help="MNIST training digits replayed per epoch (default 2000)",
-    )
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        metavar="N",
-        help="passes over the samples (default: the adapt recipe's)",
-    )
-    p.add_argument("--seed", type=non_negative_int, default=0, metavar="S")
-    add_output(p, quiet_help="no progress bar and no summary")
-    p.set_defaults(func=run_adapt)
+    common.add_out(p, "MINE.npz")
+    common.add_model(p, what="the base model")
+    common.add_data_dir(p)
+    common.add_count(p, "--replay", "MNIST training digits replayed per epoch", 2000)
+    common.add_count(p, "--epochs", "passes over the samples (default: the adapt recipe's)")
+    common.add_seed(p)
+    common.add_output(p, quiet_help="no progress bar and no summary")
 
-    p = sub.add_parser(
-        "samples",
-        help="the samples of your handwriting kept by the page",
-        description="`samples count` shows how many samples the `digitnet "
-        'serve` page kept (its "that\'s wrong" button); `samples export '
-        "FOLDER` writes them as one folder per digit, for `digitnet adapt`; "
-        "`samples delete ID` removes one, `samples delete all` every one. Each browser's "
-        "samples are its own (an anonymous owner); --owner acts on one owner's only.",
+    p = common.command(
+        sub, "samples", run_samples, "the samples of your handwriting kept by the page"
     )
     p.add_argument("action", choices=("count", "export", "delete"))
     p.add_argument(
@@ -96,34 +55,40 @@ def add_arguments(sub: Any) -> None:
         help="only this owner's samples (as `samples count` lists them; '' for samples "
         "kept before owners existed); default: every owner's",
     )
-    p.set_defaults(func=run_samples)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from digitnet.interop import write_onnx
+    """Write a model file (default: the shipped model) as an ONNX graph: input 'pixels' (N,
+    28, 28), MNIST-style, 0 = background, uint8 0-255 as in the MNIST files (as the web
+    page's download); outputs 'probabilities' (N, 10) and 'label' (N,). The input's type and
+    range are written in the file's metadata (input_type, input_range). Needs pip install
+    'digitnet[onnx]'."""
+    from digitnet.interop import OPSET, describe_input, write_onnx
     from digitnet.modelfile import load_model
 
-    out = output_file("--onnx", args.onnx)
-    model = load_model(model_path(args))
+    out = common.output_file("--onnx", args.onnx)
+    model = load_model(common.model_path(args))
     write_onnx(out, model, input_type=args.input_type)
-    scale = "float32 in [0, 1]" if args.input_type == "float" else "uint8 0-255"
-    print(
-        f"Saved {out} (ONNX opset 17; input 'pixels' (N, 28, 28) {scale}, 0 = background; "
-        "outputs 'probabilities' (N, 10) and 'label' (N,))"
-    )
+    print(f"Saved {out} (ONNX opset {OPSET}; metadata input_type={args.input_type})")
+    print(f"  input  {describe_input(args.input_type)}")
+    print(f"  output 'probabilities' (N, {model.output_shape[-1]}), 'label' (N,)")
     return 0
 
 
 def run_adapt(args: argparse.Namespace) -> int:
+    """Fine-tune a model (default: the shipped one) on labelled samples: SAMPLES holds one
+    sub-folder per digit (0/ to 9/, at least one image each), read like `digitnet predict`
+    reads images. MNIST training digits are replayed beside them so that MNIST is not
+    forgotten."""
     from digitnet.modelfile import load_model, save_model
     from digitnet.progress import ProgressBar
     from digitnet.training.adapt import load_samples, personalise
 
-    out = output_file("--out", args.out)
-    base_path = model_path(args)
+    out = common.output_file("--out", args.out)
+    base_path = common.model_path(args)
     base = load_model(base_path)
     images, labels, digest = load_samples(args.samples)
-    data = load_data(args.data_dir, quiet=args.quiet)
+    data = common.load_data(args.data_dir, quiet=args.quiet)
     if not args.quiet:
         print(
             f"Adapting {base_path.name} to {len(labels)} samples of {args.samples} "
@@ -158,6 +123,10 @@ def run_adapt(args: argparse.Namespace) -> int:
 
 
 def run_samples(args: argparse.Namespace) -> int:
+    """`samples count` shows how many samples the `digitnet serve` page kept (its "that's
+    wrong" button); `samples export FOLDER` writes them as one folder per digit, for
+    `digitnet adapt`; `samples delete ID` removes one, `samples delete all` every one. Each
+    browser's samples are its own (an anonymous owner); --owner acts on one owner's only."""
     from digitnet.apps.samples import SampleStore
 
     store = SampleStore(args.store)
@@ -184,7 +153,7 @@ def run_samples(args: argparse.Namespace) -> int:
             + ", ".join(f"{d}: {n}" for d, n in enumerate(counts))
         )
         owners = store.owners()
-        if owner is None and (len(owners) > 1 or "" not in owners) and owners:
+        if owner is None and owners and (len(owners) > 1 or "" not in owners):
             print(
                 f"{len(owners)} owners: "
                 + ", ".join(f"{o or repr('')} ({n})" for o, n in sorted(owners.items()))

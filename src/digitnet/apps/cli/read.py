@@ -8,32 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from digitnet.apps.cli.common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    add_model,
-    add_output,
-    model_path,
-    positive_int,
-    print_json,
-    top_k,
-    warn,
-)
+from digitnet.apps.cli import common
 from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="read the digits in your own images",
-        description="Recognise handwritten digits in image files (PNG, JPEG, "
-        "BMP, GIF, TIFF, WebP; photos of paper welcome): one line per image "
-        'with the digits read and the confidence, or "not a digit". Several '
-        "digits in an image are read left to right as a number. Exit status 1 "
-        "if any image failed (the others are still answered).",
-    )
+    p = common.command(sub, "predict", run_predict, "read the digits in your own images")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    add_model(p)
+    common.add_model(p)
     p.add_argument(
         "--single",
         action="store_true",
@@ -41,11 +23,11 @@ def add_arguments(sub: Any) -> None:
     )
     p.add_argument(
         "--top",
-        type=top_k,
+        type=common.top_k,
         metavar="K",
         help="show the K most probable digits (default 1; 3 with --json)",
     )
-    add_output(
+    common.add_output(
         p,
         json_help="print a JSON list with one object per image (file, prediction, "
         "reason, confidence, digits, error)",
@@ -78,47 +60,41 @@ def add_arguments(sub: Any) -> None:
         help="read with the model alone (touching digits split by shape and "
         "the model's confidence)",
     )
-    p.set_defaults(func=run_predict)
 
-    p = sub.add_parser(
+    p = common.command(
+        sub,
         "read-all",
-        help="read every image of a folder, archive or list, "
-        "resumably, on all cores or a Dask cluster",
-        description="Read every image of SOURCE (a folder, walked recursively; "
-        "a .zip or .tar(.gz) archive; or a text file with one path per line) "
-        "and append one result per image to --out as it goes (JSON Lines, or "
-        "CSV). Run it again with the same --out to continue: images already "
-        "answered are skipped. Exit status 1 if any image failed.",
+        run_read_all,
+        "read every image of a folder, archive or list, resumably, on all cores or a Dask cluster",
     )
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument(
-        "--out", required=True, metavar="RESULTS.jsonl", help="the results file (.csv: CSV)"
-    )
+    common.add_out(p, "RESULTS.jsonl", "the results file (.csv: CSV)")
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: from --out's suffix")
-    p.add_argument(
-        "--workers", type=positive_int, metavar="N", help="processes (default: the usable CPUs)"
-    )
+    common.add_count(p, "--workers", "processes (default: the usable CPUs)")
     p.add_argument(
         "--dask",
         metavar="ADDRESS",
-        help="a Dask scheduler (tcp://host:8786), or "
-        "'local' for a LocalCluster of --workers processes",
+        help="a Dask scheduler (tcp://host:8786), or 'local' for a LocalCluster of --workers "
+        "processes",
     )
     p.add_argument(
         "--errors-only", action="store_true", help="read again the images whose result is an error"
     )
-    add_model(p)
-    add_output(p, quiet_help="no progress bar and no summary")
-    p.set_defaults(func=run_read_all)
+    common.add_model(p)
+    common.add_output(p, quiet_help="no progress bar and no summary")
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    """Recognise handwritten digits in image files (PNG, JPEG, BMP, GIF, TIFF, WebP; photos
+    of paper welcome): one line per image with the digits read and the confidence, or "not a
+    digit". Several digits in an image are read left to right as a number. Exit status 1 if
+    any image failed (the others are still answered)."""
     from digitnet.modelfile import load_model
     from digitnet.progress import ProgressBar
     from digitnet.reading.explain import write_explain
     from digitnet.reading.recognise import explain_path, recognise_files
 
-    model = load_model(model_path(args))
+    model = load_model(common.model_path(args))
     checker = False if args.no_checker else (load_checker(args.checker) if args.checker else True)
     explain = _explain_folder(args.explain)
     top = args.top if args.top is not None else (3 if args.json else 1)
@@ -137,10 +113,10 @@ def run_predict(args: argparse.Namespace) -> int:
             elif r.ok:
                 print(format_recognition(r, top), flush=True)
             else:
-                warn("predict", f"error: {r.error}")
+                common.warn("predict", f"error: {r.error}")
     if args.json:
-        print_json(results)
-    return EXIT_ERROR if failed else EXIT_OK
+        common.print_json(results)
+    return common.EXIT_ERROR if failed else common.EXIT_OK
 
 
 def load_checker(path: str):
@@ -189,12 +165,18 @@ def format_recognition(r, top: int = 1) -> str:
 
 
 def run_read_all(args: argparse.Namespace) -> int:
+    """Read every image of SOURCE (a folder, walked recursively; a .zip or .tar(.gz)
+    archive; or a text file with one path per line) and append one result per image to --out
+    as it goes (JSON Lines, or CSV). Run it again with the same --out to continue: images
+    already answered are skipped. The results file is locked while a run writes it: a second
+    run on it stops at once. Exit status 0 if every image was answered, 1 if any failed (or
+    on a bad source or results file), 2 on a usage error, 130 when interrupted."""
     from digitnet.apps.bulk import Results, run
 
     fmt = args.format or ("csv" if args.out.endswith(".csv") else "jsonl")
     results = Results(args.out, fmt, retry_errors=args.errors_only)
     workers = args.workers or len(os.sched_getaffinity(0))
-    model = None if args.model is None else str(model_path(args))
+    model = None if args.model is None else str(common.model_path(args))
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -219,4 +201,4 @@ def run_read_all(args: argparse.Namespace) -> int:
             f"{counts['read']:,} read, {counts['errors']:,} errors, {counts['skipped']:,} "
             f"already in {args.out} ({counts['images']:,} images in {args.source})"
         )
-    return EXIT_ERROR if counts["errors"] else EXIT_OK
+    return common.EXIT_ERROR if counts["errors"] else common.EXIT_OK

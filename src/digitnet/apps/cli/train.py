@@ -1,4 +1,4 @@
-"""``digitnet train`` and ``digitnet train-checker``."""
+"""``digitnet train``."""
 
 from __future__ import annotations
 
@@ -6,59 +6,34 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from digitnet.apps.cli.common import (
-    EXIT_INTERRUPTED,
-    add_data_dir,
-    add_output,
-    load_data,
-    non_negative_int,
-    output_file,
-    positive_float,
-    positive_int,
-    print_json,
-    printer,
-    stop_on_ctrl_c,
-    warn,
-)
+from digitnet.apps.cli import common, epochs
 from digitnet.data.mnist import DEFAULT_VAL_SIZE
 from digitnet.errors import DigitnetError
 
 
 def add_arguments(sub: Any) -> None:
-    p = sub.add_parser(
-        "train",
-        help="train a network on MNIST and save it",
-        description="Train a preset on MNIST (50k train / 10k validation), "
-        "evaluate it on the 10k test set and save it.",
-    )
+    p = common.command(sub, "train", run_train, "train a network on MNIST and save it")
     p.add_argument(
         "--preset",
         metavar="NAME",
         help="architecture and settings (see `digitnet presets`; default: the default preset)",
     )
-    add_data_dir(p)
-    p.add_argument("--epochs", type=positive_int, metavar="N", help="number of epochs")
-    p.add_argument("--seed", type=non_negative_int, metavar="S", help="random seed")
-    p.add_argument("--lr", type=positive_float, metavar="LR", help="base learning rate")
-    p.add_argument("--batch-size", type=positive_int, metavar="B", help="mini-batch size")
-    p.add_argument(
-        "--patience",
-        type=positive_int,
-        metavar="N",
-        help="stop after N epochs without validation improvement",
-    )
-    p.add_argument(
+    common.add_data_dir(p)
+    common.add_count(p, "--epochs", "number of epochs")
+    common.add_seed(p, default=None)
+    p.add_argument("--lr", type=common.positive_float, metavar="LR", help="base learning rate")
+    common.add_count(p, "--batch-size", "mini-batch size")
+    common.add_count(p, "--patience", "stop after N epochs without validation improvement")
+    common.add_count(
+        p,
         "--ensemble",
-        type=positive_int,
-        metavar="N",
-        help="train N networks (seeds S, S+1, ...) and average their probabilities (default 1)",
+        "train N networks (seeds S, S+1, ...) and average their probabilities (default 1)",
     )
-    p.add_argument(
+    common.add_count(
+        p,
         "--val-size",
-        type=non_negative_int,
-        metavar="N",
-        help="validation images taken from the end of the training file "
-        f"(default {DEFAULT_VAL_SIZE})",
+        f"validation images taken from the end of the training file (default {DEFAULT_VAL_SIZE})",
+        type=common.non_negative_int,
     )
     p.add_argument(
         "--extra-dir",
@@ -69,24 +44,18 @@ def add_arguments(sub: Any) -> None:
     p.add_argument(
         "--add-usps",
         metavar="DIR",
-        help="also train on USPS's 7,291 training "
-        "digits (zip.train.gz in DIR), as a user's 16x16 images are read; "
-        "validation and test stay MNIST's",
+        help="also train on USPS's 7,291 training digits (zip.train.gz in DIR), as a user's "
+        "16x16 images are read; validation and test stay MNIST's",
     )
-    p.add_argument(
-        "--out", metavar="MODEL.npz", help="where to save the model (default: model.npz)"
-    )
+    common.add_out(p, "MODEL.npz", "where to save the model (default: model.npz)", required=False)
     p.add_argument(
         "--checkpoint",
         metavar="DIR",
         help="save the run in DIR at every epoch's end (and every "
         "--checkpoint-every mini-batches) so that --resume DIR can continue it",
     )
-    p.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        metavar="N",
-        help="also checkpoint every N mini-batches within an epoch",
+    common.add_count(
+        p, "--checkpoint-every", "also checkpoint every N mini-batches within an epoch"
     )
     p.add_argument(
         "--resume",
@@ -94,7 +63,7 @@ def add_arguments(sub: Any) -> None:
         help="continue the run checkpointed in DIR (same weights, bit for bit, as "
         "if it had not stopped)",
     )
-    add_output(
+    common.add_output(
         p,
         quiet_help="print only the final result",
         json_help="print one JSON object per epoch, then one with the result",
@@ -104,7 +73,6 @@ def add_arguments(sub: Any) -> None:
         metavar="DIR",
         help="also write an evaluation report folder there (see `digitnet report`)",
     )
-    p.set_defaults(func=run_train)
 
 
 def _settings(args: argparse.Namespace):
@@ -150,6 +118,8 @@ def _settings(args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train a preset on MNIST (50k train / 10k validation), evaluate it on the 10k test set
+    and save it."""
     from digitnet.modelfile import save_model
     from digitnet.training import presets
     from digitnet.training.checkpoint import Checkpointer, check_same_run
@@ -158,12 +128,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     run, resumed, folder = _settings(args)
     presets.get(run.preset)  # fail fast on a bad name
-    out = output_file("--out", args.out or "model.npz")
+    out = common.output_file("--out", args.out or "model.npz")
     if args.report is not None:
         from digitnet.report import check_output_folder
 
         check_output_folder(args.report)  # fail before training, not after
-    data = load_data(args.data_dir, quiet=args.quiet or args.json, val_size=run.val_size)
+    data = common.load_data(args.data_dir, quiet=args.quiet or args.json, val_size=run.val_size)
     if run.add_usps is not None:
         from digitnet.data.usps import add_usps_train
 
@@ -174,7 +144,7 @@ def run_train(args: argparse.Namespace) -> int:
         if resumed is not None:
             check_same_run(folder, {k: v for k, v in resumed.run.items() if k != "out"}, saved)
         checkpointer = Checkpointer(folder, {**saved, "out": str(out)}, every=args.checkpoint_every)
-    emit = printer(args)
+    emit = epochs.printer(args)
     if not args.json and not args.quiet:
         what = f"an ensemble of {run.ensemble} x " if run.ensemble > 1 else ""
         verb = "Resuming" if resumed is not None else "Training"
@@ -187,7 +157,7 @@ def run_train(args: argparse.Namespace) -> int:
             flush=True,
         )
     try:
-        with stop_on_ctrl_c(folder is not None) as stop:
+        with epochs.stop_on_ctrl_c(folder is not None) as stop:
             model = train_preset(
                 run.preset,
                 data,
@@ -202,12 +172,12 @@ def run_train(args: argparse.Namespace) -> int:
                 **run.overrides,
             )
     except Interrupted as exc:
-        warn(
+        common.warn(
             "train",
             f"interrupted at epoch {exc.state.epoch}, step {exc.state.step}; "
             f"checkpoint saved in {folder}; continue with: digitnet train --resume {folder}",
         )
-        return EXIT_INTERRUPTED
+        return common.EXIT_INTERRUPTED
     model.meta["command"] = run.reproduce_command()
     save_model(out, model)
     test = model.meta["test"]
@@ -216,7 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"Saved {out}", flush=True)
     page = _train_report(args, model, data, out)
     if args.json:
-        print_json(
+        common.print_json(
             {
                 "event": "result",
                 "preset": run.preset,

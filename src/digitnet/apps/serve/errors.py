@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digitnet.errors import (
+    BusyError,
     CheckpointError,
     ConfigError,
     DataError,
@@ -38,6 +39,7 @@ STATUS: dict[type[DigitnetError], int] = {
     CheckpointError: 500,
     DivergenceError: 500,
     ExportError: 501,
+    BusyError: 409,
     DigitnetError: 400,
 }
 
