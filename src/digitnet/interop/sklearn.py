@@ -75,11 +75,6 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     shuffle : bool, default=True
         Shuffle the samples before each pass; False keeps their order.
 
-    The optimizer's state (its moments and step count) is kept from call to call, as
-    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
-    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
-    over X. :meth:`fit` starts a new network and optimizer.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -88,6 +83,13 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         The trained network (float32); ``digitnet.modelfile.save_model`` saves it.
     history_ : list of dict
         The training loop's per-epoch records (loss, seconds, learning rate).
+
+    Notes
+    -----
+    The optimizer's state (its moments and step count) is kept from call to call, as
+    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
+    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
+    over X. :meth:`fit` starts a new network and optimizer.
     """
 
     def __init__(
