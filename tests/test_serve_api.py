@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image  # noqa: E402
 from test_imagefile import png_header_only as bomb_png  # noqa: E402
 
 from digitnet.apps.serve import create_app  # noqa: E402
+from digitnet.errors import DigitnetError  # noqa: E402
 
 # the sample store (and the personal models beside it) in a folder of the test's own, never
 # the user's: schemathesis posts to /api/samples, /api/adapt and /api/train too; no MNIST
@@ -413,3 +415,28 @@ if schemathesis is not None:
             assert response.json()["code"] == "no_mnist", response.text
             return
         assert response.status_code < 500, (case.path, response.status_code, response.text)
+
+
+def test_learn_serves_the_built_site_or_says_how_to_build_it(tmp_path):
+    """/learn/ is the documentation site when one is built (here a stand-in with the pages
+    the page links to), else a 404 page that says how to build it; the page links its
+    "inside the network" panel to the site's How it works sections."""
+    from digitnet.apps.serve.routes import page
+
+    links = re.findall(r'href="(/learn/[^"]+)"', (page.STATIC / "index.html").read_text())
+    assert "/learn/how-it-works/convolution/" in links
+    site = tmp_path / "site"
+    for link in ["/learn/", *links]:
+        folder = site / link.removeprefix("/learn/")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "index.html").write_text(f"<h1>{link}</h1>")
+    with_site = TestClient(create_app(learn=site, keep_samples=False))
+    for link in links:
+        r = with_site.get(link)
+        assert r.status_code == 200 and link in r.text
+    missing = TestClient(create_app(learn=None, keep_samples=False))
+    if page.find_site(None) is None:  # a checkout without a built site
+        r = missing.get("/learn/how-it-works/convolution/")
+        assert r.status_code == 404 and "mkdocs build" in r.text
+    with pytest.raises(DigitnetError, match="not a built documentation site"):
+        create_app(learn=tmp_path / "empty", keep_samples=False)

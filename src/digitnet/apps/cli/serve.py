@@ -44,6 +44,12 @@ def add_arguments(sub: Any) -> None:
         help="the samples database (default: $DIGITNET_SAMPLES, else the user's data folder)",
     )
     p.add_argument("--quiet", action="store_true", help="no access log")
+    p.add_argument(
+        "--learn",
+        metavar="SITE",
+        help="the built documentation site to serve at /learn/ (default: the checkout's "
+        "site/ when mkdocs has built it)",
+    )
     common.add_data_dir(
         p,
         help="where adapting and the Train panel find MNIST (default: as train; "
@@ -73,6 +79,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "keep_samples": not args.no_samples,
         "max_samples": args.max_samples,
         "threads": args.threads,
+        "learn": args.learn,
     }
     with tempfile.TemporaryDirectory(prefix="digitnet-serve-") as work:
         # one folder for every worker: a training started by one is followed from any

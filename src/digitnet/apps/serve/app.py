@@ -30,6 +30,7 @@ from digitnet.apps.serve import errors
 from digitnet.apps.serve.middleware import Owner, UploadLimit
 from digitnet.apps.serve.routes import model, page, reading, samples, training
 from digitnet.apps.serve.services import MAX_UPLOAD, Services, Settings
+from digitnet.errors import ConfigError
 
 STATIC = page.STATIC
 ROUTERS = (page.router, reading.router, model.router, samples.router, training.router)
@@ -67,6 +68,14 @@ def create_app(
     app.add_middleware(UploadLimit, limit=settings.max_upload)
     app.add_middleware(Owner)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    site = page.find_site(settings.learn)
+    if site is not None:
+        if not (site / "index.html").is_file():
+            raise ConfigError(
+                f"{site}: not a built documentation site (no index.html); build "
+                "it with mkdocs build"
+            )
+        app.mount("/learn", StaticFiles(directory=site, html=True), name="learn")
     for router in ROUTERS:
         app.include_router(router)
     return app

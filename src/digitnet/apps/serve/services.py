@@ -42,6 +42,7 @@ class Settings:
     max_samples: int = MAX_SAMPLES
     adapt_queue: int = ADAPT_QUEUE
     work_dir: str | Path | None = None
+    learn: str | Path | None = None  # the built documentation site, served at /learn/
 
 
 class Loaded:
