@@ -50,6 +50,11 @@ class _Split:
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     """A digitnet network trained by digitnet's loop, with scikit-learn's estimator API.
 
+    The optimizer's state (its moments and step count) is kept from call to call, as
+    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
+    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
+    over X. :meth:`fit` starts a new network and optimizer.
+
     Parameters
     ----------
     architecture : str, default="dense"
@@ -74,11 +79,6 @@ class DigitNetClassifier(ClassifierMixin, BaseEstimator):
         Print each epoch's training loss.
     shuffle : bool, default=True
         Shuffle the samples before each pass; False keeps their order.
-
-    The optimizer's state (its moments and step count) is kept from call to call, as
-    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
-    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
-    over X. :meth:`fit` starts a new network and optimizer.
 
     Attributes
     ----------
