@@ -37,11 +37,23 @@ def evaluate(
 
     images : (N, 28, 28); labels : (N,). With ``reject_below`` (a probability in [0, 1]) the
     result also holds ``reject_option``: coverage and accuracy when the model answers "not
-    sure" below that confidence (see :func:`digitnet.evaluation.confidence.selective`).
+    sure" below that confidence (see :func:`digitnet.evaluation.confidence.selective`). A
+    model with a "not a digit" threshold adds ``not_a_digit``: the threshold and the share
+    of these digits it would refuse (the accuracy itself counts the top class, as always).
     """
-    return evaluate_proba(
-        predict_proba(model, images, batch_size), labels, reject_below=reject_below
-    )
+    from digitnet.evaluation.confidence import digit_or_not, not_a_digit_threshold
+
+    proba = predict_proba(model, images, batch_size)
+    report = evaluate_proba(proba, labels, reject_below=reject_below)
+    threshold = not_a_digit_threshold(model)
+    if threshold is not None:
+        refused = ~digit_or_not(proba, threshold=threshold)
+        report["not_a_digit"] = {
+            "threshold": threshold,
+            "refused": float(refused.mean()) if len(refused) else 0.0,
+            "refused_count": int(refused.sum()),
+        }
+    return report
 
 
 def evaluate_proba(

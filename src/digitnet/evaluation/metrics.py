@@ -98,4 +98,11 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for c, row in enumerate(report["confusion_matrix"]):
         lines.append(f"{c:>5} " + "".join(f"{v:>6}" for v in row))
+    if "not_a_digit" in report:
+        nd = report["not_a_digit"]
+        lines += [
+            "",
+            f"Not a digit below {nd['threshold']:.2f}: {nd['refused_count']} of these "
+            f'{report["total"]} digits ({nd["refused"]:.2%}) would be answered "not a digit"',
+        ]
     return "\n".join(lines)

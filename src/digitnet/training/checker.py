@@ -31,6 +31,7 @@ import numpy as np
 from digitnet import __version__
 from digitnet.data.mnist import Split
 from digitnet.data.pieces import NOT_ONE_DIGIT, make_pieces
+from digitnet.errors import ConfigError
 from digitnet.evaluation.checker import scores
 from digitnet.nn import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential
 from digitnet.training.loop import TrainConfig, fit, seed_streams
@@ -82,6 +83,31 @@ def pieces_split(split: Split, numbers: int, seed: int) -> Split:
     return Split(x, y)
 
 
+def _mixed(data: Any, preset: str, seed: int, extra_dir: Any, augment: dict):
+    """The digits, the non-digits and the augmentation of a checker trained for ``preset``'s
+    mix (see :func:`train_checker`)."""
+    import dataclasses
+
+    from digitnet.data.nondigits import nondigits
+    from digitnet.training import presets
+    from digitnet.training.mix import with_mix
+
+    chosen = presets.get(preset)
+    if chosen.mix is None:
+        raise ConfigError(f"preset {preset!r} trains on MNIST alone: no mix to train a checker on")
+    mixed, _ = with_mix(
+        data,
+        dataclasses.replace(chosen.mix, nondigits=0),
+        seed=seed,
+        data_dir=getattr(data, "data_dir", None),
+        extra_dir=extra_dir,
+    )
+    others, _ = nondigits(chosen.mix.nondigits, np.random.default_rng([seed, 11]), "train")
+    world = chosen.config.augment or {}
+    augment = {**augment, **{k: world[k] for k in ("fill", "coarse") if k in world}}
+    return mixed.train, others, augment
+
+
 def train_checker(
     data: Any,
     *,
@@ -91,15 +117,36 @@ def train_checker(
     epochs: int | None = None,
     log=None,
     progress: bool | None = None,
+    mix: str | None = None,
+    extra_dir: Any = None,
 ) -> Sequential:
     """Train a checker on segments of numbers made of ``data.train`` digits (validated on
     ``data.val`` digits); its ``meta`` records the settings, the example counts and the
-    validation scores (see :func:`scores`)."""
+    validation scores (see :func:`scores`).
+
+    With ``mix`` (a preset's name, e.g. ``"cnn-world"``), the numbers are composed from the
+    digits that preset trains on (:mod:`digitnet.training.mix`: other writers' handwriting,
+    continental strokes, box scans), the preset's non-digits join the training segments as
+    "not one digit", and the preset's box-filling and coarse re-scan augmentation is added:
+    a checker that agrees with that model about the world's handwriting."""
     start = time.perf_counter()
-    train = pieces_split(data.train, numbers, seed)
+    digits, extra, config_augment = data.train, None, dict(CONFIG.augment or {})
+    if mix is not None:
+        digits, extra, config_augment = _mixed(data, mix, seed, extra_dir, config_augment)
+    train = pieces_split(digits, numbers, seed)
+    if extra is not None:
+        train = Split(
+            np.concatenate([train.images, extra]),
+            np.concatenate([train.labels, np.full(len(extra), NOT_ONE_DIGIT, np.int64)]),
+        )
     val = pieces_split(data.val, val_numbers, seed + 1) if len(data.val) and val_numbers else None
     config = TrainConfig.from_dict(
-        {**CONFIG.to_dict(), "seed": seed, **({"epochs": epochs} if epochs else {})}
+        {
+            **CONFIG.to_dict(),
+            "seed": seed,
+            "augment": config_augment,
+            **({"epochs": epochs} if epochs else {}),
+        }
     )
     if config.warmup >= config.epochs:
         config.warmup = float(config.epochs - 1)
@@ -111,7 +158,8 @@ def train_checker(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": f"digitnet train-checker --numbers {numbers} --seed {seed}"
         + (f" --val-numbers {val_numbers}" if val_numbers != VAL_NUMBERS else "")
-        + (f" --epochs {epochs}" if epochs else ""),
+        + (f" --epochs {epochs}" if epochs else "")
+        + (f" --mix {mix}" if mix else ""),
         "seed": seed,
         "numbers": numbers,
         "val_numbers": val_numbers,

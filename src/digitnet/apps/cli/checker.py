@@ -30,6 +30,15 @@ def add_arguments(sub: Any) -> None:
         quiet_help="print only the final result",
         json_help="print one JSON object per epoch, then one with the result",
     )
+    p.add_argument(
+        "--mix",
+        metavar="PRESET",
+        help="compose the numbers from the digits this preset trains on (e.g. cnn-world: "
+        "other handwriting too), and add its non-digits",
+    )
+    p.add_argument(
+        "--extra-dir", metavar="DIR", help="folder holding usps/ and optdigits/ (as for train)"
+    )
 
 
 def run_train_checker(args: argparse.Namespace) -> int:
@@ -55,6 +64,8 @@ def run_train_checker(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         log=epochs.printer(args),
         progress=False if (args.quiet or args.json) else None,
+        mix=args.mix,
+        extra_dir=args.extra_dir,
     )
     save_model(out, model)
     val = model.meta.get("val") or {}
