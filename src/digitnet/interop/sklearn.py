@@ -50,6 +50,11 @@ class _Split:
 class DigitNetClassifier(ClassifierMixin, BaseEstimator):
     """A digitnet network trained by digitnet's loop, with scikit-learn's estimator API.
 
+    The optimizer's state (its moments and step count) is kept from call to call, as
+    scikit-learn's own estimators keep theirs: two :meth:`partial_fit` calls on the two
+    halves of X (in order, ``shuffle=False``) give the weights of one :meth:`fit` epoch
+    over X. :meth:`fit` starts a new network and optimizer.
+
     Parameters
     ----------
     architecture : str, default="dense"

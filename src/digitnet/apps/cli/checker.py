@@ -36,9 +36,7 @@ def add_arguments(sub: Any) -> None:
         help="compose the numbers from the digits this preset trains on (e.g. cnn-world: "
         "other handwriting too), and add its non-digits",
     )
-    p.add_argument(
-        "--extra-dir", metavar="DIR", help="folder holding usps/ and optdigits/ (as for train)"
-    )
+    common.add_extra_dir(p)
 
 
 def run_train_checker(args: argparse.Namespace) -> int:

@@ -162,6 +162,16 @@ def add_count(
     p.add_argument(flag, default=default, metavar="N", help=help, **kwargs)
 
 
+def add_extra_dir(p: argparse.ArgumentParser) -> None:
+    """``--extra-dir``: where the presets that train on other handwriting find it."""
+    p.add_argument(
+        "--extra-dir",
+        metavar="DIR",
+        help="folder holding usps/ and optdigits/, for the presets that train on them "
+        "(default: beside the MNIST folder)",
+    )
+
+
 def add_data_dir(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument(
         "--data-dir",

@@ -35,12 +35,7 @@ def add_arguments(sub: Any) -> None:
         f"validation images taken from the end of the training file (default {DEFAULT_VAL_SIZE})",
         type=common.non_negative_int,
     )
-    p.add_argument(
-        "--extra-dir",
-        metavar="DIR",
-        help="folder holding usps/ and optdigits/, for the presets that train on "
-        "them (default: beside the MNIST folder)",
-    )
+    common.add_extra_dir(p)
     p.add_argument(
         "--add-usps",
         metavar="DIR",
