@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from digitnet.data.photos import compose_number, render_photo  # noqa: E402
 from digitnet.imaging import images as im  # noqa: E402
 from digitnet.imaging.images import prepare  # noqa: E402
-from digitnet.data.photos import compose_number, render_photo  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "images"
 NUMBER = (3, 0, 5, 7)

@@ -26,6 +26,8 @@ from digitnet.data.mnist import Split
 from digitnet.errors import ConfigError, DataError
 from digitnet.nn.losses import NONE_OF_THESE
 
+#: what to do when a data set of the mix is missing (the CLI words it with its option)
+HINT_EXTRA = "give the folder that holds usps/ and optdigits/ as extra_dir"
 #: the folders of the extra handwriting, looked for under ``extra_dir``
 SOURCES = {"usps": "zip.train.gz", "optdigits": "optdigits-orig.tra.gz"}
 
@@ -79,10 +81,7 @@ def extra_folder(
         if (folder / SOURCES[name]).is_file():
             return folder
     where = " or ".join(str(b / name) for b in bases) or "nowhere (no folder given)"
-    raise DataError(
-        f"the {name} files are not in {where}; give the folder holding "
-        f"{name}/ as extra_dir (digitnet train --extra-dir DIR)"
-    )
+    raise DataError(f"the {name} files are not in {where}", subject=name, hint=HINT_EXTRA)
 
 
 def with_mix(

@@ -28,10 +28,12 @@ def hints() -> dict[str, str]:
     (imported here when needed: :mod:`digitnet.data` loads NumPy, which must wait for
     :func:`~digitnet.apps.cli.configure_runtime`)."""
     from digitnet.data.files import ENV_VAR, HINT_FOLDER, HINT_WRITABLE
+    from digitnet.training.mix import HINT_EXTRA
 
     return {
         HINT_FOLDER: f"point --data-dir or {ENV_VAR} at a folder with the MNIST files",
         HINT_WRITABLE: f"choose a writable folder with --data-dir or {ENV_VAR}",
+        HINT_EXTRA: "give --extra-dir DIR, the folder that holds usps/ and optdigits/",
     }
 
 

@@ -16,8 +16,9 @@ documentation is not built here</title><body style="font-family: sans-serif; max
 40em; margin: 3em auto"><h1>The documentation is not built here</h1><p>"How it works" (the
 maths of every layer beside its code) is a site built from the project's <code>docs/</code>
 folder. In a checkout of digitnet run
-<code>pip install -e ".[docs]" &amp;&amp; mkdocs build</code>, then start <code>digitnet serve</code> again (or give it the folder:
-<code>digitnet serve --learn site/</code>): it is then served here, offline.</p>
+<code>pip install -e ".[docs]" &amp;&amp; mkdocs build</code>, then start
+<code>digitnet serve</code> again (or give it the folder: <code>digitnet serve --learn
+site/</code>): it is then served here, offline.</p>
 <p><a href="/">Back to the page</a></p></body></html>"""
 
 router = APIRouter(include_in_schema=False)
