@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.init import get_initializer
+from digitnet.nn.init import get_initializer, initial_weights
 from digitnet.nn.kernels import conv_dw, conv_dx, im2col, pool, rules
 from digitnet.nn.kernels.im2col import windows
 from digitnet.nn.kernels.rows import fold, tile
@@ -146,7 +146,7 @@ class Conv2D(Module):
         (kh, kw), c = self.kernel_size, self.input_shape[2]
         fan_in, fan_out = kh * kw * c, kh * kw * self.filters
         self.params = {
-            "W": get_initializer(self.init)((kh, kw, c, self.filters), fan_in, fan_out, rng, dtype)
+            "W": initial_weights(self.init, (kh, kw, c, self.filters), fan_in, fan_out, rng, dtype)
         }
         if self.bias:
             self.params["b"] = np.zeros(self.filters, dtype=dtype)

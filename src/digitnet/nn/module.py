@@ -68,9 +68,14 @@ class Module:
         self.output_shape: Shape | None = None
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
+        self,
+        input_shape: Shape,
+        rng: np.random.Generator | None,
+        dtype: np.dtype | type = np.float32,
     ) -> Shape:
-        """Create parameters for per-example ``input_shape``; return the output shape."""
+        """Create parameters for per-example ``input_shape``; return the output shape.
+
+        ``rng`` None: weights start at zero, not drawn (their values are loaded next)."""
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         return self.output_shape
@@ -140,7 +145,10 @@ class Sequential(Module):
             self.build(input_shape, rng if rng is not None else np.random.default_rng(0), dtype)
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
+        self,
+        input_shape: Shape,
+        rng: np.random.Generator | None,
+        dtype: np.dtype | type = np.float32,
     ) -> Shape:
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -339,9 +347,20 @@ class Sequential(Module):
         config: dict[str, Any],
         rng: np.random.Generator | None = None,
         dtype: np.dtype | type = np.float32,
+        *,
+        initialise: bool = True,
     ) -> Sequential:
+        """The network described by ``config`` (:meth:`get_config`), built.
+
+        ``initialise=False`` leaves the weights at zero instead of drawing them (``rng``
+        is then unused): for a model whose weights are loaded next
+        (:func:`digitnet.modelfile.load_model`), where random draws would only be
+        overwritten."""
         layers = [layer_from_config(c) for c in config["layers"]]
-        return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0), dtype)
+        model = cls(layers)
+        shape = tuple(config["input_shape"])
+        model.build(shape, (rng or np.random.default_rng(0)) if initialise else None, dtype)
+        return model
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""
