@@ -24,3 +24,6 @@ DW_BLOCK_ROWS = 2048
 POOL_APART_BELOW = 16
 #: conv inference runs in slices of the batch whose patch matrix stays below this many bytes
 INFERENCE_COLS_BYTES = 16 << 20
+#: a convolution directly followed by a 2x2 / stride-2 max-pool runs as one step with its
+#: patch rows in pool order (kernels.conv_pool) when it has at least this many filters
+POOL_FUSE_MIN_FILTERS = 16
