@@ -11,17 +11,18 @@ answered); 2 a usage error; 130 interrupted. Errors are one line on stderr:
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from digitnet import __version__
-from digitnet.apps.cli import checker, data, evaluate, models, read, serve, train
 from digitnet.apps.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, Parser, format_epoch
 from digitnet.errors import ConfigError, DigitnetError, one_line
 
-#: the command groups, in the order ``digitnet --help`` lists them
-GROUPS = (train, checker, evaluate, models, serve, read, data)
+#: the command groups' modules, in the order ``digitnet --help`` lists them (imported when the
+#: parser is built: some load NumPy, which must come after :func:`configure_runtime`)
+GROUPS = ("train", "checker", "evaluate", "models", "serve", "read", "data")
 
 
 def build_parser() -> Parser:
@@ -32,8 +33,8 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for group in GROUPS:
-        group.add_arguments(sub)
+    for name in GROUPS:
+        importlib.import_module(f"digitnet.apps.cli.{name}").add_arguments(sub)
     return parser
 
 
@@ -54,13 +55,17 @@ def configure_runtime() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        configure_runtime()  # before anything loads NumPy
+    except DigitnetError as exc:
+        print(f"digitnet: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
     try:
-        configure_runtime()
         return args.func(args)
     except DigitnetError as exc:
         print(f"digitnet {args.command}: error: {one_line(exc)}", file=sys.stderr)
