@@ -2,12 +2,15 @@
 
 For every Conv2D of the given presets (its input shape, filters, kernel, padding and bias,
 as the preset builds it) and each batch size, this times one training step of the layer
-alone: forward (training mode), then backward with a fixed dy (dW, db and, unless the layer
-is the network's first, dx). PyTorch runs the same layer (``nn.Conv2d`` on NCHW, the input
-requiring a gradient exactly when digitnet computes dx), same threads. The two alternate
-round by round in one process; each round is the median of ``--inner`` steps, the figure the
-median of ``--rounds`` rounds, and the ratio digitnet / PyTorch the median of the per-round
-ratios (so a disturbance of the shared machine hits both sides of a round).
+alone, as the preset's network runs it: forward (training mode), then backward with a fixed
+dy (dW, db and, unless the layer is the network's first, dx). A convolution that runs as one
+step with the 2x2 max-pool after it (:class:`digitnet.nn.conv.PooledConv2D`) is timed with
+its pool, and PyTorch's with ``max_pool2d`` too. PyTorch runs the same layer (``nn.Conv2d``
+on NCHW, the input requiring a gradient exactly when digitnet computes dx), same threads.
+The two alternate round by round in one process; each round is the median of ``--inner``
+steps, the figure the median of ``--rounds`` rounds, and the ratio digitnet / PyTorch the
+median of the per-round ratios (so a disturbance of the shared machine hits both sides of a
+round).
 
 Usage (from the repository root)::
 
@@ -28,24 +31,37 @@ import numpy as np  # noqa: E402
 
 
 def conv_layers(preset: str) -> list[dict]:
-    """The preset's Conv2D layers: input shape (H, W, C) and constructor settings."""
+    """The preset's Conv2D layers as its network runs them: input shape (H, W, C), the
+    layer, whether it is the first with parameters, whether its max-pool runs with it."""
     from digitnet.nn import Conv2D
+    from digitnet.nn.conv import PooledConv2D
     from digitnet.training import presets
 
     model, _ = presets.build(preset, 0)
-    out, first = [], True
-    for layer in model.layers:
-        if isinstance(layer, Conv2D):
-            out.append({"layer": layer, "first": first, "input": layer.input_shape})
-        if layer.params:
-            first = False
+    first_layer = model.layers[model._first_param_layer]
+    out = []
+    for step in model._run:
+        conv = step.conv if isinstance(step, PooledConv2D) else step
+        if isinstance(conv, Conv2D):
+            out.append(
+                {
+                    "layer": conv,
+                    "first": conv is first_layer,
+                    "input": conv.input_shape,
+                    "pooled": isinstance(step, PooledConv2D),
+                }
+            )
     return out
 
 
 def describe(spec: dict) -> str:
     layer = spec["layer"]
     h, w, c = spec["input"]
-    return f"{h}x{w}x{c} -> {layer.describe()}" + (" (first)" if spec["first"] else "")
+    return (
+        f"{h}x{w}x{c} -> {layer.describe()}"
+        + (" + max-pool 2x2" if spec["pooled"] else "")
+        + (" (first)" if spec["first"] else "")
+    )
 
 
 def _median_of(fn, inner: int) -> float:
@@ -61,38 +77,34 @@ def step_pair(spec: dict, batch: int):
     """(digitnet step, torch step) closures for one layer shape."""
     import torch
 
-    from digitnet.nn import Conv2D, Sequential
+    from digitnet.nn import Conv2D, MaxPool2D, Sequential
 
     src = spec["layer"]
-    layer = Conv2D(
-        src.filters, src.kernel_size, src.stride, src.padding, src.init, bias=src.bias
-    )
-    Sequential([layer], spec["input"], np.random.default_rng(0))
+    layer = Conv2D(src.filters, src.kernel_size, src.stride, src.padding, src.init, bias=src.bias)
+    layers = [layer, MaxPool2D(2)] if spec["pooled"] else [layer]
+    model = Sequential(layers, spec["input"], np.random.default_rng(0))
     layer.needs_input_grad = not spec["first"]
+    (step,) = model._run  # the layer, or the layer and its pool as one step
+    assert type(step).__name__ == ("PooledConv2D" if spec["pooled"] else "Conv2D")
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *spec["input"]), dtype=np.float32)
-    ho, wo, f = layer.output_shape
+    ho, wo, f = step.output_shape
     dy = rng.standard_normal((batch, ho, wo, f), dtype=np.float32)
 
     def ours():
-        layer.forward(x, training=True)
-        layer.backward(dy.copy())
+        step.forward(x, training=True)
+        step.backward(dy.copy())
 
-    conv = torch.nn.Conv2d(
-        spec["input"][2],
-        f,
-        src.kernel_size,
-        src.stride,
-        src.pad,
-        bias=src.bias,
-    )
+    conv = torch.nn.Conv2d(spec["input"][2], f, src.kernel_size, src.stride, src.pad, bias=src.bias)
     xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(not spec["first"])
     dyt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
+
+    pool = torch.nn.functional.max_pool2d if spec["pooled"] else (lambda t, k: t)
 
     def theirs():
         conv.zero_grad(set_to_none=True)
         xt.grad = None
-        conv(xt).backward(dyt)
+        pool(conv(xt), 2).backward(dyt)
 
     return ours, theirs
 
@@ -155,10 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     print(f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     rows = run(
-        args.presets.split(","),
-        [int(b) for b in args.batches.split(",")],
-        args.rounds,
-        args.inner,
+        args.presets.split(","), [int(b) for b in args.batches.split(",")], args.rounds, args.inner
     )
     print(table(rows))
     print(f"load average {os.getloadavg()[0]:.2f} at the end")

@@ -14,10 +14,11 @@ Each photo is read by :func:`digitnet.reading.recognise.recognise` with the ship
 checker, and timed alone. The 256x256 digits are read once more through the public call with
 no model given, ``recognise(photo)`` (row ``... recognise(photo)``), which uses the shipped
 model and checker loaded once per process (:func:`digitnet.models.shipped_model`); the
-first such call, which loads them, is reported apart (``first_call_ms``); the table gives the median and 90th percentile per kind, and the
-fraction read right. ``--reference`` also reads each photo the slow way
-(``exhaustive=True``: every candidate segment normalised and read) and counts the photos
-whose reading differs: the fast path must choose the same readings.
+first such call, which loads them, is reported apart (``first_call_ms``). The table gives
+the median and 90th percentile per kind, and the fraction read right. ``--reference`` also
+reads each photo the slow way (``exhaustive=True``: every candidate segment normalised and
+read) and counts the photos whose reading differs: the fast path must choose the same
+readings.
 Each thread count runs in its own process (``OPENBLAS_NUM_THREADS`` and ``DIGITNET_THREADS``
 set before NumPy loads).
 

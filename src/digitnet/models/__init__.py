@@ -68,4 +68,3 @@ def shipped_checker():
     """The shipped segment checker, loaded once and shared like :func:`shipped_model`;
     None when this install has none."""
     return load_shipped_checker()
-

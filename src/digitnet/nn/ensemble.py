@@ -94,9 +94,7 @@ class Ensemble:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, initialise: bool = True) -> Ensemble:
-        return cls(
-            [Sequential.from_config(c, initialise=initialise) for c in config["members"]]
-        )
+        return cls([Sequential.from_config(c, initialise=initialise) for c in config["members"]])
 
     def summary(self) -> str:
         first = self.members[0].summary()

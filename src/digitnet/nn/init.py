@@ -101,4 +101,3 @@ def initial_weights(
     if rng is None:
         return np.zeros(shape, dtype)
     return get_initializer(name)(shape, fan_in, fan_out, rng, dtype)
-

@@ -234,12 +234,19 @@ def _fast_cnn() -> list[Module]:
 
 
 def _fast_99() -> list[Module]:
+    """The network of the fastest public one-epoch MNIST recipe (tuomaso/train_mnist_fast):
+    no batch norm, each convolution pooled before its ReLU (a convolution and its pool run
+    as one step: :class:`digitnet.nn.conv.PooledConv2D`)."""
     return [
-        *_conv_bn_relu(16, 5),
+        Conv2D(24, 5),
         MaxPool2D(2),
-        *_conv_bn_relu(32, 5),
+        ReLU(),
+        Conv2D(32, 3),
         MaxPool2D(2),
+        ReLU(),
         Flatten(),
+        Dense(256),
+        ReLU(),
         Dense(10),
     ]
 
@@ -390,21 +397,23 @@ _add(
 _add(
     Preset(
         "fast-99",
-        "time to 99%: conv 16@5x5-BN-pool, conv 32@5x5-BN-pool, 10; label smoothing, "
-        "cosine, 4 epochs",
-        "—",
+        "time to 99%: conv 24@5x5-pool, conv 32@3x3-pool, 256, 10 (no batch norm); Adam "
+        "betas (0.7, 0.9), one cycle, label smoothing, batch 256, 1 epoch",
+        "99.04% (tuomaso/train_mnist_fast, 60k digits, 30 seeds)",
         0.99,
         _fast_99,
-        # epochs: the fewest (of 2, 3, 4) whose validation accuracy reached 99.0% (seed 0:
-        # 98.91%, 98.97%, 99.10%); the test set was not used to choose
+        # tuomaso/train_mnist_fast's one-epoch recipe, plus label smoothing 0.1: chosen on
+        # the validation split (training on the 50,000, seeds 0-2; the test set was not
+        # used): as published 98.81 / 98.97 / 98.86%, with label smoothing 99.01 / 99.12 /
+        # 99.06%; lr 0.02 98.74 / 98.88 / 98.81%, lr 0.005 98.75 / 98.77 / 98.73%, a 0.2
+        # epoch rise 98.81 / 98.95%
         TrainConfig(
-            epochs=4,
-            batch_size=128,
-            optimizer="nesterov",
-            lr=0.1,
-            momentum=0.9,
-            weight_decay=5e-4,
-            schedule="cosine",
+            epochs=1,
+            batch_size=256,
+            optimizer="adam",
+            lr=0.01,
+            betas=(0.7, 0.9),
+            schedule="onecycle",
             warmup=0.3,
             label_smoothing=0.1,
         ),
@@ -478,7 +487,10 @@ def build(name: str, seed: int | None = None, **overrides) -> tuple[Sequential, 
     """
     preset = get(name)
     config = dataclasses.replace(preset.config, **overrides)
-    if "epochs" in overrides and config.warmup >= config.epochs:
+    if "epochs" in overrides and config.schedule == "onecycle":
+        # one cycle rises over a fraction of the run (PyTorch's pct_start): keep it
+        config.warmup = preset.config.warmup * config.epochs / preset.config.epochs
+    elif "epochs" in overrides and config.warmup >= config.epochs:
         config.warmup = float(config.epochs - 1)  # a short run keeps a shorter warm-up
     if seed is not None:
         config.seed = seed

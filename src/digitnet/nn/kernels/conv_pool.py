@@ -224,10 +224,7 @@ def reference_backward(
 
 
 #: name -> (forward, backward)
-FORMS = {
-    "reference": (reference, reference_backward),
-    "pooled": (pooled, pooled_backward),
-}
+FORMS = {"reference": (reference, reference_backward), "pooled": (pooled, pooled_backward)}
 
 
 def choose(s: ConvShape) -> str:
