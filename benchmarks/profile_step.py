@@ -2,7 +2,8 @@
 timer of each step of the network's run order.
 
 The network is given by name (``fast-99``: conv 24@5x5, pool, ReLU, conv 32@3x3, pool,
-ReLU, dense 256, 10, Adam; ``fast-995``: the fast-995 preset's network, Nesterov), built
+ReLU, dense 256, 10, Adam; ``fast-995``: the fast-995 and fast-996 presets' network,
+Nesterov; ``fast-995-before``: their network before issue 28, with a third convolution), built
 from layers rather than from the presets so that the same script profiles older versions of
 the code (``PYTHONPATH=OLD/src``) for a before/after comparison. Random images and labels, no
 augmentation: the engine's step only (forward, loss, backward, optimizer).
@@ -41,7 +42,23 @@ def network(name: str):
             ReLU(),
             Dense(10),
         ], "adam"
-    if name == "fast-995":
+    if name == "fast-995":  # also fast-996's
+        return [
+            Conv2D(32, 5, bias=False),
+            MaxPool2D(2),
+            BatchNorm(),
+            ReLU(),
+            Conv2D(64, 3, bias=False),
+            MaxPool2D(2),
+            BatchNorm(),
+            ReLU(),
+            Flatten(),
+            Dense(256, bias=False),
+            BatchNorm(),
+            ReLU(),
+            Dense(10),
+        ], "nesterov"
+    if name == "fast-995-before":  # the fast-995 and fast-996 network before issue 28
         return [
             Conv2D(32, 5, bias=False),
             MaxPool2D(2),
@@ -60,7 +77,7 @@ def network(name: str):
             ReLU(),
             Dense(10),
         ], "nesterov"
-    raise SystemExit(f"unknown network {name!r}: fast-99 or fast-995")
+    raise SystemExit(f"unknown network {name!r}: fast-99, fast-995 or fast-995-before")
 
 
 def setup(name: str, batch: int):
