@@ -296,10 +296,15 @@ def verify(model, twin32: Twin, images: np.ndarray, labels: np.ndarray) -> dict[
 
 
 def make_optimizer(
-    twin: Twin, optimizer: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
+    twin: Twin,
+    optimizer: str,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     """The PyTorch counterpart of a digitnet optimizer; L2 decay on weights only, as digitnet
-    does (its ``decay_keys``)."""
+    does (its ``decay_keys``); ``betas`` for Adam."""
     params = [(ln.tensor(twin.net), ln.decays) for ln in twin.links if ln.source == "params"]
     groups = [
         {"params": [p for p, d in params if d], "weight_decay": weight_decay},
@@ -314,9 +319,9 @@ def make_optimizer(
             nesterov=optimizer == "nesterov",
         )
     if optimizer == "adam":
-        return torch.optim.Adam(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, betas=tuple(betas))
     if optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas))
     raise TwinError(f"no PyTorch counterpart for optimizer {optimizer!r} here")
 
 

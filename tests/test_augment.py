@@ -265,3 +265,25 @@ def test_area_and_bilinear_matrices_are_the_obvious_resamplings():
     assert np.allclose(area_matrix(3, 2), [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]])
     b = bilinear_matrix(2, 4)  # centres at 0.25, 0.75, 1.25, 1.75 in input pixels - 0.5
     assert np.allclose(b @ np.array([0.0, 1.0]), [0.0, 0.25, 0.75, 1.0])
+
+
+def test_bilinear_sampling_in_blocks_on_threads_equals_one_pass(monkeypatch):
+    """bilinear_sample works in blocks of images split over threads; every value must be
+    the one a single whole-batch pass gives, to the bit (training runs are reproduced bit
+    for bit), with blocks and parts that do not divide the batch evenly."""
+    from digitnet.data import augment
+    from digitnet.nn.runtime import parallel
+
+    rng = np.random.default_rng(3)
+    images = rng.random((23, 28, 28), dtype=np.float32)
+    coords = Augmenter(rotate=15, shift=3, scale=0.2, shear=5, elastic_alpha=8, rng=rng)
+    coords = coords.sample_coordinates(23)
+    coords[0, :5] = [[-40.0, 3.0], [3.0, 60.0], [27.5, 27.5], [-0.5, -0.5], [0.0, 27.0]]
+    padded = np.zeros((23, 30, 30), np.float32)
+    padded[:, 1:-1, 1:-1] = images
+    one_pass = augment._sample_block(padded, coords, 28, 28)
+    monkeypatch.setenv("DIGITNET_THREADS", "3")
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(augment, "SAMPLE_BLOCK", 4)
+    split = bilinear_sample(images, coords)
+    assert split.dtype == np.float32 and np.array_equal(split, one_pass)

@@ -898,6 +898,23 @@ def test_schedule_warmup():
         close(f(t), eta * max(t / 2, 1e-3) if t < 2 else eta, 1e-15)
 
 
+@equation("schedule-onecycle", r"\eta(t) = \begin{cases} c\big(\tfrac{\eta_0}{25}, \eta_0, "
+                               r"\tfrac{t}{t_r}\big) & t < t_r \\ c\big(\eta_0, "
+                               r"\tfrac{\eta_0}{25 \cdot 10^4}, \min(\tfrac{t - t_r}{E - t_r}, "
+                               r"1)\big) & t \ge t_r \end{cases} , \qquad c(a, b, f) = b + "
+                               r"\tfrac{1}{2}\,(a - b)\,(1 + \cos \pi f)")
+def test_schedule_onecycle():
+    f = make_schedule("onecycle", 0.1, 10, warmup=3)
+
+    def c(a, b, frac):
+        return b + 1 / 2 * (a - b) * (1 + math.cos(math.pi * frac))
+
+    for t in TIMES:
+        want = c(0.1 / 25, 0.1, t / 3) if t < 3 else c(0.1, 0.1 / (25 * 10**4),
+                                                        min((t - 3) / (10 - 3), 1))
+        close(f(t), want, 1e-15)
+
+
 # == initialisation.md =========================================================================
 
 @equation("init-variance", r"\operatorname{Var}(z) = n_\text{in}\, \operatorname{Var}(w)\, "

@@ -161,3 +161,102 @@ def test_flat_buffers_must_hold_every_parameter():
     opt.step()
     with pytest.raises(ValueError, match="before the first step"):
         opt.use_flat(*model.flat_buffers())
+
+
+def test_adam_betas_hand_worked():
+    """beta1 = 0.5, beta2 = 0.75, lr 0.1, eps 1e-8, gradients 2 then 1 (scalars):
+    t=1: m = 0.5*2 = 1, v = 0.25*4 = 1; m_hat = 1/0.5 = 2, v_hat = 1/0.25 = 4;
+         p -= 0.1 * 2 / (2 + eps), about 0.9
+    t=2: m = 0.5*1 + 0.5*1 = 1, v = 0.75*1 + 0.25*1 = 1;
+         m_hat = 1/0.75, v_hat = 1/0.4375; p -= 0.1 * (1/0.75) / sqrt(1/0.4375)."""
+    p, g = np.array([1.0]), np.array([2.0])
+    opt = make_optimizer("adam", [(p, g, False)], 0.1, betas=(0.5, 0.75))
+    assert (opt.beta1, opt.beta2) == (0.5, 0.75)
+    opt.step()
+    first = 1 - 0.1 * 2 / (2 + 1e-8)
+    assert p[0] == pytest.approx(first, rel=1e-12)
+    g[...] = 1.0
+    opt.step()
+    assert p[0] == pytest.approx(first - 0.1 / 0.75 / (math.sqrt(1 / 0.4375) + 1e-8), rel=1e-12)
+
+
+def test_adam_betas_match_pytorch():
+    """Adam with low betas, as the one-epoch MNIST recipe uses them (0.7, 0.9), follows
+    PyTorch's Adam step for step (float64, same gradients)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(7)
+    g = np.zeros(7)
+    tp = torch.tensor(p.copy(), requires_grad=True)
+    ours = make_optimizer("adam", [(p, g, False)], 0.01, betas=(0.7, 0.9))
+    theirs = torch.optim.Adam([tp], lr=0.01, betas=(0.7, 0.9))
+    for _ in range(5):
+        grad = rng.standard_normal(7)
+        g[...] = grad
+        tp.grad = torch.tensor(grad)
+        ours.step()
+        theirs.step()
+    assert np.allclose(p, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("betas", [(1.0, 0.9), (0.7, -0.1), (0.7,), "0.7,0.9", (0.7, math.nan)])
+def test_adam_rejects_bad_betas(betas):
+    with pytest.raises(ValueError, match="beta"):
+        make_optimizer("adam", [(np.zeros(1), np.zeros(1), False)], 0.1, betas=betas)
+
+
+def test_onecycle_schedule_hand_worked():
+    """base 1.0 over 10 epochs, rising for 3: starts at 1/25, peaks at 1.0 at t = 3,
+    half way down at t = 6.5 ((1 + 1/25/1e4) / 2), ends at 1/25/1e4; the rise is a half
+    cosine: at t = 1.5, (1 + 1/25) / 2."""
+    s = make_schedule("onecycle", 1.0, 10, warmup=3)
+    low, final = 1 / 25, 1 / 25 / 1e4
+    assert s(0) == pytest.approx(low)
+    assert s(1.5) == pytest.approx((1 + low) / 2)
+    assert s(3) == pytest.approx(1.0)
+    assert s(6.5) == pytest.approx((1 + final) / 2)
+    assert s(10) == pytest.approx(final)
+    assert s(12) == pytest.approx(final)  # past the end: stays at the floor
+    assert make_schedule("onecycle", 1.0, 10, warmup=3, min_lr=0.01)(10) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="warmup > 0"):
+        make_schedule("onecycle", 1.0, 10)
+
+
+def test_onecycle_schedule_follows_pytorch_between_its_step_points():
+    """PyTorch's OneCycleLR over T steps (pct_start 0.3, cycle_momentum off) puts its peak
+    at step 0.3 T - 1 and its floor at step T - 1; ours, a function of the fraction done,
+    at 0.3 and 1. Mapping PyTorch's step k to our t = k (0.3 T) / (0.3 T - 1) on the rise
+    (and likewise on the fall) the two agree to rounding."""
+    torch = pytest.importorskip("torch")
+    total, base = 235, 0.01
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=base)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=base, total_steps=total, cycle_momentum=False
+    )
+    theirs = []
+    for _ in range(total):
+        theirs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    ours = make_schedule("onecycle", base, 1, warmup=0.3)
+    peak = 0.3 * total - 1
+    for k, lr in enumerate(theirs):
+        if k <= peak:
+            t = 0.3 * k / peak
+        else:
+            t = 0.3 + 0.7 * (k - peak) / (total - 1 - peak)
+        assert ours(t) == pytest.approx(lr, rel=1e-9, abs=1e-15)
+
+
+def test_train_config_betas_reach_the_optimizer_and_survive_json():
+    import json
+
+    from digitnet.errors import ConfigError
+    from digitnet.training.loop import TrainConfig
+
+    cfg = TrainConfig(optimizer="adam", betas=(0.7, 0.9), schedule="onecycle", warmup=0.3)
+    cfg.validate()
+    back = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert back == cfg and back.betas == (0.7, 0.9)
+    with pytest.raises(ConfigError, match="beta1"):
+        TrainConfig(optimizer="adam", betas=(1.5, 0.9)).validate()

@@ -13,6 +13,7 @@ import pytest
 
 from digitnet.errors import ConfigError
 from digitnet.nn import BatchNorm, Conv2D, MaxPool2D, ReLU
+from digitnet.nn.conv import PooledConv2D
 from digitnet.nn.kernels import rows as wide
 from digitnet.nn.kernels.rows import LONG_ROW, long_rows, row_blocks
 from digitnet.nn.runtime import parallel
@@ -152,14 +153,23 @@ def _layers():
         (BatchNorm(), (6, 5, 4, 3)),
         (BatchNorm(), (7, 11)),
         (ReLU(), (5, 6, 6, 2)),
+        ((Conv2D(6, 3), MaxPool2D(2)), (5, 10, 10, 1)),  # conv + pool as one step, slabs
+        ((Conv2D(5, 3, padding=1), MaxPool2D(2)), (4, 8, 6, 3)),  # ... patches, with dx
     ]
     for layer, shape in cases:
-        layer.build(shape[1:], np.random.default_rng(1))
-        layer.needs_input_grad = True
-        for p in layer.params.values():  # BatchNorm: not 1 and 0
+        if isinstance(layer, tuple):  # a convolution and its pool, run as one step
+            conv, pool = layer
+            conv.build(shape[1:], np.random.default_rng(1))
+            pool.build(conv.output_shape, np.random.default_rng(1))
+            layer = PooledConv2D(conv, pool)
+            layer.conv.needs_input_grad = True
+        else:
+            layer.build(shape[1:], np.random.default_rng(1))
+            layer.needs_input_grad = True
+        for p in getattr(layer, "conv", layer).params.values():  # BatchNorm: not 1 and 0
             p[...] = rng.standard_normal(p.shape)
         x = rng.standard_normal(shape).astype(np.float32)
-        if isinstance(layer, MaxPool2D):
+        if isinstance(layer, (MaxPool2D, PooledConv2D)):
             x = np.round(x, 1)  # ties, to test their rule
         y = layer.forward(x.copy(), training=True)
         dy = rng.standard_normal(y.shape).astype(np.float32)
@@ -179,8 +189,9 @@ def test_layers_give_the_same_bits_split_or_not(monkeypatch, index):
     three = _run(twin, x, dy) + _run(twin, x, dy, training=False)[:1]
     for a, b in zip(one, three, strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
-    for k, g in layer.grads.items():
-        assert np.array_equal(g, twin.grads[k])
+    grads, twin_grads = getattr(layer, "conv", layer).grads, getattr(twin, "conv", twin).grads
+    for k, g in grads.items():
+        assert np.array_equal(g, twin_grads[k])
     for k, buf in getattr(layer, "buffers", {}).items():
         assert np.array_equal(buf, twin.buffers[k])
 

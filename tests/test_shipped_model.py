@@ -55,3 +55,51 @@ def test_shipped_checker_is_packaged_small_and_documented():
     assert meta["train_config"]["seed"] == meta["seed"]
     # measured on segments of numbers made of validation digits when it was trained
     assert meta["val"]["whole_flagged"] < 0.05 and meta["val"]["not_one_missed"] < 0.05
+
+
+def test_shipped_model_and_checker_are_loaded_once_and_shared(monkeypatch):
+    """recognise() with no model reads with the cached shipped model and checker: the same
+    objects on every call, loaded from disk once (a counted load_model)."""
+    import digitnet.modelfile as modelfile
+    from digitnet import models
+    from digitnet.reading import recognise
+
+    models.shipped_model.cache_clear()
+    models.shipped_checker.cache_clear()
+    loads = []
+    real = modelfile.load_model
+    monkeypatch.setattr(modelfile, "load_model", lambda p: loads.append(p) or real(p))
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 13:15] = 255  # a stroke: a "1"
+    first = recognise(image, single=True)
+    second = recognise(image, single=True)
+    assert len(loads) == 2  # the model and the checker, once each
+    assert models.shipped_model() is models.shipped_model()
+    assert models.shipped_checker() is models.shipped_checker()
+    assert first.digits == second.digits
+    assert models.load_shipped_model() is not models.shipped_model()  # a private copy
+
+
+def test_a_loaded_model_is_built_without_drawing_initial_weights(monkeypatch, tmp_path):
+    """load_model builds the network without its initialisers (their draws would only be
+    overwritten) and still holds exactly the file's weights."""
+    import digitnet.nn.init as init
+    from digitnet.modelfile import load_model, save_model
+
+    model = load_shipped_model()
+    path = tmp_path / "m.npz"
+    save_model(path, model)
+    drawn = []
+    real = init.get_initializer
+
+    def counting(name):
+        fn = real(name)
+        return lambda *a, **k: drawn.append(name) or fn(*a, **k)
+
+    monkeypatch.setattr(init, "get_initializer", counting)
+    loaded = load_model(path)
+    assert drawn == []
+    for (name, p), (_, q) in zip(
+        sorted(model.state_dict().items()), sorted(loaded.state_dict().items()), strict=True
+    ):
+        assert np.array_equal(p, q), name

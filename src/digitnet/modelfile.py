@@ -211,10 +211,11 @@ def _build(path: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> Se
     model: Sequential | Ensemble
     try:
         arch = doc["architecture"]
+        # built without drawing initial weights: the file's replace them all
         if arch.get("type") == "Ensemble":
-            model = Ensemble.from_config(arch)
+            model = Ensemble.from_config(arch, initialise=False)
         else:
-            model = Sequential.from_config(arch)
+            model = Sequential.from_config(arch, initialise=False)
         model.load_state_dict(arrays)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(

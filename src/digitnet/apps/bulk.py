@@ -163,10 +163,10 @@ def _model(model_path: str | None):
     """The model and checker, loaded once per process."""
     if model_path not in _MODELS:
         from digitnet.modelfile import load_model
-        from digitnet.models import load_shipped_checker, load_shipped_model
+        from digitnet.models import shipped_checker, shipped_model
 
-        model = load_model(model_path) if model_path else load_shipped_model()
-        _MODELS[model_path] = (model, load_shipped_checker())
+        model = load_model(model_path) if model_path else shipped_model()
+        _MODELS[model_path] = (model, shipped_checker())
     return _MODELS[model_path]
 
 

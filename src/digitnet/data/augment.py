@@ -296,15 +296,42 @@ def binomial_smooth(x: np.ndarray) -> np.ndarray:
     return (rows[:, :, :-2] + 2 * rows[:, :, 1:-1] + rows[:, :, 2:]) * np.float32(0.25)
 
 
+#: images sampled per block by :func:`bilinear_sample`: the dozen (block, P) temporaries of
+#: a block stay in cache (32 x 784 pixels: 100 KB each)
+SAMPLE_BLOCK = 32
+
+
 def bilinear_sample(images: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Sample images at fractional positions, zero outside.
 
     images : (B, H, W) float; coords : (B, P, 2) (row, column) -> (B, P) float32.
+
+    Computed in blocks of :data:`SAMPLE_BLOCK` images, split over threads
+    (:func:`digitnet.nn.runtime.split`): each value comes from the same operations on the
+    same numbers as in one whole-batch pass (:func:`_sample_block`), so the result is the
+    same to the bit (tested); a batch of 256 took 14.8 ms of CPU in one pass.
     """
+    from digitnet.nn.runtime import split
+
     b, h, w = images.shape
     padded = np.zeros((b, h + 2, w + 2), dtype=np.float32)  # 1-pixel zero frame
     padded[:, 1:-1, 1:-1] = images
-    flat = padded.ravel()
+    out = np.empty(coords.shape[:2], dtype=np.float32)
+
+    def part(lo: int, hi: int) -> None:
+        for s in range(lo, hi, SAMPLE_BLOCK):
+            e = min(hi, s + SAMPLE_BLOCK)
+            out[s:e] = _sample_block(padded[s:e], coords[s:e], h, w)
+
+    split(part, b, out.size)
+    return out
+
+
+def _sample_block(padded: np.ndarray, coords: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Bilinear samples of zero-framed images: padded (B, H + 2, W + 2) float32, coords
+    (B, P, 2) -> (B, P) float32."""
+    b = padded.shape[0]
+    flat = padded.reshape(-1)
     r, c = coords[..., 0], coords[..., 1]
     r0f, c0f = np.floor(r), np.floor(c)
     fr, fc = r - r0f, c - c0f  # (B, P) weights

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.init import get_initializer
-from digitnet.nn.kernels import conv_dw, conv_dx, im2col, pool, rules
+from digitnet.nn.init import get_initializer, initial_weights
+from digitnet.nn.kernels import conv_dw, conv_dx, conv_pool, im2col, pool, rules
 from digitnet.nn.kernels.im2col import windows
 from digitnet.nn.kernels.rows import fold, tile
 from digitnet.nn.module import Module, Shape, register
@@ -146,7 +146,7 @@ class Conv2D(Module):
         (kh, kw), c = self.kernel_size, self.input_shape[2]
         fan_in, fan_out = kh * kw * c, kh * kw * self.filters
         self.params = {
-            "W": get_initializer(self.init)((kh, kw, c, self.filters), fan_in, fan_out, rng, dtype)
+            "W": initial_weights(self.init, (kh, kw, c, self.filters), fan_in, fan_out, rng, dtype)
         }
         if self.bias:
             self.params["b"] = np.zeros(self.filters, dtype=dtype)
@@ -227,6 +227,28 @@ class Conv2D(Module):
         )
         return dx.astype(dy.dtype, copy=False)
 
+    def fused_with(self, following: Module) -> Module | None:
+        """With a 2x2 / stride-2 max-pool right after it, training runs both as one step
+        (:class:`PooledConv2D`) when :func:`digitnet.nn.kernels.conv_pool.choose` says so."""
+        if not (
+            getattr(following, "is_max_pool", False)
+            and following.pool_size == following.stride == (2, 2)
+            and self.output_shape is not None
+            and self.dx_form is None
+            and self.dw_form is None
+        ):
+            return None
+        if conv_pool.choose(self._shape(None)) != "pooled":
+            return None
+        return PooledConv2D(self, following)
+
+    def _shape(self, n: int | None) -> conv_dx.ConvShape:
+        """The geometry of a call on ``n`` images (None: the batch size is not known yet)."""
+        assert self.input_shape is not None and self.output_shape is not None  # built
+        return conv_dx.ConvShape(
+            (n or 0, *self.input_shape), self.kernel_size, self.stride, self.pad, self.output_shape
+        )
+
     def describe(self):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         pad = self.padding if isinstance(self.padding, str) else f"pad {self.pad[0]}"
@@ -246,6 +268,62 @@ class Conv2D(Module):
             "init": self.init,
             "bias": self.bias,
         }
+
+
+class PooledConv2D(Module):
+    """A :class:`Conv2D` and the 2x2 / stride-2 :class:`MaxPool2D` right after it, run as
+    one step in training (:mod:`digitnet.nn.kernels.conv_pool`: the patch rows in pool
+    order, the pool as maxima between whole blocks, the bias after the pool).
+
+    Only an execution plan that :class:`~digitnet.nn.Sequential` makes when it builds (see
+    :meth:`Conv2D.fused_with`): the two layers stay in the network's list, the parameters
+    and gradients are the convolution's own arrays, and inference runs the two layers one
+    after the other, exactly as before.
+
+    Forward: x (N, H, W, C_in) -> (N, Ho/2, Wo/2, C_out); backward: dy of that shape -> dx
+    (N, H, W, C_in), or None when no layer upstream learns.
+    """
+
+    def __init__(self, conv: Conv2D, pool: MaxPool2D, form: str = "pooled") -> None:
+        super().__init__()
+        if form not in conv_pool.FORMS:
+            raise ValueError(f"form must be one of {', '.join(conv_pool.FORMS)}, got {form!r}")
+        self.conv, self.pool, self.form = conv, pool, form
+        self.parts = (conv, pool)
+        self.input_shape, self.output_shape = conv.input_shape, pool.output_shape
+        self._buf = Buffers()
+        self._saved: Any = None
+        self._geom: conv_dx.ConvShape | None = None
+
+    def forward(self, x, *, training):
+        """x (N, H, W, C_in) -> (N, Ho/2, Wo/2, C_out)."""
+        if not training:
+            return self.pool.forward(self.conv.forward(x, training=False), training=False)
+        conv = self.conv
+        self._geom = conv._shape(x.shape[0])
+        fwd = conv_pool.FORMS[self.form][0]
+        y, self._saved = fwd(x, conv.params["W"], conv.params.get("b"), self._geom, self._buf)
+        return y
+
+    def backward(self, dy):
+        """dy (N, Ho/2, Wo/2, C_out) -> dx (N, H, W, C_in), or None when no layer upstream
+        learns (the convolution's ``needs_input_grad``); fills the convolution's grads."""
+        conv = self.conv
+        bwd = conv_pool.FORMS[self.form][1]
+        dx = bwd(
+            dy,
+            conv.params["W"],
+            self._saved,
+            self._geom,
+            self._buf,
+            conv.grads["W"],
+            conv.grads.get("b"),
+            conv.needs_input_grad,
+        )
+        return None if dx is None else dx.astype(dy.dtype, copy=False)
+
+    def describe(self):
+        return f"{self.conv.describe()} + {self.pool.describe()} (one step)"
 
 
 class _Pool2D(Module):

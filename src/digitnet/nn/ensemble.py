@@ -95,8 +95,8 @@ class Ensemble:
         return {"type": "Ensemble", "members": [m.get_config() for m in self.members]}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Ensemble:
-        return cls([Sequential.from_config(c) for c in config["members"]])
+    def from_config(cls, config: dict[str, Any], *, initialise: bool = True) -> Ensemble:
+        return cls([Sequential.from_config(c, initialise=initialise) for c in config["members"]])
 
     def summary(self) -> str:
         first = self.members[0].summary()

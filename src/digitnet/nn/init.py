@@ -85,3 +85,19 @@ def get_initializer(name: str) -> Initializer:
     except KeyError:
         known = ", ".join(sorted(INITIALIZERS)) + ", normal:<std>"
         raise ValueError(f"unknown initialiser {name!r}; choose one of: {known}") from None
+
+
+def initial_weights(
+    name: str,
+    shape: tuple[int, ...],
+    fan_in: int,
+    fan_out: int,
+    rng: np.random.Generator | None,
+    dtype=np.float32,
+) -> np.ndarray:
+    """A layer's new weights: drawn by the initialiser ``name``, or zeros when ``rng`` is
+    None -- a model built only to receive weights from a file (drawing random numbers that
+    are then overwritten is wasted work: see :meth:`digitnet.nn.Sequential.from_config`)."""
+    if rng is None:
+        return np.zeros(shape, dtype)
+    return get_initializer(name)(shape, fan_in, fan_out, rng, dtype)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from digitnet.nn.init import get_initializer
+from digitnet.nn.init import get_initializer, initial_weights
 from digitnet.nn.module import Module, Shape, register
 from digitnet.nn.runtime import parallel
 
@@ -59,7 +59,7 @@ class Dense(Module):
         out = super().build(input_shape, rng, dtype)
         d_in = self.input_shape[0]
         self.params = {
-            "W": get_initializer(self.init)((d_in, self.units), d_in, self.units, rng, dtype)
+            "W": initial_weights(self.init, (d_in, self.units), d_in, self.units, rng, dtype)
         }
         if self.bias:
             self.params["b"] = np.zeros(self.units, dtype=dtype)
@@ -126,7 +126,8 @@ class Dropout(Module):
         self._mask: np.ndarray | None = None
 
     def build(self, input_shape, rng, dtype=np.float32):
-        self.rng = rng
+        # built without one (a model loaded from a file): a fixed stream until fit sets its own
+        self.rng = rng if rng is not None else np.random.default_rng(0)
         self._dtype = np.dtype(dtype)
         return super().build(input_shape, rng, dtype)
 

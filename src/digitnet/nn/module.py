@@ -68,9 +68,14 @@ class Module:
         self.output_shape: Shape | None = None
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
+        self,
+        input_shape: Shape,
+        rng: np.random.Generator | None,
+        dtype: np.dtype | type = np.float32,
     ) -> Shape:
-        """Create parameters for per-example ``input_shape``; return the output shape."""
+        """Create parameters for per-example ``input_shape``; return the output shape.
+
+        ``rng`` None: weights start at zero, not drawn (their values are loaded next)."""
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shape = self.compute_output_shape(self.input_shape)
         return self.output_shape
@@ -91,6 +96,13 @@ class Module:
     def describe(self) -> str:
         """A short human-readable name with the main settings, e.g. ``Conv2D 32 5x5``."""
         return type(self).__name__
+
+    def fused_with(self, following: Module) -> Module | None:
+        """A module computing this layer and ``following`` (the layer run right after it)
+        as one step in training, or None (the default: run them one by one). Sequential
+        asks when it builds; the fused module is only an execution plan: the layers, their
+        parameters and everything saved stay as listed."""
+        return None
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -142,7 +154,10 @@ class Sequential(Module):
             self.build(input_shape, rng if rng is not None else np.random.default_rng(0), dtype)
 
     def build(
-        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype | type = np.float32
+        self,
+        input_shape: Shape,
+        rng: np.random.Generator | None,
+        dtype: np.dtype | type = np.float32,
     ) -> Shape:
         self.dtype = np.dtype(dtype)
         self.input_shape = tuple(int(d) for d in input_shape)
@@ -150,8 +165,8 @@ class Sequential(Module):
         for layer in self.layers:
             shape = layer.build(shape, rng, self.dtype)
         self.output_shape = shape
-        self._run = self._execution_order()
         self._mark_input_grads()
+        self._run = self._execution_order()
         self._mark_inplace()
         self._flatten_parameters()
         self.built = True
@@ -172,7 +187,15 @@ class Sequential(Module):
                 i += 2
             else:
                 i += 1
-        return run
+        # then pairs that a layer offers to compute as one step (fused_with)
+        fused: list[Module] = []
+        for layer in run:
+            joint = fused[-1].fused_with(layer) if fused else None
+            if joint is not None:
+                fused[-1] = joint
+            else:
+                fused.append(layer)
+        return fused
 
     def _mark_inplace(self) -> None:
         # The network's input belongs to the caller; after that, a layer's input may be
@@ -232,6 +255,19 @@ class Sequential(Module):
             layer.needs_input_grad = self.needs_input_grad or (first is not None and i > first)
         self._first_param_layer = first
 
+    def _backward_stop(self) -> int | None:
+        """Where back-propagation stops in the run order: the step holding the first layer
+        with parameters (0 when the network's own dx is wanted; None: no parameters)."""
+        if self.needs_input_grad:
+            return 0
+        if self._first_param_layer is None:
+            return None
+        first = self.layers[self._first_param_layer]
+        for i, step in enumerate(self._run):
+            if step is first or first in getattr(step, "parts", ()):
+                return i
+        raise AssertionError("the first layer with parameters is not in the run order")
+
     def forward(self, x: np.ndarray, *, training: bool) -> np.ndarray:
         """(N, *input_shape) -> (N, *output_shape), an array of the caller's own.
 
@@ -255,7 +291,7 @@ class Sequential(Module):
         it True before ``build`` (e.g. for input saliency, or a Sequential nested in another
         one) to get dx.
         """
-        stop = 0 if self.needs_input_grad else self._first_param_layer
+        stop = self._backward_stop()
         if stop is None:
             return None
         grad: np.ndarray | None = dy
@@ -349,9 +385,20 @@ class Sequential(Module):
         config: dict[str, Any],
         rng: np.random.Generator | None = None,
         dtype: np.dtype | type = np.float32,
+        *,
+        initialise: bool = True,
     ) -> Sequential:
+        """The network described by ``config`` (:meth:`get_config`), built.
+
+        ``initialise=False`` leaves the weights at zero instead of drawing them (``rng``
+        is then unused): for a model whose weights are loaded next
+        (:func:`digitnet.modelfile.load_model`), where random draws would only be
+        overwritten."""
         layers = [layer_from_config(c) for c in config["layers"]]
-        return cls(layers, tuple(config["input_shape"]), rng or np.random.default_rng(0), dtype)
+        model = cls(layers)
+        shape = tuple(config["input_shape"])
+        model.build(shape, (rng or np.random.default_rng(0)) if initialise else None, dtype)
+        return model
 
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts."""

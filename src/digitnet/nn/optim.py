@@ -295,20 +295,27 @@ def make_optimizer(
     *,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
     flat: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Optimizer:
     """Build an optimizer by name: sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad.
 
-    ``flat``: the model's flat parameter and gradient buffers (``Sequential.flat_buffers()``)
-    to update in one go (see :meth:`Optimizer.use_flat`)."""
-    opt = _make(name, params, lr, momentum, weight_decay)
+    ``betas``: Adam's (beta1, beta2), the decay rates of its two moment estimates (used by
+    adam and adamw only). ``flat``: the model's flat parameter and gradient buffers
+    (``Sequential.flat_buffers()``) to update in one go (see :meth:`Optimizer.use_flat`)."""
+    opt = _make(name, params, lr, momentum, weight_decay, betas)
     if flat is not None:
         opt.use_flat(*flat)
     return opt
 
 
 def _make(
-    name: str, params: Iterable, lr: float, momentum: float, weight_decay: float
+    name: str,
+    params: Iterable,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    betas: tuple[float, float],
 ) -> Optimizer:
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
@@ -319,7 +326,16 @@ def _make(
             params, lr, momentum, nesterov=name == "nesterov", weight_decay=weight_decay
         )
     if name in ("adam", "adamw"):
-        return Adam(params, lr, weight_decay=weight_decay, decoupled=name == "adamw")
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        return Adam(
+            params,
+            lr,
+            float(betas[0]),
+            float(betas[1]),
+            weight_decay=weight_decay,
+            decoupled=name == "adamw",
+        )
     return OPTIMIZERS[name](params, lr, weight_decay=weight_decay)
 
 
@@ -344,8 +360,17 @@ def make_schedule(
     - ``step``: base_lr * gamma ** floor(t / step_size);
     - ``exponential``: base_lr * gamma ** t;
     - ``cosine``: from base_lr down to min_lr over the epochs after warm-up
-      (Loshchilov & Hutter 2017, without restarts).
-    ``warmup`` epochs ramp the rate linearly from base_lr / (warm-up steps) up to base_lr.
+      (Loshchilov & Hutter 2017, without restarts);
+    - ``onecycle``: Smith & Topin's one cycle (2019), as PyTorch's ``OneCycleLR`` with its
+      defaults and ``cycle_momentum=False``: a half cosine up from base_lr /
+      :data:`ONECYCLE_DIV` to base_lr over the first ``warmup`` epochs (which must be
+      positive; PyTorch's ``pct_start`` = warmup / epochs), then a half cosine down to
+      base_lr / (:data:`ONECYCLE_DIV` * :data:`ONECYCLE_FINAL_DIV`) at the end (or to
+      ``min_lr`` when that is positive). The rate is a function of the fraction of training
+      done, as for every schedule here; PyTorch's counts steps, so its phases end one step
+      earlier (at steps pct_start*T - 1 and T - 1 of T).
+    For the other schedules, ``warmup`` epochs ramp the rate linearly from
+    base_lr / (warm-up steps) up to base_lr.
     """
     if not base_lr > 0:
         raise ValueError(f"learning rate must be positive, got {base_lr!r}")
@@ -355,6 +380,8 @@ def make_schedule(
         raise ValueError(f"step_size must be positive, got {step_size!r}")
     if name in ("step", "exponential") and not 0 < gamma <= 1:
         raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
+    if name == "onecycle":
+        return _one_cycle(base_lr, epochs, warmup, min_lr)
 
     def after_warmup(t: float) -> float:
         if name == "constant":
@@ -368,7 +395,8 @@ def make_schedule(
             frac = min(max((t - warmup) / span, 0.0), 1.0)
             return min_lr + 0.5 * (base_lr - min_lr) * (1 + math.cos(math.pi * frac))
         raise ValueError(
-            f"unknown schedule {name!r}; choose one of: constant, step, exponential, cosine"
+            f"unknown schedule {name!r}; choose one of: constant, step, exponential, cosine, "
+            "onecycle"
         )
 
     after_warmup(0.0)  # validates the name now, not mid-training
@@ -378,5 +406,34 @@ def make_schedule(
         if warmup and t < warmup:
             lr *= max(t / warmup, 1e-3)
         return lr
+
+    return schedule
+
+
+#: one cycle starts at base_lr / ONECYCLE_DIV (PyTorch's ``div_factor``) ...
+ONECYCLE_DIV = 25.0
+#: ... and ends at that start / ONECYCLE_FINAL_DIV (PyTorch's ``final_div_factor``)
+ONECYCLE_FINAL_DIV = 1e4
+
+
+def _cosine_between(start: float, end: float, frac: float) -> float:
+    """From ``start`` (frac 0) to ``end`` (frac 1) along half a cosine."""
+    return end + 0.5 * (start - end) * (1 + math.cos(math.pi * frac))
+
+
+def _one_cycle(base_lr: float, epochs: int, rise: float, min_lr: float) -> Schedule:
+    """See :func:`make_schedule` (``onecycle``)."""
+    if not rise > 0:
+        raise ValueError(
+            f"the onecycle schedule needs warmup > 0 (epochs of rising rate), got {rise!r}"
+        )
+    low = base_lr / ONECYCLE_DIV
+    final = min_lr if min_lr > 0 else low / ONECYCLE_FINAL_DIV
+    fall = max(epochs - rise, 1e-12)
+
+    def schedule(t: float) -> float:
+        if t < rise:
+            return _cosine_between(low, base_lr, max(t, 0.0) / rise)
+        return _cosine_between(base_lr, final, min((t - rise) / fall, 1.0))
 
     return schedule

@@ -184,9 +184,9 @@ def recognise(
     """
     check_style(style)
     if model is None:
-        from digitnet.models import load_shipped_model
+        from digitnet.models import shipped_model
 
-        model = load_shipped_model()
+        model = shipped_model()  # loaded once per process
     try:
         prepared = prepare(source, single=single)
     except NoInkError:
@@ -239,9 +239,9 @@ def recognise_files(
 
 def _checker(checker: Sequential | bool) -> Sequential | None:
     if checker is True:
-        from digitnet.models import load_shipped_checker
+        from digitnet.models import shipped_checker
 
-        return load_shipped_checker()
+        return shipped_checker()  # loaded once per process
     return checker or None
 
 

@@ -159,7 +159,7 @@ def load(folder: str | Path) -> Resumed:
         )
     try:
         loop = meta["loop"]
-        model = Sequential.from_config(meta["architecture"])
+        model = Sequential.from_config(meta["architecture"], initialise=False)
         model.load_state_dict(_prefixed(arrays, "model."))
         best = _prefixed(arrays, "best.") or None
         state = LoopState(

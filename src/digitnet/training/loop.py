@@ -37,9 +37,10 @@ class TrainConfig:
     optimizer: str = "momentum"  # sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad
     lr: float = 0.05
     momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decay rates (adam, adamw)
     weight_decay: float = 0.0  # L2 on weights (not biases)
-    schedule: str = "constant"  # constant, step, exponential, cosine
-    warmup: float = 0.0  # epochs of linear warm-up
+    schedule: str = "constant"  # constant, step, exponential, cosine, onecycle
+    warmup: float = 0.0  # epochs of linear warm-up (onecycle: of rising rate)
     step_size: int = 10  # epochs between drops (step schedule)
     gamma: float = 0.1  # drop factor (step / exponential)
     min_lr: float = 0.0  # floor of the cosine schedule
@@ -96,6 +97,7 @@ class TrainConfig:
                 self.lr,
                 momentum=self.momentum,
                 weight_decay=self.weight_decay,
+                betas=self.betas,
             )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
@@ -121,6 +123,9 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}")
+        d = dict(d)
+        if isinstance(d.get("betas"), list):  # JSON has no tuples
+            d["betas"] = tuple(d["betas"])
         return cls(**d)
 
 
@@ -211,6 +216,7 @@ def make_model_optimizer(model: Sequential, config: TrainConfig) -> Optimizer:
         config.lr,
         momentum=config.momentum,
         weight_decay=config.weight_decay,
+        betas=config.betas,
         flat=model.flat_buffers(),
     )
 

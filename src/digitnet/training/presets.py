@@ -211,16 +211,17 @@ def _cnn() -> list[Module]:
     ]
 
 
-def _fast_cnn() -> list[Module]:
-    """The cnn network without dropout, max-pooling before its batch norms: the same maps
-    normalised at a quarter of the size (batch norm and ReLU on the first block's 24x24x32
-    maps cost more than the convolution before them; a step of 128 images 14.4 -> 11.3 ms)."""
+def _pooled_cnn() -> list[Module]:
+    """conv 32@5x5 and conv 64@3x3, each max-pooled before its batch norm (both run as one
+    step with their pool: :class:`digitnet.nn.conv.PooledConv2D`), dense 256: the fast-99
+    network widened, with batch norm. Half the work per image of the network fast-995 had
+    before (the cnn network without dropout, pools before its batch norms, whose 64 -> 64
+    convolution on 10x10 maps this one does not have)."""
     return [
         Conv2D(32, 5, bias=False),
         MaxPool2D(2),
         BatchNorm(),
         ReLU(),
-        *_conv_bn_relu(64, 3),
         Conv2D(64, 3, bias=False),
         MaxPool2D(2),
         BatchNorm(),
@@ -234,12 +235,19 @@ def _fast_cnn() -> list[Module]:
 
 
 def _fast_99() -> list[Module]:
+    """The network of the fastest public one-epoch MNIST recipe (tuomaso/train_mnist_fast):
+    no batch norm, each convolution pooled before its ReLU (a convolution and its pool run
+    as one step: :class:`digitnet.nn.conv.PooledConv2D`)."""
     return [
-        *_conv_bn_relu(16, 5),
+        Conv2D(24, 5),
         MaxPool2D(2),
-        *_conv_bn_relu(32, 5),
+        ReLU(),
+        Conv2D(32, 3),
         MaxPool2D(2),
+        ReLU(),
         Flatten(),
+        Dense(256),
+        ReLU(),
         Dense(10),
     ]
 
@@ -390,21 +398,23 @@ _add(
 _add(
     Preset(
         "fast-99",
-        "time to 99%: conv 16@5x5-BN-pool, conv 32@5x5-BN-pool, 10; label smoothing, "
-        "cosine, 4 epochs",
-        "—",
+        "time to 99%: conv 24@5x5-pool, conv 32@3x3-pool, 256, 10 (no batch norm); Adam "
+        "betas (0.7, 0.9), one cycle, label smoothing, batch 256, 1 epoch",
+        "99.04% (tuomaso/train_mnist_fast, 60k digits, 30 seeds)",
         0.99,
         _fast_99,
-        # epochs: the fewest (of 2, 3, 4) whose validation accuracy reached 99.0% (seed 0:
-        # 98.91%, 98.97%, 99.10%); the test set was not used to choose
+        # tuomaso/train_mnist_fast's one-epoch recipe, plus label smoothing 0.1: chosen on
+        # the validation split (training on the 50,000, seeds 0-2; the test set was not
+        # used): as published 98.81 / 98.97 / 98.86%, with label smoothing 99.01 / 99.12 /
+        # 99.06%; lr 0.02 98.74 / 98.88 / 98.81%, lr 0.005 98.75 / 98.77 / 98.73%, a 0.2
+        # epoch rise 98.81 / 98.95%
         TrainConfig(
-            epochs=4,
-            batch_size=128,
-            optimizer="nesterov",
-            lr=0.1,
-            momentum=0.9,
-            weight_decay=5e-4,
-            schedule="cosine",
+            epochs=1,
+            batch_size=256,
+            optimizer="adam",
+            lr=0.01,
+            betas=(0.7, 0.9),
+            schedule="onecycle",
             warmup=0.3,
             label_smoothing=0.1,
         ),
@@ -415,16 +425,18 @@ _add(
 _add(
     Preset(
         "fast-995",
-        "time to 99.5%: the cnn network without dropout, pooling before batch norm; "
-        "augmentation, label smoothing, cosine, 4 epochs",
+        "time to 99.5%: conv 32@5x5-pool-BN, conv 64@3x3-pool-BN, 256-BN, 10; augmentation, "
+        "label smoothing, Nesterov lr 0.3, cosine, 4 epochs",
         "—",
         0.995,
-        _fast_cnn,
-        # chosen on the validation split (the test set was not used): the cnn network without
-        # dropout, lr 0.1, took 5 epochs (3, 4, 5: 99.47%, 99.48%, 99.57%; its test mean over
-        # seeds 0-4 was 99.52% in 82 s); pooling first makes an epoch ~20% cheaper, and with lr
-        # 0.3 four epochs reach 99.63% / 99.59% (seeds 0 / 1; lr 0.1: 99.45%, lr 0.2: 99.55% /
-        # 99.49%; 5 epochs at lr 0.1: 99.50%)
+        _pooled_cnn,
+        # chosen on the validation split, seeds 0 and 1 (the test set was not used): the
+        # fewest epochs whose validation mean reached 99.55% (a margin for the 5-seed test
+        # mean): 3 epochs 99.48% (seed 0), 4 epochs 99.60 / 99.50%, 5 epochs 99.63 / 99.57%.
+        # Other candidates: the previous fast-995 network (twice the work per image) 3
+        # epochs 99.57 / 99.54%; Adam one-cycle at batch 256 on this network, 3
+        # epochs 99.53 / 99.44%; the fast-99 network with batch norm, 4 epochs 99.53 /
+        # 99.44%, 5 epochs 99.48%
         TrainConfig(
             epochs=4,
             batch_size=128,
@@ -444,15 +456,12 @@ _add(
 _add(
     Preset(
         "fast-996",
-        "time to 99.6%: the fast-995 recipe for 10 epochs",
+        "time to 99.6%: the fast-995 recipe for 6 epochs",
         "—",
         0.996,
-        _fast_cnn,
-        # epochs: of 8 and 10, the better on the validation split, seed 0 (99.62%, 99.64%;
-        # 104 s and 130 s). (The first fast-996, the cnn network
-        # without dropout at lr 0.1 for 8 epochs, validation 99.64%, reached a test mean of
-        # 99.57% over seeds 0-4 in 129 s: short.)
-        dataclasses.replace(PRESETS["fast-995"].config, epochs=10, augment=dict(AUGMENT)),
+        _pooled_cnn,
+        # FAST996_CHOICE
+        dataclasses.replace(PRESETS["fast-995"].config, epochs=6, augment=dict(AUGMENT)),
         INPUT_SHAPE,
     )
 )
@@ -478,7 +487,10 @@ def build(name: str, seed: int | None = None, **overrides) -> tuple[Sequential, 
     """
     preset = get(name)
     config = dataclasses.replace(preset.config, **overrides)
-    if "epochs" in overrides and config.warmup >= config.epochs:
+    if "epochs" in overrides and config.schedule == "onecycle":
+        # one cycle rises over a fraction of the run (PyTorch's pct_start): keep it
+        config.warmup = preset.config.warmup * config.epochs / preset.config.epochs
+    elif "epochs" in overrides and config.warmup >= config.epochs:
         config.warmup = float(config.epochs - 1)  # a short run keeps a shorter warm-up
     if seed is not None:
         config.seed = seed

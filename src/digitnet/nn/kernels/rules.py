@@ -24,3 +24,9 @@ DW_BLOCK_ROWS = 2048
 POOL_APART_BELOW = 16
 #: conv inference runs in slices of the batch whose patch matrix stays below this many bytes
 INFERENCE_COLS_BYTES = 16 << 20
+#: a convolution directly followed by a 2x2 / stride-2 max-pool runs as one step with its
+#: patch rows in pool order (kernels.conv_pool) when it has at least this many filters: the
+#: fast-99 network's layers (24 and 32 filters; its training step 0.85-0.87 of the layers
+#: run one by one) and fast-995's first and last (32, 64). Fewer filters were not measured
+#: (lenet5's 6 and 16 keep the separate layers and their pool's few-channel column form)
+POOL_FUSE_MIN_FILTERS = 24
