@@ -231,7 +231,7 @@ class Conv2D(Module):
         """With a 2x2 / stride-2 max-pool right after it, training runs both as one step
         (:class:`PooledConv2D`) when :func:`digitnet.nn.kernels.conv_pool.choose` says so."""
         if not (
-            getattr(following, "is_max_pool", False)
+            isinstance(following, MaxPool2D)
             and following.pool_size == following.stride == (2, 2)
             and self.output_shape is not None
             and self.dx_form is None
@@ -245,8 +245,10 @@ class Conv2D(Module):
     def _shape(self, n: int | None) -> conv_dx.ConvShape:
         """The geometry of a call on ``n`` images (None: the batch size is not known yet)."""
         assert self.input_shape is not None and self.output_shape is not None  # built
+        c_in, (ho, wo, c_out) = self.input_shape[-1], self.output_shape
+        h, w = self.input_shape[0], self.input_shape[1]
         return conv_dx.ConvShape(
-            (n or 0, *self.input_shape), self.kernel_size, self.stride, self.pad, self.output_shape
+            (n or 0, h, w, c_in), self.kernel_size, self.stride, self.pad, (ho, wo, c_out)
         )
 
     def describe(self):
