@@ -10,6 +10,8 @@ For each model given (default: the shipped one), in one run:
   in the forms of ``benchmarks/usps.py``;
 - semeion (1,593 digits of Italian writers, continental style; never trained or tuned on),
   the same way, as the 16x16 scan and framed in 96x96 (enlarged 4x, bicubic, on white);
+- styles: MNIST test (the network's probabilities weighed as ``--style`` weighs them) and
+  semeion read with ``style="continental"`` and ``"american"`` beside the default;
 - noise: MNIST test with Gaussian pixel noise of std 0.3 (all 10,000, seed 0);
 - photos: ``benchmarks/photos.py`` (photos of MNIST test digits and numbers, seed 0);
 - non-digits: the ``test`` part of ``digitnet.data.nondigits`` (families and fonts training
@@ -86,9 +88,10 @@ def semeion_forms(digit: np.ndarray) -> dict[str, bytes]:
     return {"16x16": png(dark), "96x96 framed": png(framed)}
 
 
-def read_forms(model, checker, images, labels, forms) -> dict[str, dict]:
-    """Read every digit in every form with ``recognise(single=True)``: per form the
-    accuracy (a refusal is wrong), the share refused, per-digit accuracy, confusions."""
+def read_forms(model, checker, images, labels, forms, style: str = "auto") -> dict[str, dict]:
+    """Read every digit in every form with ``recognise(single=True, style=style)``: per
+    form the accuracy (a refusal is wrong), the share refused, per-digit accuracy,
+    confusions."""
     from digitnet.errors import ImageError
     from digitnet.reading.recognise import recognise
 
@@ -96,7 +99,7 @@ def read_forms(model, checker, images, labels, forms) -> dict[str, dict]:
     for digit in images:
         for name, data in forms(digit).items():
             try:
-                r = recognise(data, model, single=True, checker=checker)
+                r = recognise(data, model, single=True, checker=checker, style=style)
                 got[name].append(int(r.prediction) if r.prediction is not None else -1)
             except ImageError:
                 got[name].append(-2)
@@ -194,6 +197,7 @@ def measure(model_arg: str, args: argparse.Namespace, mnist, usps, sem) -> dict:
 
     from digitnet.evaluation.confidence import digit_or_not
     from digitnet.evaluation.evaluate import evaluate, predict_proba
+    from digitnet.evaluation.styles import apply_style
     from digitnet.modelfile import load_model
     from digitnet.models import load_shipped_checker, load_shipped_model, shipped_model_path
     from digitnet.report.robustness import PERTURBATIONS, robustness_curves
@@ -223,6 +227,20 @@ def measure(model_arg: str, args: argparse.Namespace, mnist, usps, sem) -> dict:
         out[f"semeion:{form}"] = r["accuracy"]
     out["semeion_refused"] = out["semeion"]["96x96 framed"]["refused"]
     lap("semeion")
+    if args.styles:  # the reader's choice where cultures disagree, measured both ways
+        out["styles"] = {
+            "auto": {
+                "mnist": out["mnist"],
+                **{f"semeion:{f}": r["accuracy"] for f, r in out["semeion"].items()},
+            }
+        }
+        for style in ("continental", "american"):
+            styled = read_forms(model, checker, *sem, semeion_forms, style=style)
+            out["styles"][style] = {
+                "mnist": float((apply_style(proba, style).argmax(1) == mnist.test.labels).mean()),
+                **{f"semeion:{f}": r["accuracy"] for f, r in styled.items()},
+            }
+        lap("styles")
     noise = next(p for p in PERTURBATIONS if p.name == "noise")
     curve = robustness_curves(
         model,
@@ -317,6 +335,20 @@ def per_class(results: list[dict]) -> str:
                 + " | ".join(f"{a:.1%}" for a in u["per_class"])
                 + f" | {', '.join(u['confusions'])} |"
             )
+    st = [r for r in results if "styles" in r]
+    if st:
+        keys = ["mnist", *(f"semeion:{f}" for f in SEMEION_FORMS)]
+        lines += [
+            "",
+            "Styles (`--style`): MNIST test (the network's probabilities, weighed) and semeion",
+            "| model | style | " + " | ".join(keys) + " |",
+            "|---|---|" + "---|" * len(keys),
+        ]
+        for r in st:
+            for style, v in r["styles"].items():
+                lines.append(
+                    f"| {r['model']} | {style} | " + " | ".join(f"{v[k]:.2%}" for k in keys) + " |"
+                )
     nd = [r for r in results if "nondigit_set" in r]
     if nd:
         families = list(nd[0]["nondigit_set"]["per_family"])
@@ -358,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         "--adapt",
         default="1,5,10",
         help="semeion digits per digit to adapt on, comma-separated ('' for none)",
+    )
+    p.add_argument(
+        "--no-styles",
+        dest="styles",
+        action="store_false",
+        help="skip reading MNIST and semeion in the continental and american styles",
     )
     p.add_argument("--out", help="also write the results here as JSON")
     args = p.parse_args(argv)

@@ -77,7 +77,7 @@ def test_the_page_and_its_files_are_served(client):
 def test_model_facts(client):
     m = client.get("/api/model").json()
     assert m["parameters"] > 100_000 and m["test_accuracy"] > 0.99
-    assert m["preset"] == "cnn-general" and m["layers"][0].startswith("Conv2D")
+    assert m["preset"] == "cnn-world" and m["layers"][0].startswith("Conv2D")
     assert m["onnx"]["available"] == (importlib.util.find_spec("onnx") is not None)
 
 

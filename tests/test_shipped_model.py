@@ -16,10 +16,13 @@ def test_shipped_model_is_packaged_small_and_documented():
     assert SHIPPED_MODEL.stat().st_size < 5_000_000
     model = load_shipped_model()
     meta = model.meta
-    assert meta["preset"] == "cnn-general"
-    assert meta["command"].startswith("digitnet train --preset cnn-general --seed ")
+    assert meta["preset"] == "cnn-world"
+    assert meta["command"].startswith("digitnet train --preset cnn-world --seed ")
     assert meta["train_config"]["seed"] == int(meta["command"].split("--seed ")[1].split()[0])
     assert meta["test"]["total"] == 10000 and meta["test"]["accuracy"] >= 0.996
+    # trained with non-digits: it carries the threshold chosen on the validation digits
+    assert meta["not_a_digit"]["chosen_on"] == "validation"
+    assert 0.0 < meta["not_a_digit_below"] < 1.0 and meta["not_a_digit"]["refused"] <= 0.003
     x = np.zeros((2, 28, 28), dtype=np.uint8)
     assert model.predict_proba(x.reshape((2,) + model.input_shape).astype(np.float32)).shape == (
         2,
@@ -103,3 +106,68 @@ def test_a_loaded_model_is_built_without_drawing_initial_weights(monkeypatch, tm
         sorted(model.state_dict().items()), sorted(loaded.state_dict().items()), strict=True
     ):
         assert np.array_equal(p, q), name
+
+
+def drawn(draw_on) -> bytes:
+    """A 200x200 white image with black strokes drawn by ``draw_on(ImageDraw)``, as PNG."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (200, 200), 255)
+    draw_on(ImageDraw.Draw(img))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+NOT_DIGITS = {
+    "a dot": lambda d: d.ellipse((90, 90, 110, 110), fill=0),
+    "a capital A": lambda d: (
+        d.line((40, 180, 100, 20, 160, 180), fill=0, width=10),
+        d.line((65, 115, 135, 115), fill=0, width=10),
+    ),
+    "a box": lambda d: d.rectangle((40, 50, 160, 150), outline=0, width=9),
+    "a cross": lambda d: (
+        d.line((40, 40, 160, 160), fill=0, width=10),
+        d.line((160, 40, 40, 160), fill=0, width=10),
+    ),
+    "a scribble": lambda d: d.line(
+        [
+            (30, 100),
+            (70, 40),
+            (90, 160),
+            (120, 30),
+            (140, 170),
+            (170, 60),
+            (60, 120),
+            (160, 110),
+            (40, 60),
+        ],
+        fill=0,
+        width=8,
+    ),
+    "a horizontal line": lambda d: d.line((30, 100, 170, 100), fill=0, width=10),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_DIGITS))
+def test_the_shipped_model_says_what_a_person_draws_is_not_a_digit(name):
+    """What a person testing the page draws first: each is answered "not a digit" (the
+    shipped model was trained with non-digits and carries its threshold)."""
+    from digitnet.reading.recognise import recognise
+
+    r = recognise(drawn(NOT_DIGITS[name]), load_shipped_model(), single=True)
+    assert r.prediction is None and r.reason == "not a digit", (name, r.digits[0].top)
+
+
+def test_the_shipped_model_still_reads_drawn_digits():
+    from digitnet.reading.recognise import recognise
+
+    seven = drawn(lambda d: d.line([(50, 40), (150, 40), (90, 170)], fill=0, width=10))
+    one = drawn(lambda d: d.line([(100, 30), (100, 170)], fill=0, width=10))
+    flagged_one = drawn(lambda d: d.line([(60, 80), (110, 30), (110, 170)], fill=0, width=10))
+    assert [
+        recognise(x, load_shipped_model(), single=True).prediction
+        for x in (seven, one, flagged_one)
+    ] == ["7", "1", "1"]
