@@ -72,7 +72,6 @@ def torch_run(name: str, data, seed: int) -> tuple[float, float]:
     import torch
     import torch_twin
 
-    from digitnet.nn import make_schedule
     from digitnet.training import presets
 
     model, config = presets.build(name, seed)
@@ -82,15 +81,7 @@ def torch_run(name: str, data, seed: int) -> tuple[float, float]:
     opt = torch_twin.make_optimizer(
         twin, config.optimizer, config.lr, config.momentum, config.weight_decay, config.betas
     )
-    schedule = make_schedule(
-        config.schedule,
-        config.lr,
-        config.epochs,
-        warmup=config.warmup,
-        step_size=config.step_size,
-        gamma=config.gamma,
-        min_lr=config.min_lr,
-    )
+    schedule = config.lr_schedule()  # the schedule digitnet's fit uses
     images = torch.from_numpy(np.ascontiguousarray(data.train.images))
     labels = torch.from_numpy(np.asarray(data.train.labels, dtype=np.int64))
     gen = torch.Generator().manual_seed(seed)
